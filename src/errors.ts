@@ -1,0 +1,164 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/**
+ * M2MError is the base of every error a caller may see: `code` is stable and machine-readable,
+ * `message` is safe to show to the caller, `cause` keeps the underlying error for logs only.
+ */
+export class M2MError extends Error {
+  /** code is the stable error code, an RFC 6749 §5.2 code where one applies. */
+  readonly code: string;
+  /** retryable tells a caller the same request may succeed later. */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** InvalidRequestError is RFC 6749 §5.2 `invalid_request`: the request is malformed. */
+export class InvalidRequestError extends M2MError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid_request", message, options);
+  }
+}
+
+/** InvalidClientError is RFC 6749 §5.2 `invalid_client`: client authentication failed. */
+export class InvalidClientError extends M2MError {
+  constructor(message = "client authentication failed", options?: { cause?: unknown }) {
+    super("invalid_client", message, options);
+  }
+}
+
+/** UnsupportedGrantTypeError is RFC 6749 §5.2 `unsupported_grant_type`. */
+export class UnsupportedGrantTypeError extends M2MError {
+  constructor(message = "only grant_type=client_credentials is supported") {
+    super("unsupported_grant_type", message);
+  }
+}
+
+/** InvalidScopeError is RFC 6749 §5.2 `invalid_scope`: a scope is unknown or not granted. */
+export class InvalidScopeError extends M2MError {
+  constructor(message: string) {
+    super("invalid_scope", message);
+  }
+}
+
+/** InvalidTargetError is RFC 8707 §2 `invalid_target`: an audience the client may not ask for. */
+export class InvalidTargetError extends M2MError {
+  constructor(message: string) {
+    super("invalid_target", message);
+  }
+}
+
+/** InvalidArgumentError rejects a management request field; `field` names it. */
+export class InvalidArgumentError extends M2MError {
+  /** field is the request field at fault, in snake_case as it is on the wire. */
+  readonly field: string;
+
+  constructor(field: string, message: string) {
+    super("invalid_argument", `${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+/** NotFoundError says the named resource does not exist (or is not the caller's to see). */
+export class NotFoundError extends M2MError {
+  constructor(message: string) {
+    super("not_found", message);
+  }
+}
+
+/** AlreadyExistsError says a resource with that id exists already. */
+export class AlreadyExistsError extends M2MError {
+  constructor(message: string) {
+    super("already_exists", message);
+  }
+}
+
+/** InvalidTokenError is RFC 6750 §3.1 `invalid_token`: missing, malformed, expired or forged. */
+export class InvalidTokenError extends M2MError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("invalid_token", message, options);
+  }
+}
+
+/** InsufficientScopeError is RFC 6750 §3.1 `insufficient_scope`. */
+export class InsufficientScopeError extends M2MError {
+  constructor(message: string) {
+    super("insufficient_scope", message);
+  }
+}
+
+/** UnavailableError means a dependency (the store) is down; the caller should retry later. */
+export class UnavailableError extends M2MError {
+  constructor(message = "the service is temporarily unavailable, retry later", options?: { cause?: unknown }) {
+    super("temporarily_unavailable", message, { ...options, retryable: true });
+  }
+}
+
+/** InternalError hides an unexpected failure behind a generic message. */
+export class InternalError extends M2MError {
+  constructor(options?: { cause?: unknown }) {
+    super("server_error", "internal error", options);
+  }
+}
+
+/** toM2MError returns `err` if it is an M2MError, otherwise an InternalError that hides it. */
+export function toM2MError(err: unknown): M2MError {
+  return err instanceof M2MError ? err : new InternalError({ cause: err });
+}
+
+const connectCodes: Record<string, Code> = {
+  invalid_request: Code.InvalidArgument,
+  invalid_argument: Code.InvalidArgument,
+  invalid_client: Code.Unauthenticated,
+  invalid_token: Code.Unauthenticated,
+  unsupported_grant_type: Code.InvalidArgument,
+  invalid_scope: Code.InvalidArgument,
+  invalid_target: Code.InvalidArgument,
+  insufficient_scope: Code.PermissionDenied,
+  permission_denied: Code.PermissionDenied,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  failed_precondition: Code.FailedPrecondition,
+  temporarily_unavailable: Code.Unavailable,
+  server_error: Code.Internal,
+};
+
+/** toConnectError maps any error to the ConnectError a caller sees: the one place for RPC codes. */
+export function toConnectError(err: unknown): ConnectError {
+  if (err instanceof ConnectError) return err;
+  const e = toM2MError(err);
+  return new ConnectError(e.message, connectCodes[e.code] ?? Code.Internal, undefined, undefined, e);
+}
+
+const httpStatuses: Record<string, number> = {
+  invalid_client: 401,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  permission_denied: 403,
+  not_found: 404,
+  already_exists: 409,
+  failed_precondition: 412,
+  temporarily_unavailable: 503,
+  server_error: 500,
+};
+
+/** OAuthErrorBody is the RFC 6749 §5.2 error response body. */
+export interface OAuthErrorBody {
+  error: string;
+  error_description: string;
+}
+
+/** toOAuthError maps any error to an HTTP status and RFC 6749 §5.2 body: the one place for HTTP. */
+export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBody; retryable: boolean } {
+  const e = toM2MError(err);
+  return {
+    status: httpStatuses[e.code] ?? 400,
+    body: { error: e.code, error_description: e.message },
+    retryable: e.retryable,
+  };
+}

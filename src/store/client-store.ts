@@ -1,0 +1,55 @@
+import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+
+/** ClientPage is one page of an organization's clients, oldest first. */
+export interface ClientPage {
+  records: ClientRecord[];
+  /** total is the number of clients the organization has now. */
+  total: number;
+  /** cursor continues after the last record of this page; undefined on the last page. */
+  cursor?: string;
+}
+
+/**
+ * ClientStore keeps client records. It is deliberately narrow: it stores and finds records and
+ * keeps each organization's index in step with them; every rule about what a record may hold
+ * lives above it, in `clients/` and `tokens/`.
+ *
+ * Every method either completes or changes nothing (a crash can never leave a record without
+ * its index entry or the reverse). A backend that cannot reach its storage throws
+ * `UnavailableError`, so callers fail closed with a retryable error.
+ */
+export interface ClientStore {
+  /** create stores a new record and its index entry; false if the client id is taken. */
+  create(record: ClientRecord): Promise<boolean>;
+  /** get returns the record of a client id, or undefined. One round trip: the token path's read. */
+  get(clientId: string): Promise<ClientRecord | undefined>;
+  /** list returns up to `limit` records of an organization after `cursor`, stable under writes. */
+  list(organizationId: string, options: { limit: number; cursor?: string }): Promise<ClientPage>;
+  /** delete removes a record of the organization and its index entry; false if there was none. */
+  delete(organizationId: string, clientId: string): Promise<boolean>;
+}
+
+/**
+ * StateStore keeps the issuer's own small, rarely written values (signing keys, the secret-hash
+ * key, the bootstrap admin client) as named byte strings.
+ */
+export interface StateStore {
+  /** get returns the value stored under `name`, or undefined. */
+  get(name: string): Promise<Uint8Array | undefined>;
+  /** putIfAbsent stores `value` unless `name` has one, and returns the value that is stored now. */
+  putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array>;
+  /** put stores `value` under `name`, replacing what was there. */
+  put(name: string, value: Uint8Array): Promise<void>;
+}
+
+/** Store is a backend: the client and state stores over one connection. */
+export interface Store {
+  /** clients is the client record store. */
+  readonly clients: ClientStore;
+  /** state is the issuer state store. */
+  readonly state: StateStore;
+  /** ping resolves when the backend answers, and throws UnavailableError when it does not. */
+  ping(): Promise<void>;
+  /** close releases the connection; pending writes are flushed first. */
+  close(): Promise<void>;
+}
