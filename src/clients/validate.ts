@@ -1,0 +1,119 @@
+import type { CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
+import { InvalidArgumentError } from "../errors.js";
+
+/** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
+export const defaultExpirySeconds = 3600;
+
+/** reservedClaims are the claims a custom claim may not shadow: JWT, RFC 9068 and our own. */
+export const reservedClaims: ReadonlySet<string> = new Set([
+  // RFC 7519 §4.1 registered claims
+  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+  // RFC 9068 §2.2 and RFC 8693 §4 claims an access token may carry
+  "client_id", "scope", "auth_time", "acr", "amr", "act", "may_act", "azp", "cnf",
+  // ours: the scopes array and the organization id
+  "scopes", "oid",
+]);
+
+// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
+const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
+const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+const controlChars = /[\u0000-\u001F\u007F]/;
+
+/** ValidClient is an OrganizationClient that passed validation, with defaults applied. */
+export interface ValidClient {
+  name: string;
+  description: string;
+  customClaims: { key: string; value: string }[];
+  scopes: string[];
+  audience: string[];
+  expiry: number;
+}
+
+/** validateOrganizationId checks an organization id taken from a path or request. */
+export function validateOrganizationId(organizationId: string): string {
+  if (!organizationIdPattern.test(organizationId)) {
+    throw new InvalidArgumentError("organization_id", "must be 1-64 characters of A-Z a-z 0-9 _ -");
+  }
+  return organizationId;
+}
+
+/** validateClientId checks the shape of a client id before it is used as a key. */
+export function validateClientId(clientId: string): string {
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
+    throw new InvalidArgumentError("client_id", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
+  }
+  return clientId;
+}
+
+function unique(field: string, values: readonly string[], max: number): string[] {
+  if (values.length > max) throw new InvalidArgumentError(field, `at most ${max} values`);
+  const seen = new Set<string>();
+  for (const value of values) {
+    if (seen.has(value)) throw new InvalidArgumentError(field, `"${value}" is listed twice`);
+    seen.add(value);
+  }
+  return [...values];
+}
+
+function scopes(values: readonly string[]): string[] {
+  values.forEach((scope, i) => {
+    if (!scopeToken.test(scope)) {
+      throw new InvalidArgumentError(`scopes[${i}]`, "must be 1-128 printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)");
+    }
+  });
+  return unique("scopes", values, 50);
+}
+
+function audience(values: readonly string[]): string[] {
+  // RFC 9068 §2.2: an access token always has an audience.
+  if (values.length === 0) throw new InvalidArgumentError("audience", "at least one audience is required");
+  values.forEach((value, i) => {
+    if (value.length === 0 || value.length > 256 || /\s/.test(value) || controlChars.test(value)) {
+      throw new InvalidArgumentError(`audience[${i}]`, "must be 1-256 characters without spaces (a URI or host name)");
+    }
+  });
+  return unique("audience", values, 10);
+}
+
+function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims"] {
+  if (claims.length > 20) throw new InvalidArgumentError("custom_claims", "at most 20 claims");
+  const seen = new Set<string>();
+  return claims.map(({ key, value }, i) => {
+    if (!claimKey.test(key)) {
+      throw new InvalidArgumentError(`custom_claims[${i}].key`, "must be 1-64 characters: a letter or _, then A-Z a-z 0-9 _ . : -");
+    }
+    if (reservedClaims.has(key)) {
+      throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is a registered claim and cannot be overridden`);
+    }
+    if (seen.has(key)) throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is listed twice`);
+    seen.add(key);
+    if (value.length > 256 || controlChars.test(value)) {
+      throw new InvalidArgumentError(`custom_claims[${i}].value`, "must be at most 256 characters without control characters");
+    }
+    return { key, value };
+  });
+}
+
+/** validateClient checks a registration request and applies defaults; bad input names its field. */
+export function validateClient(input: OrganizationClient | undefined): ValidClient {
+  if (input === undefined) throw new InvalidArgumentError("client", "is required");
+  const name = input.name;
+  const nameLength = [...name].length;
+  if (nameLength < 1 || nameLength > 128 || name.trim() !== name || controlChars.test(name)) {
+    throw new InvalidArgumentError("name", "must be 1-128 characters, without leading or trailing spaces");
+  }
+  if ([...input.description].length > 1024) throw new InvalidArgumentError("description", "at most 1024 characters");
+  const expiry = input.expiry === 0 ? defaultExpirySeconds : input.expiry;
+  if (!Number.isInteger(expiry) || expiry < 60 || expiry > 86400) {
+    throw new InvalidArgumentError("expiry", "must be 60 to 86400 seconds");
+  }
+  return {
+    name,
+    description: input.description,
+    customClaims: customClaims(input.customClaims),
+    scopes: scopes(input.scopes),
+    audience: audience(input.audience),
+    expiry,
+  };
+}

@@ -1,0 +1,54 @@
+import type { KeyRing } from "../keys/key-ring.js";
+import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+
+/** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata, health. */
+export type DiscoveryRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
+
+/** DiscoveryOptions configures createDiscoveryRoutes. */
+export interface DiscoveryOptions {
+  issuer: string;
+  keyRing: KeyRing;
+  /** ping resolves when the store answers; health checks call it. */
+  ping: () => Promise<void>;
+  /** jwksMaxAgeSeconds is the JWKS `Cache-Control` max-age; verifiers refetch on an unknown kid. */
+  jwksMaxAgeSeconds?: number;
+}
+
+/** jwksPaths are where the JWKS is served: the seed's `/keys` and the conventional well-known path. */
+export const jwksPaths: readonly string[] = ["/keys", "/.well-known/jwks.json"];
+
+/** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
+export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
+  const { keyRing, ping } = options;
+  const base = options.issuer.replace(/\/+$/, "");
+  const jwksCache = `public, max-age=${options.jwksMaxAgeSeconds ?? 300}`;
+  // RFC 8414 §2: what a client needs to find the token endpoint and the keys.
+  const metadata = {
+    issuer: options.issuer,
+    token_endpoint: `${base}/oauth/token`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    grant_types_supported: ["client_credentials"],
+    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    response_types_supported: [],
+  };
+  return async (req, res, url) => {
+    const path = url.pathname;
+    const known = jwksPaths.includes(path) || path === "/.well-known/oauth-authorization-server" || path === "/healthz";
+    if (!known) return false;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
+    } else if (path === "/healthz") {
+      try {
+        await ping();
+        sendJson(res, 200, { status: "ok" }, { "cache-control": "no-store" });
+      } catch {
+        sendJson(res, 503, { status: "unavailable" }, { "cache-control": "no-store", "retry-after": "1" });
+      }
+    } else if (path === "/.well-known/oauth-authorization-server") {
+      sendJson(res, 200, metadata, { "cache-control": "public, max-age=3600" });
+    } else {
+      sendJson(res, 200, keyRing.jwks(), { "cache-control": jwksCache, "content-type": "application/jwk-set+json" });
+    }
+    return true;
+  };
+}

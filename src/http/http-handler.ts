@@ -1,0 +1,51 @@
+import type { Logger } from "pino";
+import type { DiscoveryRoutes } from "./discovery-routes.js";
+import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import type { ManagementRoutes } from "./management-routes.js";
+
+/** HttpHandlerOptions are the parts the one handler dispatches to. */
+export interface HttpHandlerOptions {
+  /** rpc is the connect-node adapter: Connect, gRPC and gRPC-Web for every service. */
+  rpc: (req: HttpRequest, res: HttpResponse) => void;
+  /** token is the `/oauth/token` endpoint; it logs its own outcome (with the client id). */
+  token: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  management: ManagementRoutes;
+  discovery: DiscoveryRoutes;
+  logger: Logger;
+}
+
+/** HttpHandler is the request listener of both the HTTP/1.1 and the HTTP/2 server. */
+export type HttpHandler = (req: HttpRequest, res: HttpResponse) => void;
+
+// An RPC path is /package.Service/Method; everything else is one of our HTTP routes.
+const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
+
+/**
+ * createHttpHandler routes a request: RPCs to the connect adapter (logged by its interceptor),
+ * `/oauth/token` to the token endpoint, the rest to the REST and discovery routes, logged here.
+ */
+export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
+  const { rpc, token, management, discovery, logger } = options;
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (rpcPath.test(path)) return rpc(req, res);
+    if (path === "/oauth/token") {
+      token(req, res).catch((err: unknown) => logger.error({ err }, "token endpoint failed"));
+      return;
+    }
+    const start = performance.now();
+    res.once("finish", () => {
+      logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) }, "http");
+    });
+    void (async () => {
+      // The URL's host is a placeholder: only path and query are read, never a Host header.
+      const url = new URL(req.url ?? "/", "http://localhost");
+      if ((await management(req, res, url)) || (await discovery(req, res, url))) return;
+      sendJson(res, 404, { code: "not_found", message: `no route for ${path}` });
+    })().catch((err: unknown) => {
+      logger.error({ err, path }, "http route failed");
+      if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "internal error" });
+      else res.destroy();
+    });
+  };
+}

@@ -1,0 +1,212 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { sniffProtocol } from "./sniff-protocol.js";
+
+// http2.createServer alone answers HTTP/1.1 clients with garbage, and http.createServer cannot
+// speak h2c, so a plain TCP server accepts every connection, reads its first bytes and hands it
+// to the protocol server that understands them. gRPC needs HTTP/2; browsers, curl and REST
+// clients mostly use HTTP/1.1; both reach the same handler on the same port.
+
+/** RequestHandler serves one request, whichever of HTTP/1.1 or HTTP/2 it arrived over. */
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** ListenerOptions configures createListener. */
+export interface ListenerOptions {
+  /** handler serves every request, e.g. `connectNodeAdapter(...)` behind the REST router. */
+  handler: RequestHandler;
+  /** host is the address to bind, e.g. `127.0.0.1`, `0.0.0.0` or `::`. */
+  host: string;
+  /** port is the TCP port to bind; 0 picks a free one (read it from `listen()`). */
+  port: number;
+  /** shutdownTimeoutMs is how long close() waits for in-flight requests before it destroys them. */
+  shutdownTimeoutMs?: number;
+  /** keepAliveTimeoutMs closes a connection (either protocol) that has been idle this long. */
+  keepAliveTimeoutMs?: number;
+  /** sniffTimeoutMs destroys a connection that has not shown its protocol within this time. */
+  sniffTimeoutMs?: number;
+  /** onError receives connection-level and handler errors; none of them stops the listener. */
+  onError?: (err: unknown) => void;
+}
+
+/** ListenerAddress is where a listener is bound; `url` is `http://host:port` for that address. */
+export interface ListenerAddress {
+  host: string;
+  port: number;
+  url: string;
+}
+
+/** Listener serves HTTP/1.1 and cleartext HTTP/2 on one TCP port. */
+export interface Listener {
+  /** listen binds the port; calling it again returns the same result. */
+  listen(): Promise<ListenerAddress>;
+  /** address is where the listener is bound, or undefined before listen() has resolved. */
+  readonly address: ListenerAddress | undefined;
+  /** close stops accepting, lets in-flight requests finish, then destroys what is left. */
+  close(): Promise<void>;
+}
+
+const defaultShutdownTimeoutMs = 10_000;
+// Above the 60 s idle timeout of common load balancers (AWS ALB, GCP): the proxy, not this
+// server, should close an idle connection, or it may send a request into a closing socket.
+const defaultKeepAliveTimeoutMs = 65_000;
+const defaultSniffTimeoutMs = 10_000;
+
+/** createListener returns a Listener for `options.handler`; it binds nothing until listen(). */
+export function createListener(options: ListenerOptions): Listener {
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs;
+  const sniffTimeoutMs = options.sniffTimeoutMs ?? defaultSniffTimeoutMs;
+  const sockets = new Set<net.Socket>();
+  const sniffing = new Set<net.Socket>();
+  const responses = new Set<http.ServerResponse>();
+  const sessions = new Set<http2.ServerHttp2Session>();
+  // An HTTP/2 socket error also surfaces as its session's error: report each error once.
+  const reported = new WeakSet<object>();
+  let closing = false;
+  let bound: ListenerAddress | undefined;
+  let listening: Promise<ListenerAddress> | undefined;
+  let closed: Promise<void> | undefined;
+
+  function report(err: unknown): void {
+    if (typeof err === "object" && err !== null) {
+      if (reported.has(err)) return;
+      reported.add(err);
+    }
+    try {
+      options.onError?.(err);
+    } catch {
+      // A failing error callback must not turn a bad client into a crashed process.
+    }
+  }
+
+  function dispatch(
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+  ): void {
+    const fail = (err: unknown): void => {
+      report(err);
+      if (!res.headersSent) {
+        res.statusCode = 500;
+        (res as http.ServerResponse).end();
+      } else if (res instanceof http.ServerResponse) {
+        res.destroy();
+      } else {
+        res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+    };
+    try {
+      // The handler is typed to return void, but an async one must not become an unhandled rejection.
+      const result: unknown = options.handler(req, res);
+      if (result instanceof Promise) result.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  const h1 = http.createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: keepAliveTimeoutMs, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      responses.add(res);
+      res.once("close", () => responses.delete(res));
+      if (closing) res.setHeader("connection", "close");
+      // A response whose headers went out before close() could not say `connection: close`.
+      res.once("finish", () => {
+        if (closing) req.socket.end();
+      });
+      dispatch(req, res);
+    },
+  );
+  const h2 = http2.createServer({}, dispatch);
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+    // close() sends GOAWAY and lets open streams finish, unlike the default destroy on timeout.
+    session.setTimeout(keepAliveTimeoutMs, () => session.close());
+    if (closing) session.close();
+  });
+  h2.on("sessionError", report);
+
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // Resets from clients are routine; this listener also keeps any socket error from crashing us.
+    socket.on("error", report);
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sniffing.add(socket);
+    sniffProtocol(socket, sniffTimeoutMs).then(
+      (protocol) => {
+        sniffing.delete(socket);
+        if (closing) {
+          socket.destroy();
+        } else if (protocol === "h2") {
+          // http.Server needs half-open sockets to answer a client that shut down its side after
+          // the request; an HTTP/2 session instead ends with the connection, as in http2.Server.
+          socket.allowHalfOpen = false;
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+        }
+      },
+      () => {
+        sniffing.delete(socket);
+        socket.destroy();
+      },
+    );
+  });
+
+  function listen(): Promise<ListenerAddress> {
+    listening ??= new Promise((resolve, reject) => {
+      if (closing) {
+        reject(new Error("the listener is closed"));
+        return;
+      }
+      // http.Server starts the tracking that enforces headersTimeout and requestTimeout on
+      // 'listening', which it never emits here because it never binds a port itself.
+      h1.emit("listening");
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => {
+        server.off("error", reject);
+        server.on("error", report);
+        const { address, port } = server.address() as net.AddressInfo;
+        const host = net.isIPv6(address) ? `[${address}]` : address;
+        bound = { host: address, port, url: `http://${host}:${port}` };
+        resolve(bound);
+      });
+    });
+    return listening;
+  }
+
+  async function shutdown(): Promise<void> {
+    closing = true;
+    await listening?.catch(() => undefined);
+    const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of sniffing) socket.destroy();
+    // Closes idle keep-alive connections now; busy ones end after their response (see above).
+    h1.close();
+    for (const res of responses) if (!res.headersSent) res.setHeader("connection", "close");
+    for (const session of sessions) session.close();
+    const timer = setTimeout(() => {
+      for (const socket of sockets) socket.destroy();
+    }, shutdownTimeoutMs);
+    await drained;
+    clearTimeout(timer);
+  }
+
+  return {
+    listen,
+    get address() {
+      return bound;
+    },
+    close() {
+      closed ??= shutdown();
+      return closed;
+    },
+  };
+}

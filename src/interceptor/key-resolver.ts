@@ -1,0 +1,91 @@
+// Picks the verification key for a token from our own key source, by `kid` and `alg` only.
+import { importJWK, type CryptoKey, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from "jose";
+import { keyShapeOf, type KeyShape } from "./algorithms.js";
+import type { KeySource } from "./key-source.js";
+import { KeysUnavailableError, TokenVerificationError } from "./verification-error.js";
+
+/** KeyResolver returns the key that must verify a token with this protected header. */
+export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey>;
+
+// Imported keys, by alg and kid; `material` detects a kid that now names other key material.
+const maxCachedKeys = 32;
+
+function usable(jwk: unknown, alg: string, shape: KeyShape): jwk is JWK {
+  if (typeof jwk !== "object" || jwk === null) return false;
+  const k = jwk as JWK;
+  return (
+    k.kty === shape.kty &&
+    (shape.crv === undefined || (typeof k.crv === "string" && shape.crv.includes(k.crv))) &&
+    (k.alg === undefined || k.alg === alg) && // RFC 7517 §4.4
+    (k.use === undefined || k.use === "sig") && // RFC 7517 §4.2
+    (k.key_ops === undefined || (Array.isArray(k.key_ops) && k.key_ops.includes("verify"))) // RFC 7517 §4.3
+  );
+}
+
+function candidates(set: JSONWebKeySet, alg: string, shape: KeyShape, kid: string | undefined): JWK[] {
+  return set.keys.filter((jwk) => usable(jwk, alg, shape) && (kid === undefined || jwk.kid === kid));
+}
+
+// Only the public members are imported, so a set that carries private keys never yields one.
+function publicPart(jwk: JWK): JWK {
+  const { kty, crv, n, e, x, y } = jwk;
+  return Object.fromEntries(Object.entries({ kty, crv, n, e, x, y }).filter(([, v]) => v !== undefined)) as JWK;
+}
+
+/**
+ * createKeyResolver returns the key getter given to jose's jwtVerify. It reads only `alg` and
+ * `kid`: the `jku`, `x5u`, `jwk` and `x5c` headers are ignored, so a token can never bring or point
+ * to its own key (RFC 8725 §3.10). A token without `kid` is accepted only when exactly one key of
+ * the set fits its `alg`; a `kid` that fits no key or more than one is rejected.
+ */
+export function createKeyResolver(source: KeySource, algorithms: readonly string[]): KeyResolver {
+  const allowed = new Set(algorithms);
+  const cache = new Map<string, { material: string; key: Promise<CryptoKey> }>();
+
+  function importKey(jwk: JWK, alg: string): Promise<CryptoKey> {
+    const pub = publicPart(jwk);
+    const material = JSON.stringify(pub);
+    const id = `${alg}\u0000${jwk.kid ?? ""}`;
+    const hit = cache.get(id);
+    if (hit !== undefined && hit.material === material) return hit.key;
+    const entry = {
+      material,
+      key: importJWK(pub, alg)
+        .then((k) => {
+          if (k instanceof Uint8Array) throw new TypeError("symmetric key");
+          // RFC 7518 §3.3, §3.5: RSA keys of 2048 bits or more only.
+          const { modulusLength } = k.algorithm as { modulusLength?: number };
+          if (modulusLength !== undefined && modulusLength < 2048) throw new TypeError("RSA key too short");
+          return k;
+        })
+        .catch((cause: unknown) => {
+          if (cache.get(id) === entry) cache.delete(id);
+          throw new KeysUnavailableError("verification keys are unavailable: a key could not be imported", { cause });
+        }),
+    };
+    cache.delete(id);
+    cache.set(id, entry);
+    if (cache.size > maxCachedKeys) cache.delete(cache.keys().next().value as string);
+    return entry.key;
+  }
+
+  return async (header) => {
+    const { alg, kid } = header;
+    // jose checks `alg` against the allow-list before calling here; checked again as defence in depth.
+    if (typeof alg !== "string" || !allowed.has(alg)) throw new TokenVerificationError("algorithm not allowed");
+    const shape = keyShapeOf(alg);
+    if (shape === undefined) throw new TokenVerificationError("algorithm not allowed");
+    if (kid !== undefined && (typeof kid !== "string" || kid === "")) {
+      throw new TokenVerificationError("malformed token");
+    }
+    let found = candidates(await source.current(), alg, shape, kid);
+    if (found.length === 0 && kid !== undefined) {
+      // A kid we do not know yet may be a freshly rotated key: re-read the set once (rate-limited).
+      const fresh = await source.refresh();
+      if (fresh !== undefined) found = candidates(fresh, alg, shape, kid);
+    }
+    const [jwk] = found;
+    if (jwk === undefined || found.length !== 1) throw new TokenVerificationError("unknown key id");
+    return importKey(jwk, alg);
+  };
+}

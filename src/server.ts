@@ -1,0 +1,116 @@
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { createRouterTransport } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Logger } from "pino";
+import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
+import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
+import { loadAdminClient } from "./clients/admin-client.js";
+import { createClientService } from "./clients/client-service.js";
+import { createPageTokens } from "./clients/page-token.js";
+import { createSecretHasher, loadSecretHashKey } from "./clients/secret-hasher.js";
+import { createDiscoveryRoutes } from "./http/discovery-routes.js";
+import { createHttpHandler } from "./http/http-handler.js";
+import { createListener } from "./http/listener.js";
+import { createManagementRoutes } from "./http/management-routes.js";
+import { createTokenEndpoint } from "./http/token-endpoint.js";
+import { createAuthInterceptor } from "./interceptor/index.js";
+import type { SigningAlgorithm } from "./keys/algorithms.js";
+import { createKeyRing, type KeyRing } from "./keys/key-ring.js";
+import { errorInterceptor } from "./rpc/error-interceptor.js";
+import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
+import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
+import { createTokenRpc } from "./rpc/token-rpc.js";
+import type { Store } from "./store/client-store.js";
+import { createClientAuthenticator } from "./tokens/authenticate.js";
+import { createTokenService } from "./tokens/token-service.js";
+import { createTokenValidator } from "./tokens/token-validator.js";
+
+/** M2MServerOptions is everything the server is made of; main.ts fills it from Config. */
+export interface M2MServerOptions {
+  host: string;
+  port: number;
+  issuer: string;
+  signingAlg: SigningAlgorithm;
+  admin?: { clientId: string; clientSecret: string } | undefined;
+  /** store is owned by the caller, who closes it after the server. */
+  store: Store;
+  logger: Logger;
+  /** now returns the time in ms; a fake clock in tests. */
+  now?: () => number;
+}
+
+/** M2MServer is a composed, not yet listening, token service. */
+export interface M2MServer {
+  /** listen starts accepting connections on the configured host and port. */
+  listen(): Promise<{ url: string; port: number }>;
+  /** close stops accepting, finishes in-flight calls, and resolves when all are done. */
+  close(): Promise<void>;
+  /** keyRing is the issuer's key ring. */
+  readonly keyRing: KeyRing;
+  /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
+  readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
+}
+
+/** publicProcedures are the RPCs that need no access token: they are how one gets a token. */
+export const publicProcedures: readonly string[] = [
+  `/${TokenService.typeName}/${TokenService.method.issueToken.name}`,
+  `/${TokenService.typeName}/${TokenService.method.validateToken.name}`,
+];
+
+/**
+ * createM2MServer composes the service: store → keys → clients and tokens → RPC and HTTP routes →
+ * one listener. The management API is protected by the project's own auth interceptor, like any
+ * service that installs it, for RPC and REST alike.
+ */
+export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
+  const { store, logger, issuer } = options;
+  const now = options.now ?? Date.now;
+  const hasher = createSecretHasher({ key: await loadSecretHashKey(store.state) });
+  const keyRing = await createKeyRing({ state: store.state, alg: options.signingAlg });
+  if (keyRing.current().alg !== options.signingAlg) {
+    logger.warn({ configured: options.signingAlg, current: keyRing.current().alg }, "M2M_SIGNING_ALG differs from the stored signing key; the stored key keeps signing");
+  }
+  const admin = await loadAdminClient({ state: store.state, hasher, issuer, configured: options.admin, now });
+  const adminId = admin.record.client?.clientId ?? "";
+
+  const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
+  const authenticator = createClientAuthenticator({ store: store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
+  const tokens = createTokenService({ authenticator, keyRing, issuer, now });
+  const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks() });
+
+  const routes = (router: ConnectRouter) => {
+    router.service(OrganizationClientService, createOrganizationClientRpc(clients));
+    router.service(TokenService, createTokenRpc(tokens, validator));
+  };
+  // The management API's audience is the issuer URL itself.
+  const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures });
+  // The last interceptor runs first: log the outcome, then authorize, then map handler errors.
+  const interceptors: Interceptor[] = [errorInterceptor, auth];
+  const jsonOptions = { useProtoFieldName: true };
+  const rpc = connectNodeAdapter({ routes, interceptors: [...interceptors, createLoggingInterceptor(logger)], jsonOptions });
+  const inProcess = createRouterTransport(routes, { router: { interceptors, jsonOptions } });
+
+  const handler = createHttpHandler({
+    rpc,
+    token: createTokenEndpoint(tokens, (outcome) => {
+      const { cause, ...line } = outcome;
+      if (outcome.status >= 500) logger.error({ route: "/oauth/token", ...line, err: cause }, "http");
+      else logger.info({ route: "/oauth/token", ...line }, "http");
+    }),
+    management: createManagementRoutes(inProcess),
+    discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping() }),
+    logger,
+  });
+  const listener = createListener({
+    handler,
+    host: options.host,
+    port: options.port,
+    onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
+  });
+  return {
+    listen: () => listener.listen(),
+    close: () => listener.close(),
+    keyRing,
+    adminCredentials: admin.created,
+  };
+}

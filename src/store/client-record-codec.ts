@@ -1,0 +1,55 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
+
+// Both backends keep records as protobuf bytes and name index entries the same way, so the
+// memory backend orders, pages and copies exactly as Redis does.
+
+const timeDigits = 15;
+const maxTimeMs = 10n ** BigInt(timeDigits) - 1n;
+
+/** encodeRecord is the stored form of a record: a copy the caller can no longer change. */
+export function encodeRecord(record: ClientRecord): Uint8Array {
+  return toBinary(ClientRecordSchema, record);
+}
+
+/** decodeRecord reads a stored record into a fresh object the caller owns. */
+export function decodeRecord(bytes: Uint8Array): ClientRecord {
+  // fromBinary returns bytes fields (secret hashes) as views into its input: decode a copy, so
+  // writing to a returned hash can never reach the stored bytes.
+  return fromBinary(ClientRecordSchema, new Uint8Array(bytes));
+}
+
+/**
+ * indexMember is a record's entry in its organization's index: the create time in ms,
+ * zero-padded so byte order is time order, then the client id to break ties and find the record.
+ */
+export function indexMember(record: ClientRecord): string {
+  const time = record.client?.createTime;
+  let ms = time === undefined ? 0n : time.seconds * 1000n + BigInt(Math.floor(time.nanos / 1_000_000));
+  // Out-of-range times are clamped rather than rejected: ordering degrades, storage still works.
+  if (ms < 0n) ms = 0n;
+  if (ms > maxTimeMs) ms = maxTimeMs;
+  return `${ms.toString().padStart(timeDigits, "0")}:${record.client?.clientId ?? ""}`;
+}
+
+/** memberClientId is the client id an index member points at. */
+export function memberClientId(member: string): string {
+  return member.slice(timeDigits + 1);
+}
+
+/** recordIds returns a record's client and organization ids, throwing TypeError without a client id. */
+export function recordIds(record: ClientRecord): { clientId: string; organizationId: string } {
+  const clientId = record.client?.clientId ?? "";
+  if (clientId === "") throw new TypeError("record.client.client_id is required");
+  return { clientId, organizationId: record.client?.organizationId ?? "" };
+}
+
+/** checkLimit throws TypeError unless `limit` is a positive integer. */
+export function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new TypeError("limit must be a positive integer");
+}
+
+/** compareBytes orders strings by their UTF-8 bytes, as Redis orders sorted-set members by lex. */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

@@ -1,0 +1,126 @@
+import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { UnavailableError } from "../errors.js";
+import type { ClientPage, ClientStore, StateStore, Store } from "./client-store.js";
+import {
+  checkLimit,
+  compareBytes,
+  decodeRecord,
+  encodeRecord,
+  indexMember,
+  memberClientId,
+  recordIds,
+} from "./client-record-codec.js";
+
+// The memory backend is for tests and single-process development. It keeps the same bytes and
+// index members as the Redis backend, so what passes here behaves the same against Redis.
+
+/** firstAfter is the position of the first member of sorted `members` greater than `cursor`. */
+function firstAfter(members: string[], cursor: string): number {
+  let low = 0;
+  let high = members.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (compareBytes(members[mid] ?? "", cursor) <= 0) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+function createMemoryClientStore(assertOpen: () => void): ClientStore {
+  const records = new Map<string, Uint8Array>();
+  // Each organization's index: its members sorted by bytes, as a Redis sorted set with score 0.
+  const indexes = new Map<string, string[]>();
+
+  return {
+    async create(record: ClientRecord): Promise<boolean> {
+      assertOpen();
+      const { clientId, organizationId } = recordIds(record);
+      if (records.has(clientId)) return false;
+      records.set(clientId, encodeRecord(record));
+      // A system client (no organization, e.g. the bootstrap admin) belongs to no organization's
+      // list; in Redis its key may not share a slot with any index, so it is never indexed.
+      if (organizationId !== "") {
+        const members = indexes.get(organizationId) ?? [];
+        const member = indexMember(record);
+        members.splice(firstAfter(members, member), 0, member);
+        indexes.set(organizationId, members);
+      }
+      return true;
+    },
+
+    async get(clientId: string): Promise<ClientRecord | undefined> {
+      assertOpen();
+      const bytes = records.get(clientId);
+      return bytes === undefined ? undefined : decodeRecord(bytes);
+    },
+
+    async list(organizationId: string, options: { limit: number; cursor?: string }): Promise<ClientPage> {
+      assertOpen();
+      checkLimit(options.limit);
+      const members = indexes.get(organizationId) ?? [];
+      const start = options.cursor ? firstAfter(members, options.cursor) : 0;
+      const page = members.slice(start, start + options.limit);
+      const found: ClientRecord[] = [];
+      for (const member of page) {
+        const bytes = records.get(memberClientId(member));
+        if (bytes !== undefined) found.push(decodeRecord(bytes));
+      }
+      const more = start + options.limit < members.length;
+      return { records: found, total: members.length, cursor: more ? page[page.length - 1] : undefined };
+    },
+
+    async delete(organizationId: string, clientId: string): Promise<boolean> {
+      assertOpen();
+      const bytes = records.get(clientId);
+      if (bytes === undefined || organizationId === "") return false;
+      const members = indexes.get(organizationId);
+      const position = members?.indexOf(indexMember(decodeRecord(bytes))) ?? -1;
+      if (members === undefined || position < 0) return false;
+      members.splice(position, 1);
+      if (members.length === 0) indexes.delete(organizationId);
+      records.delete(clientId);
+      return true;
+    },
+  };
+}
+
+function createMemoryStateStore(assertOpen: () => void): StateStore {
+  const values = new Map<string, Uint8Array>();
+  // Values are copied in and out (new Uint8Array, not slice: Buffer#slice shares memory), so no
+  // caller shares bytes with the store or another caller.
+  return {
+    async get(name: string): Promise<Uint8Array | undefined> {
+      assertOpen();
+      const value = values.get(name);
+      return value === undefined ? undefined : new Uint8Array(value);
+    },
+    async putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array> {
+      assertOpen();
+      if (!values.has(name)) values.set(name, new Uint8Array(value));
+      return new Uint8Array(values.get(name) ?? value);
+    },
+    async put(name: string, value: Uint8Array): Promise<void> {
+      assertOpen();
+      values.set(name, new Uint8Array(value));
+    },
+  };
+}
+
+/** createMemoryStore returns an in-process backend that behaves like the Redis one; nothing persists. */
+export function createMemoryStore(): Store {
+  let closed = false;
+  // After close it fails as Redis does, so code that uses a closed store is caught in tests too.
+  const assertOpen = (): void => {
+    if (closed) throw new UnavailableError(undefined, { cause: new Error("the memory store is closed") });
+  };
+  return {
+    clients: createMemoryClientStore(assertOpen),
+    state: createMemoryStateStore(assertOpen),
+    async ping(): Promise<void> {
+      assertOpen();
+    },
+    async close(): Promise<void> {
+      closed = true;
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import type { SecretHasher } from "../clients/secret-hasher.js";
+import { InvalidClientError } from "../errors.js";
+import type { ClientStore } from "../store/client-store.js";
+
+/** ClientAuthenticator checks a client's id and secret. */
+export interface ClientAuthenticator {
+  /** authenticate returns the client's record, or throws `invalid_client` whatever was wrong. */
+  authenticate(clientId: string, clientSecret: string): Promise<ClientRecord>;
+}
+
+/** ClientAuthenticatorOptions configures createClientAuthenticator. */
+export interface ClientAuthenticatorOptions {
+  store: ClientStore;
+  hasher: SecretHasher;
+  /** systemClients are the issuer's own clients (the admin), kept outside any organization. */
+  systemClients?: ReadonlyMap<string, ClientRecord>;
+}
+
+const maxLength = 256;
+
+/**
+ * createClientAuthenticator returns an authenticator doing one store read, one keyed hash and
+ * constant-time compares. The hash is computed before the lookup, so an unknown client id costs
+ * the same work as a wrong secret, and the answer never says which of the two was wrong.
+ */
+export function createClientAuthenticator(options: ClientAuthenticatorOptions): ClientAuthenticator {
+  const { store, hasher } = options;
+  if (!store) throw new TypeError("createClientAuthenticator: options.store is required");
+  if (!hasher) throw new TypeError("createClientAuthenticator: options.hasher is required");
+  const systemClients = options.systemClients ?? new Map<string, ClientRecord>();
+  return {
+    async authenticate(clientId, clientSecret) {
+      if (clientId.length === 0 || clientId.length > maxLength || clientSecret.length === 0 || clientSecret.length > maxLength) {
+        throw new InvalidClientError();
+      }
+      const hash = hasher.hash(clientSecret);
+      const record = systemClients.get(clientId) ?? (await store.get(clientId));
+      if (record === undefined || hasher.matches(hash, record.secretHashes.map((s) => s.hash)) < 0) {
+        throw new InvalidClientError();
+      }
+      return record;
+    },
+  };
+}

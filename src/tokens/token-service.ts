@@ -1,0 +1,83 @@
+import { InternalError, InvalidClientError, InvalidRequestError, InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError } from "../errors.js";
+import type { KeyRing } from "../keys/key-ring.js";
+import { signJwt } from "../keys/sign-jwt.js";
+import type { ClientAuthenticator } from "./authenticate.js";
+import { buildClaims } from "./claims.js";
+
+/** TokenRequest is a client credentials grant request (RFC 6749 §4.4.2) with its credentials. */
+export interface TokenRequest {
+  grantType: string;
+  clientId: string;
+  clientSecret: string;
+  /** scope is the space-delimited scope parameter; empty asks for every scope of the client. */
+  scope: string;
+  /** audience lists the audiences asked for; empty asks for every audience of the client. */
+  audience: readonly string[];
+}
+
+/** TokenResponse is the RFC 6749 §5.1 access token response. */
+export interface TokenResponse {
+  access_token: string;
+  token_type: "Bearer";
+  expires_in: number;
+  scope?: string;
+}
+
+/** TokenService issues access tokens by the client credentials grant. */
+export interface TokenService {
+  /** issue authenticates the client and returns a signed RFC 9068 access token. */
+  issue(request: TokenRequest): Promise<TokenResponse>;
+}
+
+/** TokenServiceOptions configures createTokenService. */
+export interface TokenServiceOptions {
+  authenticator: ClientAuthenticator;
+  keyRing: KeyRing;
+  issuer: string;
+  /** now returns the time in ms; a fake clock in tests. */
+  now?: () => number;
+}
+
+function grantedScopes(requested: string, allowed: readonly string[]): string[] {
+  // RFC 6749 §3.3: space-delimited; an omitted scope means the client's default, all of its scopes.
+  const asked = requested.split(" ").filter((scope) => scope !== "");
+  if (asked.length === 0) return [...allowed];
+  const unknown = asked.filter((scope) => !allowed.includes(scope));
+  if (unknown.length > 0) throw new InvalidScopeError(`scope not allowed for this client: ${unknown.join(" ")}`);
+  return [...new Set(asked)];
+}
+
+function grantedAudience(requested: readonly string[], allowed: readonly string[]): string[] {
+  if (requested.length === 0) return [...allowed];
+  const unknown = requested.filter((audience) => !allowed.includes(audience));
+  // RFC 8707 §2: invalid_target is the error for a resource the client may not ask for.
+  if (unknown.length > 0) throw new InvalidTargetError(`audience not allowed for this client: ${unknown.join(" ")}`);
+  return [...new Set(requested)];
+}
+
+/** createTokenService returns the token service: authenticate, build claims, sign; one pass. */
+export function createTokenService(options: TokenServiceOptions): TokenService {
+  const { authenticator, keyRing, issuer } = options;
+  if (!authenticator) throw new TypeError("createTokenService: options.authenticator is required");
+  if (!keyRing) throw new TypeError("createTokenService: options.keyRing is required");
+  if (!issuer) throw new TypeError("createTokenService: options.issuer is required");
+  const now = options.now ?? Date.now;
+  return {
+    async issue(request) {
+      if (request.grantType === "") throw new InvalidRequestError("grant_type is required");
+      if (request.grantType !== "client_credentials") throw new UnsupportedGrantTypeError();
+      // RFC 6749 §5.2: "no client authentication included" is invalid_client.
+      if (request.clientId === "" || request.clientSecret === "") throw new InvalidClientError("client authentication is required");
+      const record = await authenticator.authenticate(request.clientId, request.clientSecret);
+      const client = record.client;
+      if (client === undefined) throw new InternalError({ cause: new Error(`client record ${request.clientId} is empty`) });
+      const scopes = grantedScopes(request.scope, client.scopes);
+      const audience = grantedAudience(request.audience, client.audience);
+      const claims = buildClaims(client, { issuer, scopes, audience, nowSeconds: Math.floor(now() / 1000) });
+      const accessToken = await signJwt(keyRing.current(), claims);
+      const response: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: client.expiry };
+      if (scopes.length > 0) response.scope = scopes.join(" ");
+      return response;
+    },
+  };
+}

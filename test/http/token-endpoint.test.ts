@@ -1,0 +1,133 @@
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
+
+// RFC 6749 §4.4 and §5.2, as a client sees them over HTTP.
+
+let t: TestServer;
+let clientId: string;
+let secret: string;
+
+async function token(body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+  const res = await fetch(`${t.url}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
+    body,
+  });
+  return { status: res.status, headers: res.headers, json: await res.json() };
+}
+
+function basic(id: string, pw: string): string {
+  // RFC 6749 §2.3.1: form-urlencode each part, then base64 "id:secret".
+  const enc = (s: string) => encodeURIComponent(s).replace(/%20/g, "+");
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(pw)}`).toString("base64")}`;
+}
+
+beforeAll(async () => {
+  t = await startTestServer();
+  const admin = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
+  const res = await fetch(`${t.url}/api/v1/organizations/org_tokens/clients`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+    body: JSON.stringify({ ...seedClient, audience: ["api-a", "api-b"], expiry: 600 }),
+  });
+  const json = (await res.json()) as any;
+  clientId = json.client.client_id;
+  secret = json.plain_secret;
+});
+afterAll(() => t.close());
+
+describe("POST /oauth/token", () => {
+  it("authenticates with client_secret_basic", async () => {
+    const res = await token("grant_type=client_credentials", { authorization: basic(clientId, secret) });
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ token_type: "Bearer", expires_in: 600 });
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("pragma")).toBe("no-cache");
+    expect(decodeJwt(res.json.access_token).aud).toEqual(["api-a", "api-b"]);
+  });
+
+  it("authenticates with client_secret_post", async () => {
+    const res = await token(new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secret }).toString());
+    expect(res.status).toBe(200);
+  });
+
+  it("narrows scope and audience on request", async () => {
+    const res = await token(`grant_type=client_credentials&scope=read%3Adeployments&audience=api-b`, { authorization: basic(clientId, secret) });
+    expect(res.status).toBe(200);
+    expect(res.json.scope).toBe("read:deployments");
+    const claims = decodeJwt(res.json.access_token);
+    expect(claims).toMatchObject({ aud: "api-b", scope: "read:deployments", scopes: ["read:deployments"] });
+  });
+
+  const errors: [string, string, Record<string, string> | "basic" | "none", number, string][] = [
+    ["unknown scope", "grant_type=client_credentials&scope=admin", "basic", 400, "invalid_scope"],
+    ["one unknown scope among known", "grant_type=client_credentials&scope=read%3Adeployments+admin", "basic", 400, "invalid_scope"],
+    ["audience not registered", "grant_type=client_credentials&audience=other-api", "basic", 400, "invalid_target"],
+    ["missing grant_type", "scope=x", "basic", 400, "invalid_request"],
+    ["other grant type", "grant_type=password&username=a&password=b", "basic", 400, "unsupported_grant_type"],
+    ["repeated parameter", "grant_type=client_credentials&grant_type=client_credentials", "basic", 400, "invalid_request"],
+    ["no client authentication", "grant_type=client_credentials", "none", 401, "invalid_client"],
+    ["client_id without secret", "grant_type=client_credentials&client_id=x", "none", 401, "invalid_client"],
+    ["two authentication methods", `grant_type=client_credentials&client_secret=x`, "basic", 400, "invalid_request"],
+    ["bearer instead of client auth", "grant_type=client_credentials", { authorization: "Bearer abc" }, 401, "invalid_client"],
+    ["malformed basic", "grant_type=client_credentials", { authorization: "Basic !!!" }, 401, "invalid_client"],
+  ];
+  it.each(errors)("%s → %i %s", async (_name, body, auth, status, error) => {
+    const headers = auth === "basic" ? { authorization: basic(clientId, secret) } : auth === "none" ? {} : auth;
+    const res = await token(body, headers);
+    expect(res.status).toBe(status);
+    expect(res.json.error).toBe(error);
+    expect(res.json.error_description).toEqual(expect.any(String));
+    expect(res.headers.get("cache-control")).toBe("no-store");
+  });
+
+  it("answers a wrong secret with 401 invalid_client, and a challenge when Basic was used", async () => {
+    const viaBasic = await token("grant_type=client_credentials", { authorization: basic(clientId, `${secret}x`) });
+    expect(viaBasic.status).toBe(401);
+    expect(viaBasic.json.error).toBe("invalid_client");
+    expect(viaBasic.headers.get("www-authenticate")).toMatch(/^Basic realm=/);
+    const viaPost = await token(`grant_type=client_credentials&client_id=${clientId}&client_secret=wrong`);
+    expect(viaPost.status).toBe(401);
+    expect(viaPost.headers.get("www-authenticate")).toBeNull();
+    // An unknown client gets the same answer as a wrong secret.
+    const unknown = await token(`grant_type=client_credentials&client_id=m2morg_nobody&client_secret=wrong`);
+    expect(unknown.json).toEqual(viaPost.json);
+  });
+
+  it("requires the form content type and POST", async () => {
+    const json = await fetch(`${t.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(json.status).toBe(400);
+    expect(((await json.json()) as any).error).toBe("invalid_request");
+    const get = await fetch(`${t.url}/oauth/token`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+  });
+
+  it("refuses an oversized body without reading it all", async () => {
+    const res = await token(`grant_type=client_credentials&pad=${"x".repeat(70 * 1024)}`, { authorization: basic(clientId, secret) });
+    expect(res.status).toBe(400);
+    expect(res.json.error).toBe("invalid_request");
+  });
+});
+
+describe("discovery", () => {
+  it("serves the JWKS at /keys and /.well-known/jwks.json with a max-age", async () => {
+    for (const path of ["/keys", "/.well-known/jwks.json"]) {
+      const res = await fetch(`${t.url}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toMatch(/max-age=\d+/);
+      const jwks = (await res.json()) as any;
+      expect(jwks.keys).toHaveLength(1);
+      expect(jwks.keys[0]).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig", kid: expect.any(String) });
+      expect(jwks.keys[0].d).toBeUndefined();
+    }
+  });
+
+  it("serves RFC 8414 metadata and a health check", async () => {
+    const meta = (await (await fetch(`${t.url}/.well-known/oauth-authorization-server`)).json()) as any;
+    expect(meta).toMatchObject({ issuer: t.issuer, token_endpoint: `${t.issuer}/oauth/token`, grant_types_supported: ["client_credentials"] });
+    const health = await fetch(`${t.url}/healthz`);
+    expect(health.status).toBe(200);
+  });
+});

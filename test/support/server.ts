@@ -1,0 +1,79 @@
+import { pino } from "pino";
+import { createM2MServer, type M2MServer } from "../../src/server.js";
+import type { SigningAlgorithm } from "../../src/keys/algorithms.js";
+import type { Store } from "../../src/store/client-store.js";
+import { createMemoryStore } from "../../src/store/memory-store.js";
+import { createRedisStore } from "../../src/store/redis-store.js";
+import { testRedisUrl, uniquePrefix } from "./redis.js";
+
+/** TestServer is a real server on a random loopback port, with admin credentials to use. */
+export interface TestServer {
+  url: string;
+  issuer: string;
+  admin: { clientId: string; clientSecret: string };
+  server: M2MServer;
+  store: Store;
+  close(): Promise<void>;
+}
+
+/** adminTestSecret is the admin secret test servers are configured with. */
+export const adminTestSecret = "test-admin-secret-0123456789abcdefghijklmnop";
+
+/** startTestServer starts a server over a fresh Redis prefix (or the memory store). */
+export async function startTestServer(
+  options: { backend?: "redis" | "memory"; alg?: SigningAlgorithm; now?: () => number; store?: Store; admin?: boolean } = {},
+): Promise<TestServer> {
+  const store =
+    options.store ??
+    (options.backend === "memory" ? createMemoryStore() : createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }));
+  // The issuer is fixed before the port is known, as in production where it is configured.
+  const issuer = "http://m2m-auth.test";
+  const admin = { clientId: "test-admin", clientSecret: adminTestSecret };
+  const server = await createM2MServer({
+    host: "127.0.0.1",
+    port: 0,
+    issuer,
+    signingAlg: options.alg ?? "RS256",
+    admin: options.admin === false ? undefined : admin,
+    store,
+    logger: pino({ level: "silent" }),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const { url } = await server.listen();
+  return {
+    url,
+    issuer,
+    admin: options.admin === false && server.adminCredentials ? server.adminCredentials : admin,
+    server,
+    store,
+    async close() {
+      await server.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
+/** getToken asks the token endpoint for a token with client_secret_post; it throws on an error. */
+export async function getToken(url: string, clientId: string, clientSecret: string, extra: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`${url}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret, ...extra }),
+  });
+  const body = (await res.json()) as { access_token?: string };
+  if (res.status !== 200 || !body.access_token) throw new Error(`token request failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** seedClient is the registration body of the seed's walk-through. */
+export const seedClient = {
+  name: "GitHub Actions Deployment Service",
+  description: "Service account for GitHub Actions to deploy applications to production",
+  custom_claims: [
+    { key: "github_repository", value: "acmecorp/inventory-service" },
+    { key: "environment", value: "production_us" },
+  ],
+  scopes: ["deploy:applications", "read:deployments"],
+  audience: ["deployment-api.acmecorp.com"],
+  expiry: 3600,
+};
