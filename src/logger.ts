@@ -12,7 +12,7 @@ export interface LoggerOptions {
  * token; the redaction list is a second line of defence should one ever be passed by mistake.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
   return pino(
     {
       level: options.level,

@@ -1,0 +1,87 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { testRedisUrl, uniquePrefix } from "./support/redis.js";
+import { getToken } from "./support/server.js";
+
+// The process as an operator runs it: configuration, first-start credentials, restart, signals.
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const children: ChildProcess[] = [];
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Promise<Running> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: root,
+    env: { PATH: process.env["PATH"] ?? "", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.push(child);
+  let stdout = "";
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      const url = /"url":"(http:[^"]+)"/.exec(stdout)?.[1];
+      if (url) resolve({ child, url, stdout: () => stdout, stderr: () => stderr, exited });
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}${stdout}`)));
+  });
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+describe("main", () => {
+  it("bootstraps admin credentials once, keeps them and the keys across a restart, and stops on SIGTERM", async () => {
+    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), LOG_LEVEL: "info" };
+    const first = await start(env);
+    const printed = /client_id:\s+(\S+)\n\s+client_secret:\s+(\S+)/.exec(first.stderr());
+    expect(printed).not.toBeNull();
+    const [, id, secret] = printed as RegExpExecArray;
+    expect(first.stdout()).not.toContain(secret!);
+    await getToken(first.url, id!, secret!);
+    const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toContain('"msg":"stopped"');
+
+    const second = await start(env);
+    expect(second.stderr()).not.toContain("client_secret");
+    const token = await getToken(second.url, id!, secret!);
+    expect(token).not.toContain(secret!);
+    expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
+    // No secret or token ever reaches the log.
+    expect(second.stdout()).not.toContain(secret!);
+    expect(second.stdout()).not.toContain(token);
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+  });
+
+  it("warns that nothing persists without REDIS_URL", async () => {
+    const running = await start({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "a".repeat(40) });
+    expect(running.stdout()).toContain("in-memory store");
+    expect(running.stderr()).not.toContain("client_secret");
+    await getToken(running.url, "admin", "a".repeat(40));
+    running.child.kill("SIGTERM");
+    expect(await running.exited).toBe(0);
+  });
+
+  it("refuses a bad configuration naming the variable", async () => {
+    await expect(start({ M2M_SIGNING_ALG: "HS256" })).rejects.toThrow(/exited 2: .*M2M_SIGNING_ALG/);
+  });
+
+  it("fails to start, closed, when Redis is unreachable", async () => {
+    await expect(start({ REDIS_URL: "redis://127.0.0.1:1" })).rejects.toThrow(/exited 1/);
+  });
+});
