@@ -3,7 +3,7 @@ import type { TokenService } from "../tokens/token-service.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 
 /** TokenEndpointLog receives the outcome of a token request: never its credentials. */
-export type TokenEndpointLog = (outcome: { status: number; error?: string; clientId?: string; cause?: unknown }) => void;
+export type TokenEndpointLog = (outcome: { status: number; ms: number; error?: string; clientId?: string; cause?: unknown }) => void;
 
 // RFC 6749 §5.1: token responses must not be cached.
 const noStore = { "cache-control": "no-store", pragma: "no-cache" };
@@ -61,12 +61,14 @@ function credentials(req: HttpRequest, params: Map<string, string>): Credentials
 /** createTokenEndpoint returns the `POST /oauth/token` handler (RFC 6749 §4.4, errors per §5.2). */
 export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog): (req: HttpRequest, res: HttpResponse) => Promise<void> {
   return async (req, res) => {
+    const start = performance.now();
+    const ms = () => Math.round(performance.now() - start);
     let basic = /^Basic /i.test(req.headers.authorization ?? "");
     let clientId: string | undefined;
     try {
       if (req.method !== "POST") {
         sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { ...noStore, allow: "POST" });
-        log({ status: 405, error: "invalid_request" });
+        log({ status: 405, ms: ms(), error: "invalid_request" });
         return;
       }
       if (mediaType(req) !== "application/x-www-form-urlencoded") {
@@ -85,7 +87,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
         audience: audience === undefined ? [] : audience.split(" ").filter((a) => a !== ""),
       });
       sendJson(res, 200, response, noStore);
-      log({ status: 200, clientId });
+      log({ status: 200, ms: ms(), clientId });
     } catch (err) {
       const { status, body, retryable } = toOAuthError(err);
       const headers: Record<string, string> = { ...noStore };
@@ -93,7 +95,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
       if (status === 401 && basic) headers["www-authenticate"] = 'Basic realm="m2m-auth", charset="UTF-8"';
       if (retryable) headers["retry-after"] = "1";
       sendJson(res, status, body, headers);
-      log({ status, error: body.error, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });
+      log({ status, ms: ms(), error: body.error, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });
     }
   };
 }
