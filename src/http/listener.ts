@@ -28,7 +28,10 @@ export interface ListenerOptions {
   keepAliveTimeoutMs?: number;
   /** sniffTimeoutMs destroys a connection that has not shown its protocol within this time. */
   sniffTimeoutMs?: number;
-  /** onError receives connection-level and handler errors; none of them stops the listener. */
+  /**
+   * onError receives connection-level and handler errors, including routine client resets and
+   * parse errors (log them at a low level); none of them stops the listener.
+   */
   onError?: (err: unknown) => void;
 }
 
@@ -162,11 +165,8 @@ export function createListener(options: ListenerOptions): Listener {
   });
 
   function listen(): Promise<ListenerAddress> {
+    if (closing) return Promise.reject(new Error("the listener is closed"));
     listening ??= new Promise((resolve, reject) => {
-      if (closing) {
-        reject(new Error("the listener is closed"));
-        return;
-      }
       // http.Server starts the tracking that enforces headersTimeout and requestTimeout on
       // 'listening', which it never emits here because it never binds a port itself.
       h1.emit("listening");
