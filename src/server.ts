@@ -87,7 +87,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // The last interceptor runs first: log the outcome, then authorize, then map handler errors.
   const interceptors: Interceptor[] = [errorInterceptor, auth];
   const jsonOptions = { useProtoFieldName: true };
-  const rpc = connectNodeAdapter({ routes, interceptors: [...interceptors, createLoggingInterceptor(logger)], jsonOptions });
+  // Every request message here is small; a bound keeps a hostile body from filling memory.
+  const readMaxBytes = 64 * 1024;
+  const rpc = connectNodeAdapter({ routes, interceptors: [...interceptors, createLoggingInterceptor(logger)], jsonOptions, readMaxBytes });
   const inProcess = createRouterTransport(routes, { router: { interceptors, jsonOptions } });
 
   const handler = createHttpHandler({

@@ -117,3 +117,28 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
     clients.close();
   });
 });
+
+describe("hostile RPC input", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ backend: "memory" });
+  });
+  afterAll(() => t.close());
+
+  it("refuses an oversized or unparseable request body and keeps serving", async () => {
+    const big = await fetch(`${t.url}/m2mauth.v1.TokenService/ValidateToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ token: "x".repeat(200 * 1024) }),
+    });
+    expect(big.status).toBeGreaterThanOrEqual(400);
+    const garbage = await fetch(`${t.url}/m2mauth.v1.TokenService/IssueToken`, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]),
+    });
+    expect(garbage.status).toBeGreaterThanOrEqual(400);
+    const ok = await createClient(TokenService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" })).validateToken({ token: "a.b.c" });
+    expect(ok.valid).toBe(false);
+  });
+});
