@@ -2,14 +2,23 @@
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token, b64token = 1*( ALPHA / DIGIT / "-" / "." /
 // "_" / "~" / "+" / "/" ) *"="; the scheme name is case-insensitive (RFC 9110 §11.1).
-const bearerCredentials = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+const b64token = /^[A-Za-z0-9\-._~+/]+=*$/;
+const scheme = "bearer";
 
 /**
  * parseBearerToken returns the token of an `Authorization: Bearer <token>` header value, or
- * undefined when the value is not exactly one bearer credential.
+ * undefined when the value is not exactly one bearer credential. It runs on every call, so it
+ * compares character codes instead of building a match array.
  */
 export function parseBearerToken(authorization: string): string | undefined {
-  return bearerCredentials.exec(authorization)?.[1];
+  let at = scheme.length;
+  if (authorization.length <= at + 1) return undefined;
+  // `| 0x20` lower-cases an ASCII letter; no other character maps onto a letter of "bearer".
+  for (let i = 0; i < at; i++) if ((authorization.charCodeAt(i) | 0x20) !== scheme.charCodeAt(i)) return undefined;
+  if (authorization.charCodeAt(at) !== 0x20) return undefined;
+  while (authorization.charCodeAt(at) === 0x20) at++;
+  const token = authorization.slice(at);
+  return b64token.test(token) ? token : undefined;
 }
 
 // RFC 6750 §3: error, error_description and scope values use %x20-21 / %x23-5B / %x5D-7E only.

@@ -34,9 +34,19 @@ export function grantedScopes(payload: JWTPayload): string[] {
   return [...new Set(all.filter((s) => s !== ""))];
 }
 
+// Verified claims may be cached and handed to many calls, so no handler may change them.
+function freezeDeep<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) freezeDeep(member);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /**
  * toAuthClaims checks the types of the claims jose does not check (RFC 9068 §2.2, RFC 7519 §4.1)
- * and adds `scopes`; it throws TokenVerificationError("malformed token") on a wrong type.
+ * and adds `scopes`; it throws TokenVerificationError("malformed token") on a wrong type. The
+ * result is deeply frozen: the verifier's token cache shares it between calls.
  */
 export function toAuthClaims(payload: JWTPayload): AuthClaims {
   for (const claim of ["iss", "sub", "jti", "client_id"]) {
@@ -45,5 +55,5 @@ export function toAuthClaims(payload: JWTPayload): AuthClaims {
   if (typeof payload.iat !== "number" || typeof payload.exp !== "number") {
     throw new TokenVerificationError("malformed token");
   }
-  return { ...payload, scopes: grantedScopes(payload) } as AuthClaims;
+  return freezeDeep({ ...payload, scopes: grantedScopes(payload) } as AuthClaims);
 }

@@ -1,11 +1,10 @@
 // Picks the verification key for a token from our own key source, by `kid` and `alg` only.
 import { importJWK, type CryptoKey, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from "jose";
 import { keyShapeOf, type KeyShape } from "./algorithms.js";
+import { materialOf, publicPart } from "./jwk-identity.js";
 import type { KeySource } from "./key-source.js";
+import { createKeySetWatch } from "./key-set-watch.js";
 import { KeysUnavailableError, TokenVerificationError } from "./verification-error.js";
-
-/** KeyResolver returns the key that must verify a token with this protected header. */
-export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey>;
 
 // Imported keys, by alg and kid; `material` detects a kid that now names other key material.
 const maxCachedKeys = 32;
@@ -26,25 +25,32 @@ function candidates(set: JSONWebKeySet, alg: string, shape: KeyShape, kid: strin
   return set.keys.filter((jwk) => usable(jwk, alg, shape) && (kid === undefined || jwk.kid === kid));
 }
 
-// Only the public members are imported, so a set that carries private keys never yields one.
-function publicPart(jwk: JWK): JWK {
-  const { kty, crv, n, e, x, y } = jwk;
-  return Object.fromEntries(Object.entries({ kty, crv, n, e, x, y }).filter(([, v]) => v !== undefined)) as JWK;
+/** KeyResolver picks verification keys and tells whether a key it picked is still published. */
+export interface KeyResolver {
+  /** resolve returns the key that must verify a token with this protected header (jose's getKey). */
+  resolve(header: JWSHeaderParameters): Promise<CryptoKey>;
+  /** isCurrent reports whether `key`, from resolve, is in the newest key set read. */
+  isCurrent(key: unknown): boolean;
 }
 
 /**
  * createKeyResolver returns the key getter given to jose's jwtVerify. It reads only `alg` and
  * `kid`: the `jku`, `x5u`, `jwk` and `x5c` headers are ignored, so a token can never bring or point
  * to its own key (RFC 8725 §3.10). A token without `kid` is accepted only when exactly one key of
- * the set fits its `alg`; a `kid` that fits no key or more than one is rejected.
+ * the set fits its `alg`; a `kid` that fits no key or more than one is rejected. `onKeysRemoved`
+ * is called when a set read lacks a key of the set read before it (dropped or replaced).
  */
-export function createKeyResolver(source: KeySource, algorithms: readonly string[]): KeyResolver {
+export function createKeyResolver(source: KeySource, algorithms: readonly string[], onKeysRemoved: () => void = () => {}): KeyResolver {
   const allowed = new Set(algorithms);
   const cache = new Map<string, { material: string; key: Promise<CryptoKey> }>();
+  const identities = new WeakMap<CryptoKey, string>();
+  const watch = createKeySetWatch(onKeysRemoved);
+  const current = () => source.current();
+  const refresh = () => source.refresh();
 
   function importKey(jwk: JWK, alg: string): Promise<CryptoKey> {
     const pub = publicPart(jwk);
-    const material = JSON.stringify(pub);
+    const material = materialOf(jwk);
     const id = `${alg}\u0000${jwk.kid ?? ""}`;
     const hit = cache.get(id);
     if (hit !== undefined && hit.material === material) return hit.key;
@@ -56,6 +62,7 @@ export function createKeyResolver(source: KeySource, algorithms: readonly string
           // RFC 7518 §3.3, §3.5: RSA keys of 2048 bits or more only.
           const { modulusLength } = k.algorithm as { modulusLength?: number };
           if (modulusLength !== undefined && modulusLength < 2048) throw new TypeError("RSA key too short");
+          identities.set(k, `${jwk.kid ?? ""}\u0000${material}`); // as identityOf(jwk)
           return k;
         })
         .catch((cause: unknown) => {
@@ -69,7 +76,7 @@ export function createKeyResolver(source: KeySource, algorithms: readonly string
     return entry.key;
   }
 
-  return async (header) => {
+  async function resolve(header: JWSHeaderParameters): Promise<CryptoKey> {
     const { alg, kid } = header;
     // jose checks `alg` against the allow-list before calling here; checked again as defence in depth.
     if (typeof alg !== "string" || !allowed.has(alg)) throw new TokenVerificationError("algorithm not allowed");
@@ -78,14 +85,22 @@ export function createKeyResolver(source: KeySource, algorithms: readonly string
     if (kid !== undefined && (typeof kid !== "string" || kid === "")) {
       throw new TokenVerificationError("malformed token");
     }
-    let found = candidates(await source.current(), alg, shape, kid);
+    let found = candidates((await watch.read(current)) as JSONWebKeySet, alg, shape, kid);
     if (found.length === 0 && kid !== undefined) {
       // A kid we do not know yet may be a freshly rotated key: re-read the set once (rate-limited).
-      const fresh = await source.refresh();
+      const fresh = await watch.read(refresh);
       if (fresh !== undefined) found = candidates(fresh, alg, shape, kid);
     }
     const [jwk] = found;
     if (jwk === undefined || found.length !== 1) throw new TokenVerificationError("unknown key id");
     return importKey(jwk, alg);
+  }
+
+  return {
+    resolve,
+    isCurrent(key) {
+      const identity = typeof key === "object" && key !== null ? identities.get(key as CryptoKey) : undefined;
+      return identity !== undefined && watch.holds(identity);
+    },
   };
 }

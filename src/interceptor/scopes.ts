@@ -58,6 +58,12 @@ export function createRequiredScopes(overrides: Record<string, readonly string[]
   };
 }
 
+/** grantsAll reports whether `granted` holds every scope of `required`, without allocating. */
+export function grantsAll(required: readonly string[], granted: readonly string[]): boolean {
+  for (const scope of required) if (!granted.includes(scope)) return false;
+  return true;
+}
+
 /** missingScopes returns the scopes of `required` that `granted` lacks, in `required` order. */
 export function missingScopes(required: readonly string[], granted: readonly string[]): string[] {
   if (required.length === 0) return [];

@@ -1,28 +1,12 @@
-// Verifies RFC 9068 JWT access tokens: signature with our keys only, then typ, iss, aud, exp, nbf.
-import { errors, jwtVerify } from "jose";
-import { checkAlgorithms } from "./algorithms.js";
+// Verifies RFC 9068 JWT access tokens: signature with our keys only, then typ, iss, aud, exp, nbf;
+// a token that passed is remembered until it expires, so its signature is checked once.
+import { jwtVerify, type JWSHeaderParameters, type JWTVerifyOptions } from "jose";
 import { REQUIRED_CLAIMS, toAuthClaims, type AuthClaims } from "./claims.js";
+import { toVerificationError } from "./jose-errors.js";
 import { createKeyResolver } from "./key-resolver.js";
-import { createKeySource, type TokenVerifierKeys } from "./key-source.js";
-import { KeysUnavailableError, TokenVerificationError } from "./verification-error.js";
-
-/** TokenVerifierOptions configures createTokenVerifier. */
-export interface TokenVerifierOptions {
-  /** issuer is the exact `iss` a token must carry (RFC 9068 §4). */
-  issuer: string;
-  /**
-   * audience: the token's `aud` must contain at least one of these (RFC 9068 §4, RFC 7519 §4.1.3).
-   * When omitted `aud` is not checked, which only suits a caller that checks it itself, like the
-   * server's ValidateToken when it is not given an audience. The interceptor always requires it.
-   */
-  audience?: string | string[];
-  /** keys is where verification keys come from: `{ jwksUri }`, a static JWKS, or a function. */
-  keys: TokenVerifierKeys;
-  /** algorithms accepted in the `alg` header; default RS256, ES256, EdDSA; never none or HS* (RFC 8725 §3.1). */
-  algorithms?: readonly string[];
-  /** clockSkewSeconds is the leeway for `exp` and `nbf` (RFC 7519 §4.1.4-5), 0 to 300; default 30. */
-  clockSkewSeconds?: number;
-}
+import { createTokenCache } from "./token-cache.js";
+import { TokenVerificationError } from "./verification-error.js";
+import { checkVerifierOptions, type TokenVerifierOptions } from "./verifier-options.js";
 
 /** TokenVerifier checks access tokens. */
 export interface TokenVerifier {
@@ -31,93 +15,71 @@ export interface TokenVerifier {
    * or KeysUnavailableError (the keys could not be read; fail closed, retry later).
    */
   verify(token: string): Promise<AuthClaims>;
+  /**
+   * cached returns the claims of `token` when it was verified before and has not expired since
+   * (no I/O, no signature check); undefined otherwise, or always when the token cache is off.
+   */
+  cached(token: string): AuthClaims | undefined;
 }
 
 /** MAX_TOKEN_LENGTH is the longest token, in characters, that is parsed at all (8 KiB). */
 export const MAX_TOKEN_LENGTH = 8192;
 
-const defaultClockSkewSeconds = 30;
-const maxClockSkewSeconds = 300;
-
-function checkAudience(audience: unknown): string | string[] | undefined {
-  if (audience === undefined) return undefined;
-  const list = Array.isArray(audience) ? audience : [audience];
-  if (list.length === 0 || list.some((a) => typeof a !== "string" || a === "")) {
-    throw new TypeError("audience: must be a non-empty string or a non-empty array of them");
-  }
-  return Array.isArray(audience) ? [...(list as string[])] : (audience as string);
-}
-
-function checkClockSkew(seconds: unknown): number {
-  if (seconds === undefined) return defaultClockSkewSeconds;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0 || seconds > maxClockSkewSeconds) {
-    throw new TypeError(`clockSkewSeconds: must be a number from 0 to ${maxClockSkewSeconds}`);
-  }
-  return seconds;
-}
-
-// Safe messages for jose's claim failures, by claim; the token itself is never quoted.
-const claimMessages: Record<string, string> = {
-  iss: "issuer mismatch",
-  aud: "audience mismatch",
-  nbf: "token not yet valid",
-  exp: "token expired",
-  typ: "typ must be at+jwt",
-};
-
-function toVerificationError(err: unknown): Error {
-  if (err instanceof TokenVerificationError || err instanceof KeysUnavailableError) return err;
-  const fail = (message: string) => new TokenVerificationError(message, { cause: err });
-  if (err instanceof errors.JWTExpired) return fail("token expired");
-  if (err instanceof errors.JWTClaimValidationFailed) {
-    if (err.reason === "invalid") return fail("malformed token");
-    if (err.reason === "missing" && !["iss", "aud"].includes(err.claim)) return fail(`missing ${err.claim} claim`);
-    return fail(claimMessages[err.claim] ?? "malformed token");
-  }
-  if (err instanceof errors.JWSSignatureVerificationFailed) return fail("signature invalid");
-  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
-    return fail("unknown key id");
-  }
-  if (err instanceof errors.JOSEAlgNotAllowed) return fail("algorithm not allowed");
-  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return fail("malformed token");
-  if (err instanceof errors.JOSENotSupported) return fail("malformed token"); // e.g. an unknown `crit`
-  return fail("token rejected");
-}
-
 /**
  * createTokenVerifier returns a verifier for access tokens from one issuer. Options are checked
  * here: a bad one throws a TypeError naming it.
+ *
+ * With the token cache on (the default), a token is verified in full once and then served from
+ * the cache until `exp` plus the clock skew. Concurrent first calls with the same token share one
+ * verification. When a key set read on a later cache miss has dropped or replaced a key, the whole
+ * cache is emptied, so a key removed at the issuer stops admitting cached tokens from then on.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  if (typeof options?.issuer !== "string" || options.issuer === "") {
-    throw new TypeError("issuer: must be a non-empty string");
+  const { issuer, audience, algorithms, clockSkewSeconds, maxEntries, clock, keys } = checkVerifierOptions(options);
+  const cache = maxEntries > 0 ? createTokenCache({ maxEntries, clock }) : undefined;
+  const resolver = createKeyResolver(keys, algorithms, () => cache?.clear());
+  const resolveKey = (header: JWSHeaderParameters) => resolver.resolve(header);
+  const verifyOptions: JWTVerifyOptions = {
+    issuer,
+    ...(audience === undefined ? {} : { audience }),
+    algorithms,
+    clockTolerance: clockSkewSeconds,
+    // RFC 9068 §4: the `typ` header must be "at+jwt"; jose compares media types, so
+    // "application/at+jwt" passes too (RFC 7515 §4.1.9).
+    typ: "at+jwt",
+    requiredClaims: [...REQUIRED_CLAIMS],
+  };
+  const pending = new Map<string, Promise<AuthClaims>>();
+
+  async function verifyFully(token: string): Promise<AuthClaims> {
+    try {
+      const { payload, key } = await jwtVerify(token, resolveKey, { ...verifyOptions, currentDate: new Date(clock()) });
+      const claims = toAuthClaims(payload);
+      // Only now, every check passed (the audience check included), may the token be cached; and
+      // only if its key is still in the newest set read, which a concurrent read may have changed.
+      if (cache !== undefined && resolver.isCurrent(key)) cache.set(token, claims, (claims.exp + clockSkewSeconds) * 1000);
+      return claims;
+    } catch (err) {
+      throw toVerificationError(err);
+    }
   }
-  const issuer = options.issuer;
-  const audience = checkAudience(options.audience);
-  const algorithms = checkAlgorithms(options.algorithms);
-  const clockTolerance = checkClockSkew(options.clockSkewSeconds);
-  const resolveKey = createKeyResolver(createKeySource(options.keys), algorithms);
-  const requiredClaims = [...REQUIRED_CLAIMS];
 
   return {
-    async verify(token) {
-      if (typeof token !== "string" || token === "") throw new TokenVerificationError("malformed token");
-      if (token.length > MAX_TOKEN_LENGTH) throw new TokenVerificationError("token too large");
-      try {
-        const { payload } = await jwtVerify(token, resolveKey, {
-          issuer,
-          ...(audience === undefined ? {} : { audience }),
-          algorithms,
-          clockTolerance,
-          // RFC 9068 §4: the `typ` header must be "at+jwt"; jose compares media types, so
-          // "application/at+jwt" passes too (RFC 7515 §4.1.9).
-          typ: "at+jwt",
-          requiredClaims,
-        });
-        return toAuthClaims(payload);
-      } catch (err) {
-        throw toVerificationError(err);
+    verify(token) {
+      if (typeof token !== "string" || token === "") return Promise.reject(new TokenVerificationError("malformed token"));
+      if (token.length > MAX_TOKEN_LENGTH) return Promise.reject(new TokenVerificationError("token too large"));
+      if (cache === undefined) return verifyFully(token);
+      const hit = cache.get(token);
+      if (hit !== undefined) return Promise.resolve(hit);
+      let inflight = pending.get(token);
+      if (inflight === undefined) {
+        inflight = verifyFully(token).finally(() => pending.delete(token));
+        pending.set(token, inflight);
       }
+      return inflight;
+    },
+    cached(token) {
+      return cache?.get(token);
     },
   };
 }

@@ -54,6 +54,28 @@ describe("createTokenVerifier options", () => {
     expect(() => createTokenVerifier({ ...base(), keys: {} as never })).toThrow(/keys/);
   });
 
+  it("takes exactly one of keys and jwksUri, naming both otherwise", () => {
+    const { keys: _keys, ...noKeys } = base();
+    expect(() => createTokenVerifier({ ...noKeys, jwksUri: "https://auth.test/jwks" })).not.toThrow();
+    expect(() => createTokenVerifier(noKeys)).toThrow(/^keys, jwksUri: give exactly one/);
+    expect(() => createTokenVerifier({ ...base(), jwksUri: "https://auth.test/jwks" })).toThrow(/^keys, jwksUri: /);
+    expect(() => createAuthInterceptor({ ...noKeys, audience: AUDIENCE })).toThrow(/^keys, jwksUri: /);
+    expect(() => createTokenVerifier({ ...noKeys, jwksUri: "file:///etc/jwks" })).toThrow(/^jwksUri: /);
+    expect(() => createTokenVerifier({ ...base(), keys: { jwksUri: "https://auth.test/jwks", cacheMaxAge: -1 } })).toThrow(/^keys.cacheMaxAge: /);
+  });
+
+  it.each([-1, 1.5, "10", null, true])("rejects tokenCache maxEntries or value %j with a TypeError", (v) => {
+    const tokenCache = v === null || v === true ? v : { maxEntries: v };
+    expect(() => createTokenVerifier({ ...base(), tokenCache: tokenCache as never })).toThrow(/^tokenCache/);
+  });
+
+  it("accepts tokenCache false, maxEntries 0 and a clock function; rejects a clock that is not one", () => {
+    expect(() => createTokenVerifier({ ...base(), tokenCache: false })).not.toThrow();
+    expect(() => createTokenVerifier({ ...base(), tokenCache: { maxEntries: 0 } })).not.toThrow();
+    expect(() => createTokenVerifier({ ...base(), clock: () => 0 })).not.toThrow();
+    expect(() => createTokenVerifier({ ...base(), clock: 0 as never })).toThrow(/^clock: /);
+  });
+
   it("makes the interceptor require an audience and well-formed method names", () => {
     expect(() => createAuthInterceptor({ issuer: ISSUER, keys: jwksOf(rs) } as never)).toThrow(/audience/);
     expect(() => createAuthInterceptor({ ...base(), audience: AUDIENCE, publicMethods: ["IssueToken"] })).toThrow(/publicMethods/);

@@ -1,0 +1,25 @@
+// The m2m-auth server entry (`import … from "m2m-auth"`): compose and run the token service in
+// your own process. Importing it starts nothing; src/main.ts is the `npm start` process. The
+// resource-server library, which needs neither Redis nor pino, is "m2m-auth/interceptor".
+export { createM2MServer, publicProcedures, type M2MServer, type M2MServerOptions } from "./server.js";
+export { ConfigError, loadConfig, type Config, type LogLevel } from "./config.js";
+export { createLogger, type LoggerOptions } from "./logger.js";
+export type { SigningAlgorithm } from "./keys/algorithms.js";
+export type { ClientPage, ClientStore, StateStore, Store } from "./store/client-store.js";
+export { createMemoryStore } from "./store/memory-store.js";
+export { createRedisStore, type RedisStoreOptions } from "./store/redis-store.js";
+export {
+  AlreadyExistsError,
+  InsufficientScopeError,
+  InternalError,
+  InvalidArgumentError,
+  InvalidClientError,
+  InvalidRequestError,
+  InvalidScopeError,
+  InvalidTargetError,
+  InvalidTokenError,
+  M2MError,
+  NotFoundError,
+  UnavailableError,
+  UnsupportedGrantTypeError,
+} from "./errors.js";

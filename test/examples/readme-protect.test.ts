@@ -1,0 +1,88 @@
+import { execFile } from "node:child_process";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { codeBlocks, isExcerptOf, section, type CodeBlock } from "./excerpts.js";
+
+// README "Protect your service" cannot drift from the example: its code blocks are excerpts of the
+// example's files, and its buf configuration, run in a fresh workspace, makes the example's code.
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const example = join(root, "examples", "deployment-service");
+const libraryImport = `"m2m-auth/interceptor"`;
+let text: string;
+let blocks: CodeBlock[];
+const sources = new Map<string, string>();
+
+beforeAll(async () => {
+  text = section(await readFile(join(root, "README.md"), "utf8"), "Protect your service");
+  blocks = codeBlocks(text);
+  for (const file of ["server.ts", "deployments.ts", "client.ts"]) {
+    // The example imports the library's sources so it runs unbuilt; users import the package.
+    const source = await readFile(join(example, file), "utf8");
+    sources.set(file, source.replaceAll(`"../../src/interceptor/index.js"`, libraryImport));
+  }
+  sources.set("deployment.proto", await readFile(join(example, "proto/example/v1/deployment.proto"), "utf8"));
+});
+
+function yamlBlock(file: string): string {
+  const block = blocks.find((b) => b.lang === "yaml" && b.code.startsWith(`# ${file}\n`));
+  if (block === undefined) throw new Error(`README: no yaml block for ${file}`);
+  return block.code;
+}
+
+describe("README: Protect your service", () => {
+  it("shows code that is in the example, importing the package", () => {
+    const code = blocks.filter((b) => b.lang === "ts" || b.lang === "proto");
+    expect(code.length).toBeGreaterThanOrEqual(4);
+    for (const block of code) {
+      const from = [...sources].filter(([, source]) => isExcerptOf(block.code, source)).map(([file]) => file);
+      expect(from, `not an excerpt of the example:\n${block.code}`).not.toEqual([]);
+    }
+    const ts = code.filter((b) => b.lang === "ts").map((b) => b.code).join("\n");
+    for (const name of ["createAuthInterceptor", "getAuthClaims", "createClientCredentialsInterceptor"]) {
+      expect(ts).toContain(`import { ${name}`);
+    }
+    expect(ts).not.toContain("../../src");
+    expect(ts.match(/from "[^"]*interceptor[^"]*"/g)?.every((m) => m === `from ${libraryImport}`)).toBe(true);
+  });
+
+  it("gives buf configuration that lints and generates the example's code from the package's protos", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "m2m-buf-"));
+    try {
+      await cp(join(example, "proto"), join(dir, "proto"), { recursive: true });
+      // As `npm install m2m-auth` leaves it: the package's proto directory.
+      await mkdir(join(dir, "node_modules", "m2m-auth"), { recursive: true });
+      await cp(join(root, "proto"), join(dir, "node_modules", "m2m-auth", "proto"), { recursive: true });
+      await writeFile(join(dir, "buf.yaml"), yamlBlock("buf.yaml"));
+      await writeFile(join(dir, "buf.gen.yaml"), yamlBlock("buf.gen.yaml"));
+      const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}${delimiter}${process.env["PATH"] ?? ""}` };
+      await run("buf", ["lint"], { cwd: dir, env });
+      await run("buf", ["generate"], { cwd: dir, env });
+      for (const file of ["example/v1/deployment_pb.ts", "m2mauth/v1/options_pb.ts"]) {
+        const made = await readFile(join(dir, "src", "gen", file), "utf8");
+        expect(made, file).toBe(await readFile(join(example, "gen", file), "utf8"));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("documents the example's scripts and every environment variable it reads", async () => {
+    const scripts = JSON.parse(await readFile(join(root, "package.json"), "utf8")).scripts as Record<string, string>;
+    for (const script of ["example:server", "example:client"]) {
+      expect(scripts[script]).toBeDefined();
+      expect(text).toContain(`npm run ${script}`);
+    }
+    const variables = new Set<string>();
+    for (const file of ["server.ts", "client.ts"]) {
+      for (const m of sources.get(file)!.matchAll(/env\["([A-Z0-9_]+)"\]/g)) variables.add(m[1] as string);
+    }
+    expect([...variables]).toEqual(expect.arrayContaining(["PORT", "M2M_ISSUER", "M2M_AUDIENCE", "M2M_JWKS_URI", "CLIENT_ID", "CLIENT_SECRET", "DEPLOYMENT_SERVICE_URL"]));
+    for (const variable of variables) expect(text).toContain(`\`${variable}\``);
+  });
+});

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { createTokenCache, DEFAULT_TOKEN_CACHE_ENTRIES, type AuthClaims } from "../../src/interceptor/index.js";
+import { fakeClock } from "./fake-clock.js";
+
+const claimsOf = (sub: string) => ({ sub, scopes: [] }) as unknown as AuthClaims;
+
+describe("createTokenCache", () => {
+  it("returns the stored claims until expiresAt, and drops the entry then", () => {
+    const clock = fakeClock(1_000_000);
+    const cache = createTokenCache({ clock: clock.now });
+    const claims = claimsOf("a");
+    cache.set("token-a", claims, 1_060_000);
+    expect(cache.get("token-a")).toBe(claims);
+    clock.advance(59_999);
+    expect(cache.get("token-a")).toBe(claims);
+    clock.advance(1);
+    expect(cache.get("token-a")).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it("keys by the whole token string", () => {
+    const cache = createTokenCache({ clock: () => 0 });
+    cache.set("h.p.sig", claimsOf("a"), 1_000);
+    expect(cache.get("h.p.sIg")).toBeUndefined();
+    expect(cache.get("h.p.sig ")).toBeUndefined();
+    expect(cache.get("h.p.sig")?.sub).toBe("a");
+  });
+
+  it("does not store an entry that has already expired", () => {
+    const cache = createTokenCache({ clock: () => 5_000 });
+    cache.set("t", claimsOf("a"), 5_000);
+    expect(cache.size).toBe(0);
+  });
+
+  it("evicts the least recently used entry beyond maxEntries", () => {
+    const cache = createTokenCache({ maxEntries: 2, clock: () => 0 });
+    cache.set("a", claimsOf("a"), 1_000);
+    cache.set("b", claimsOf("b"), 1_000);
+    cache.set("c", claimsOf("c"), 1_000);
+    expect(cache.get("a")).toBeUndefined();
+    expect(cache.size).toBe(2);
+    expect(cache.get("b")?.sub).toBe("b"); // b is now the most recently used
+    cache.set("d", claimsOf("d"), 1_000);
+    expect(cache.get("c")).toBeUndefined();
+    expect(cache.get("b")?.sub).toBe("b");
+    expect(cache.get("d")?.sub).toBe("d");
+  });
+
+  it("stores nothing with maxEntries 0, and empties on clear", () => {
+    const off = createTokenCache({ maxEntries: 0, clock: () => 0 });
+    off.set("a", claimsOf("a"), 1_000);
+    expect(off.get("a")).toBeUndefined();
+    const on = createTokenCache({ clock: () => 0 });
+    on.set("a", claimsOf("a"), 1_000);
+    on.clear();
+    expect(on.get("a")).toBeUndefined();
+  });
+
+  it("defaults to 10_000 entries", () => {
+    expect(DEFAULT_TOKEN_CACHE_ENTRIES).toBe(10_000);
+    const cache = createTokenCache({ clock: () => 0 });
+    for (let i = 0; i <= 10_000; i++) cache.set(`t${i}`, claimsOf(String(i)), 1_000);
+    expect(cache.size).toBe(10_000);
+    expect(cache.get("t0")).toBeUndefined();
+    expect(cache.get("t1")?.sub).toBe("1");
+  });
+
+  it.each([-1, 1.5, Number.NaN, Infinity, "10"])("rejects maxEntries %j with a TypeError", (maxEntries) => {
+    expect(() => createTokenCache({ maxEntries: maxEntries as number })).toThrow(/^maxEntries: must be a non-negative integer/);
+  });
+});
