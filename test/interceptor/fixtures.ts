@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError, createClient, type Client, type ConnectRouter, type Transport } from "@connectrpc/connect";
-import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JSONWebKeySet, type JWK, type JWTPayload } from "jose";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
@@ -126,10 +126,11 @@ export async function startServer(options: AuthInterceptorOptions): Promise<Test
 export type OrgClient = Client<typeof OrganizationClientService>;
 export type TokenClient = Client<typeof TokenService>;
 
-/** transports are the two wire protocols every case runs over. */
+/** transports are the three wire protocols every case runs over. */
 export const transports: Array<[string, (baseUrl: string) => Transport]> = [
   ["grpc", (baseUrl) => createGrpcTransport({ baseUrl })],
   ["connect", (baseUrl) => createConnectTransport({ baseUrl, httpVersion: "2" })],
+  ["grpc-web", (baseUrl) => createGrpcWebTransport({ baseUrl, httpVersion: "2" })],
 ];
 
 export function clients(transport: Transport): { org: OrgClient; tokens: TokenClient } {
