@@ -76,14 +76,14 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
   const authenticator = createClientAuthenticator({ store: store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
   const tokens = createTokenService({ authenticator, keyRing, issuer, now });
-  const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks() });
+  const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator));
   };
   // The management API's audience is the issuer URL itself.
-  const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures });
+  const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
   // The last interceptor runs first: log the outcome, then authorize, then map handler errors.
   const interceptors: Interceptor[] = [errorInterceptor, auth];
   const jsonOptions = { useProtoFieldName: true };

@@ -20,8 +20,8 @@ export interface TokenValidator {
  * and the services that install the interceptor accept exactly the same tokens. A key store
  * failure is thrown (fail closed, retryable), never reported as a token verdict.
  */
-export function createTokenValidator(options: { issuer: string; keys: TokenVerifierKeys }): TokenValidator {
-  const verifier = createTokenVerifier({ issuer: options.issuer, keys: options.keys });
+export function createTokenValidator(options: { issuer: string; keys: TokenVerifierKeys; clock?: () => number }): TokenValidator {
+  const verifier = createTokenVerifier({ issuer: options.issuer, keys: options.keys, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     async validate(token, audience) {
       try {
