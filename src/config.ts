@@ -15,6 +15,10 @@ export interface Config {
   readonly signingAlg: SigningAlgorithm;
   /** admin is the environment's own admin credentials; undefined: bootstrap them in the store. */
   readonly admin: { readonly clientId: string; readonly clientSecret: string } | undefined;
+  /** keyRotationDays rotates the signing key automatically this often; undefined: only on request. */
+  readonly keyRotationDays: number | undefined;
+  /** keyEncryptionKey (32 bytes) encrypts private signing keys at rest; undefined: stored in clear. */
+  readonly keyEncryptionKey: Uint8Array | undefined;
   readonly logLevel: LogLevel;
 }
 
@@ -89,6 +93,28 @@ function admin(env: Env): Config["admin"] {
   return Object.freeze({ clientId, clientSecret });
 }
 
+function keyRotationDays(env: Env): number | undefined {
+  const raw = read(env, "M2M_KEY_ROTATION_DAYS");
+  if (raw === undefined) return undefined;
+  const days = Number(raw);
+  // Fractions are allowed (tests rotate every few seconds); rotate less often than verifiers
+  // refresh their JWKS cache, or a token may meet a verifier that does not know its key yet.
+  if (!/^\d+(\.\d+)?$/.test(raw) || !(days > 0)) throw new ConfigError("M2M_KEY_ROTATION_DAYS", `must be a positive number of days, got "${raw}"`);
+  return days;
+}
+
+function keyEncryptionKey(env: Env): Uint8Array | undefined {
+  const raw = read(env, "M2M_KEY_ENCRYPTION_KEY");
+  if (raw === undefined) return undefined;
+  // 32 bytes (AES-256): 64 hex digits, or base64 / base64url (44 characters padded, 43 unpadded).
+  let key: Buffer | undefined;
+  if (/^[0-9A-Fa-f]{64}$/.test(raw)) key = Buffer.from(raw, "hex");
+  else if (/^[A-Za-z0-9+/]{43}=?$/.test(raw) || /^[A-Za-z0-9_-]{43}=?$/.test(raw)) key = Buffer.from(raw, /[_-]/.test(raw) ? "base64url" : "base64");
+  // The value is a secret: the message never repeats it.
+  if (key?.length !== 32) throw new ConfigError("M2M_KEY_ENCRYPTION_KEY", "must be 32 bytes as 64 hex digits or base64/base64url (43-44 characters)");
+  return new Uint8Array(key);
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const listenPort = port(env);
@@ -106,6 +132,8 @@ export function loadConfig(env: Env = process.env): Config {
     issuer: issuer(env, listenPort),
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),
     admin: admin(env),
+    keyRotationDays: keyRotationDays(env),
+    keyEncryptionKey: keyEncryptionKey(env),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
   });
 }

@@ -78,6 +78,20 @@ export class AlreadyExistsError extends M2MError {
   }
 }
 
+/** PermissionDeniedError says the caller may not do this (another organization, an ungranted scope). */
+export class PermissionDeniedError extends M2MError {
+  constructor(message: string) {
+    super("permission_denied", message);
+  }
+}
+
+/** FailedPreconditionError says the resource is not in a state that allows the request. */
+export class FailedPreconditionError extends M2MError {
+  constructor(message: string) {
+    super("failed_precondition", message);
+  }
+}
+
 /** InvalidTokenError is RFC 6750 §3.1 `invalid_token`: missing, malformed, expired or forged. */
 export class InvalidTokenError extends M2MError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -4,6 +4,7 @@
 export { createM2MServer, publicProcedures, type M2MServer, type M2MServerOptions } from "./server.js";
 export { ConfigError, loadConfig, type Config, type LogLevel } from "./config.js";
 export { createLogger, type LoggerOptions } from "./logger.js";
+export { KeyEncryptionError } from "./keys/key-encryption.js";
 export type { SigningAlgorithm } from "./keys/algorithms.js";
 export type { ClientPage, ClientStore, StateStore, Store } from "./store/client-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
@@ -18,6 +19,8 @@ export {
   InvalidScopeError,
   InvalidTargetError,
   InvalidTokenError,
+  PermissionDeniedError,
+  FailedPreconditionError,
   M2MError,
   NotFoundError,
   UnavailableError,

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { KeyEncryptionError } from "./keys/key-encryption.js";
 import { createLogger } from "./logger.js";
 import { createM2MServer } from "./server.js";
 import type { Store } from "./store/client-store.js";
@@ -37,6 +38,8 @@ try {
     issuer: config.issuer,
     signingAlg: config.signingAlg,
     admin: config.admin,
+    keyEncryptionKey: config.keyEncryptionKey,
+    keyRotationDays: config.keyRotationDays,
     store,
     logger,
   });
@@ -75,5 +78,7 @@ try {
   logger.fatal({ err }, "start failed");
   logger.flush();
   await store.close().catch(() => undefined);
-  process.exitCode = 1;
+  // Signing keys the configuration cannot open are a configuration error, like a bad variable.
+  if (err instanceof KeyEncryptionError) process.stderr.write(`m2m-auth: invalid configuration: ${err.message}\n`);
+  process.exitCode = err instanceof KeyEncryptionError ? 2 : 1;
 }

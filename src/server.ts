@@ -3,6 +3,7 @@ import { createRouterTransport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
+import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { loadAdminClient } from "./clients/admin-client.js";
 import { createClientService } from "./clients/client-service.js";
@@ -19,11 +20,13 @@ import { createKeyRing, type KeyRing } from "./keys/key-ring.js";
 import { errorInterceptor } from "./rpc/error-interceptor.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
+import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
+import { createUsageRecorder } from "./tokens/usage-recorder.js";
 
 /** M2MServerOptions is everything the server is made of; main.ts fills it from Config. */
 export interface M2MServerOptions {
@@ -37,6 +40,16 @@ export interface M2MServerOptions {
   logger: Logger;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
+  /** keyEncryptionKey (32 bytes, M2M_KEY_ENCRYPTION_KEY) encrypts private signing keys at rest. */
+  keyEncryptionKey?: Uint8Array | undefined;
+  /** keyRotationDays (M2M_KEY_ROTATION_DAYS) rotates the signing key automatically; undefined: never. */
+  keyRotationDays?: number | undefined;
+  /** keyReloadIntervalMs is how soon a rotation on another instance is picked up; default 2000. */
+  keyReloadIntervalMs?: number;
+  /** keyRotationCheckIntervalMs is how often the rotation period is checked; default 60_000. */
+  keyRotationCheckIntervalMs?: number;
+  /** usageFlushIntervalMs bounds how stale a secret's last_used_time may be; default 1000. */
+  usageFlushIntervalMs?: number;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -66,21 +79,31 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const hasher = createSecretHasher({ key: await loadSecretHashKey(store.state) });
-  const keyRing = await createKeyRing({ state: store.state, alg: options.signingAlg });
-  if (keyRing.current().alg !== options.signingAlg) {
-    logger.warn({ configured: options.signingAlg, current: keyRing.current().alg }, "M2M_SIGNING_ALG differs from the stored signing key; the stored key keeps signing");
-  }
+  // An M2M_SIGNING_ALG change replaces the next key; the next rotation makes it sign.
+  const keyRing = await createKeyRing({
+    state: store.state,
+    alg: options.signingAlg,
+    encryptionKey: options.keyEncryptionKey,
+    rotationPeriodMs: options.keyRotationDays === undefined ? undefined : options.keyRotationDays * 86_400_000,
+    ...(options.keyReloadIntervalMs ? { reloadIntervalMs: options.keyReloadIntervalMs } : {}),
+    ...(options.keyRotationCheckIntervalMs ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
+    now,
+    logger,
+  });
   const admin = await loadAdminClient({ state: store.state, hasher, issuer, configured: options.admin, now });
   const adminId = admin.record.client?.clientId ?? "";
 
   const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
   const authenticator = createClientAuthenticator({ store: store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
-  const tokens = createTokenService({ authenticator, keyRing, issuer, now });
+  // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
+  const usage = createUsageRecorder({ store: store.clients, logger, now, ...(options.usageFlushIntervalMs ? { flushIntervalMs: options.usageFlushIntervalMs } : {}) });
+  const tokens = createTokenService({ authenticator, keyRing, issuer, now, usage });
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator));
+    router.service(SigningKeyService, createSigningKeyRpc(keyRing));
   };
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
@@ -111,7 +134,11 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   });
   return {
     listen: () => listener.listen(),
-    close: () => listener.close(),
+    async close() {
+      await listener.close();
+      await usage.close();
+      await keyRing.close();
+    },
     keyRing,
     adminCredentials: admin.created,
   };

@@ -12,6 +12,8 @@ describe("loadConfig", () => {
       issuer: "http://localhost:8080",
       signingAlg: "RS256",
       admin: undefined,
+      keyRotationDays: undefined,
+      keyEncryptionKey: undefined,
       logLevel: "info",
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -31,6 +33,11 @@ describe("loadConfig", () => {
     [{ M2M_ADMIN_CLIENT_SECRET: "x".repeat(40) }, "M2M_ADMIN_CLIENT_ID"],
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "short" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ M2M_KEY_ROTATION_DAYS: "0" }, "M2M_KEY_ROTATION_DAYS"],
+    [{ M2M_KEY_ROTATION_DAYS: "-7" }, "M2M_KEY_ROTATION_DAYS"],
+    [{ M2M_KEY_ROTATION_DAYS: "weekly" }, "M2M_KEY_ROTATION_DAYS"],
+    [{ M2M_KEY_ENCRYPTION_KEY: "not-a-key" }, "M2M_KEY_ENCRYPTION_KEY"],
+    [{ M2M_KEY_ENCRYPTION_KEY: "ab".repeat(31) }, "M2M_KEY_ENCRYPTION_KEY"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -48,5 +55,18 @@ describe("loadConfig", () => {
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug" });
+  });
+
+  it("reads the key rotation period and the key encryption key", () => {
+    const key = Buffer.alloc(32, 7);
+    const config = loadConfig({ M2M_KEY_ROTATION_DAYS: "0.5", M2M_KEY_ENCRYPTION_KEY: key.toString("base64url") });
+    expect(config.keyRotationDays).toBe(0.5);
+    expect(Buffer.from(config.keyEncryptionKey!).equals(key)).toBe(true);
+    expect(loadConfig({ M2M_KEY_ROTATION_DAYS: "90" }).keyRotationDays).toBe(90);
+    expect(loadConfig({ M2M_KEY_ENCRYPTION_KEY: key.toString("hex") }).keyEncryptionKey).toEqual(new Uint8Array(key));
+  });
+
+  it("never repeats a malformed key encryption key in the error", () => {
+    expect(() => loadConfig({ M2M_KEY_ENCRYPTION_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });
 });

@@ -81,6 +81,28 @@ describe("main", () => {
     await expect(start({ M2M_SIGNING_ALG: "HS256" })).rejects.toThrow(/exited 2: .*M2M_SIGNING_ALG/);
   });
 
+  it("keeps encrypted signing keys across a restart with the key, and refuses to start without it", async () => {
+    const key = "42".repeat(32);
+    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "a".repeat(40) };
+    const first = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
+    expect(first.stdout()).not.toContain("unencrypted");
+    const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+
+    const second = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
+    expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
+    await getToken(second.url, "admin", "a".repeat(40));
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
+
+    await expect(start(env)).rejects.toThrow(/exited 2: .*signing keys are encrypted: set M2M_KEY_ENCRYPTION_KEY/);
+    await expect(start({ ...env, M2M_KEY_ENCRYPTION_KEY: "17".repeat(32) })).rejects.toThrow(
+      /exited 2: .*M2M_KEY_ENCRYPTION_KEY cannot decrypt the stored signing keys/,
+    );
+    await expect(start({ ...env, M2M_KEY_ENCRYPTION_KEY: "short" })).rejects.toThrow(/exited 2: .*M2M_KEY_ENCRYPTION_KEY/);
+   }, 60_000);
+
   it("fails to start, closed, when Redis is unreachable", async () => {
     await expect(start({ REDIS_URL: "redis://127.0.0.1:1" })).rejects.toThrow(/exited 1/);
   });

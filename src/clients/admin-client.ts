@@ -1,13 +1,14 @@
 import { create, equals, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ClientRecordSchema, SecretHashSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
-import { ClientSecretSchema, ClientSecretStatus, M2MClientSchema } from "../../gen/m2mauth/v1/clients_pb.js";
+import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { M2MClientSchema } from "../../gen/m2mauth/v1/clients_pb.js";
 import type { StateStore } from "../store/client-store.js";
-import { newSecret, newSecretId, randomBase32 } from "./ids.js";
+import { newClientSecret, type NewSecret } from "./client-secrets.js";
+import { randomBase32 } from "./ids.js";
 import type { SecretHasher } from "./secret-hasher.js";
 
 /** adminScopes are the scopes of the environment's admin client: all of the management API. */
-export const adminScopes: readonly string[] = ["m2m:clients:read", "m2m:clients:write"];
+export const adminScopes: readonly string[] = ["m2m:clients:read", "m2m:clients:write", "m2m:keys:read", "m2m:keys:write"];
 
 /** adminClientStateName is the state store entry of the bootstrapped admin client. */
 export const adminClientStateName = "admin-client";
@@ -30,20 +31,19 @@ export interface AdminClient {
   created?: { clientId: string; clientSecret: string };
 }
 
-function adminRecord(clientId: string, secret: string, hasher: SecretHasher, ms: number): ClientRecord {
+function adminRecord(clientId: string, secret: NewSecret, ms: number): ClientRecord {
   const time = timestampFromMs(ms);
-  const secretId = newSecretId();
   return create(ClientRecordSchema, {
     client: create(M2MClientSchema, {
       clientId,
       name: "m2m-auth admin",
-      description: "The environment's admin client: manages every organization's clients",
-      secrets: [create(ClientSecretSchema, { id: secretId, createTime: time, updateTime: time, secretSuffix: secret.slice(-4), status: ClientSecretStatus.ACTIVE })],
+      description: "The environment's admin client: manages every organization's clients and the signing keys",
+      secrets: [secret.secret],
       createTime: time,
       updateTime: time,
       expiry: 3600,
     }),
-    secretHashes: [create(SecretHashSchema, { secretId, hash: hasher.hash(secret) })],
+    secretHashes: [secret.hash],
   });
 }
 
@@ -57,15 +57,17 @@ export async function loadAdminClient(options: AdminClientOptions): Promise<Admi
   const now = options.now ?? Date.now;
   let result: AdminClient;
   if (configured !== undefined) {
-    result = { record: adminRecord(configured.clientId, configured.clientSecret, hasher, now()) };
+    const secret = newClientSecret(hasher, now(), configured.clientSecret);
+    result = { record: adminRecord(configured.clientId, secret, now()) };
   } else {
     const stored = await state.get(adminClientStateName);
     if (stored !== undefined) {
       result = { record: fromBinary(ClientRecordSchema, stored) };
     } else {
       const clientId = `m2madmin_${randomBase32(20)}`;
-      const clientSecret = newSecret();
-      const mine = adminRecord(clientId, clientSecret, hasher, now());
+      const secret = newClientSecret(hasher, now());
+      const clientSecret = secret.plainSecret;
+      const mine = adminRecord(clientId, secret, now());
       const winner = fromBinary(ClientRecordSchema, await state.putIfAbsent(adminClientStateName, toBinary(ClientRecordSchema, mine)));
       // Another instance may have bootstrapped at the same moment: only the winner prints.
       result = equals(ClientRecordSchema, winner, mine) ? { record: mine, created: { clientId, clientSecret } } : { record: winner };

@@ -1,20 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { ClientRecordSchema, SecretHashSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
-import {
-  ClientSecretSchema,
-  ClientSecretStatus,
-  CustomClaimSchema,
-  M2MClientSchema,
-  type M2MClient,
-  type OrganizationClient,
-} from "../../gen/m2mauth/v1/clients_pb.js";
+import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { CustomClaimSchema, M2MClientSchema, type ClientSecret, type M2MClient, type OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
-import { newClientId, newSecret, newSecretId } from "./ids.js";
+import { authorizeOrganization, checkGrantable, type Caller } from "./caller.js";
+import { addSecret, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
+import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
+import { newClientId } from "./ids.js";
 import type { PageTokens } from "./page-token.js";
 import type { SecretHasher } from "./secret-hasher.js";
-import { validateClient, validateClientId, validateOrganizationId } from "./validate.js";
+import { validateClient, validateClientId, validateOrganizationId, type ValidClient } from "./validate.js";
 
 /** ClientPageResult is one page of ListOrganizationClients. */
 export interface ClientPageResult {
@@ -23,16 +19,25 @@ export interface ClientPageResult {
   totalSize: number;
 }
 
-/** ClientService registers and manages an organization's API clients. REST and RPC both call it. */
+/**
+ * ClientService registers and manages an organization's API clients. REST and RPC both call it.
+ * Every method first checks that the caller may act on the organization.
+ */
 export interface ClientService {
   /** create registers a client; the plain secret is returned here and never again. */
-  create(organizationId: string, input: OrganizationClient | undefined): Promise<{ client: M2MClient; plainSecret: string }>;
+  create(caller: Caller, organizationId: string, input: OrganizationClient | undefined): Promise<{ client: M2MClient; plainSecret: string }>;
   /** get returns a client of the organization; another organization's client is not found. */
-  get(organizationId: string, clientId: string): Promise<M2MClient>;
+  get(caller: Caller, organizationId: string, clientId: string): Promise<M2MClient>;
   /** list returns a page of the organization's clients, oldest first. */
-  list(organizationId: string, page: { pageSize: number; pageToken: string }): Promise<ClientPageResult>;
+  list(caller: Caller, organizationId: string, page: { pageSize: number; pageToken: string }): Promise<ClientPageResult>;
+  /** update changes the fields in `mask` (empty: every field `input` sets); tokens issued after carry them. */
+  update(caller: Caller, organizationId: string, clientId: string, input: OrganizationClient | undefined, mask: readonly string[]): Promise<M2MClient>;
   /** delete removes a client of the organization; its credentials stop working at once. */
-  delete(organizationId: string, clientId: string): Promise<void>;
+  delete(caller: Caller, organizationId: string, clientId: string): Promise<void>;
+  /** createSecret adds a secret to a client and returns it, once. */
+  createSecret(caller: Caller, organizationId: string, clientId: string): Promise<{ secret: ClientSecret; plainSecret: string }>;
+  /** deleteSecret removes a secret of a client; the last one cannot be removed. */
+  deleteSecret(caller: Caller, organizationId: string, clientId: string, secretId: string): Promise<void>;
 }
 
 /** ClientServiceOptions configures createClientService. */
@@ -44,6 +49,15 @@ export interface ClientServiceOptions {
   now?: () => number;
 }
 
+function applyValid(client: M2MClient, valid: ValidClient): void {
+  client.name = valid.name;
+  client.description = valid.description;
+  client.customClaims = valid.customClaims.map((claim) => create(CustomClaimSchema, claim));
+  client.scopes = valid.scopes;
+  client.audience = valid.audience;
+  client.expiry = valid.expiry;
+}
+
 /** createClientService returns the client service over a store. */
 export function createClientService(options: ClientServiceOptions): ClientService {
   const { store, hasher, pageTokens } = options;
@@ -52,77 +66,101 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   if (!pageTokens) throw new TypeError("createClientService: options.pageTokens is required");
   const now = options.now ?? Date.now;
 
-  async function find(organizationId: string, clientId: string): Promise<ClientRecord> {
+  const notFound = (organizationId: string, clientId: string) =>
+    new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
+
+  function check(caller: Caller, organizationId: string, clientId?: string): void {
     validateOrganizationId(organizationId);
-    validateClientId(clientId);
-    const record = await store.get(clientId);
+    if (clientId !== undefined) validateClientId(clientId);
+    authorizeOrganization(caller, organizationId);
+  }
+
+  async function change(organizationId: string, clientId: string, apply: (record: ClientRecord) => ClientRecord): Promise<ClientRecord> {
     // Another organization's client is reported exactly like a missing one: ids must not leak.
-    if (!record?.client || record.client.organizationId !== organizationId) {
-      throw new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
-    }
+    const record = await store.update(organizationId, clientId, apply);
+    if (record === undefined) throw notFound(organizationId, clientId);
     return record;
   }
 
+  async function withUses(clients: M2MClient[]): Promise<M2MClient[]> {
+    if (clients.length === 0) return clients;
+    const uses = await store.secretUse(clients.map((c) => c.clientId));
+    return clients.map((client) => withLastUsed(client, uses));
+  }
+
   return {
-    async create(organizationId, input) {
-      validateOrganizationId(organizationId);
+    async create(caller, organizationId, input) {
+      check(caller, organizationId);
       const valid = validateClient(input);
-      const time = timestampFromMs(now());
-      const plainSecret = newSecret();
-      const secretId = newSecretId();
+      checkGrantable(caller, valid.scopes);
+      const ms = now();
+      const secret = newClientSecret(hasher, ms);
       const client = create(M2MClientSchema, {
         clientId: newClientId(organizationId),
-        secrets: [
-          create(ClientSecretSchema, {
-            id: secretId,
-            createTime: time,
-            updateTime: time,
-            secretSuffix: plainSecret.slice(-4),
-            status: ClientSecretStatus.ACTIVE,
-          }),
-        ],
-        name: valid.name,
-        description: valid.description,
+        secrets: [secret.secret],
         organizationId,
-        createTime: time,
-        updateTime: time,
-        scopes: valid.scopes,
-        audience: valid.audience,
-        customClaims: valid.customClaims.map((claim) => create(CustomClaimSchema, claim)),
-        expiry: valid.expiry,
+        createTime: timestampFromMs(ms),
+        updateTime: timestampFromMs(ms),
       });
-      const record = create(ClientRecordSchema, {
-        client,
-        secretHashes: [create(SecretHashSchema, { secretId, hash: hasher.hash(plainSecret) })],
-      });
+      applyValid(client, valid);
+      const record = create(ClientRecordSchema, { client, secretHashes: [secret.hash] });
       // 100 random bits make a taken id all but impossible; if it happens, fail rather than overwrite.
       if (!(await store.create(record))) throw new InternalError({ cause: new Error("client id collision") });
-      return { client, plainSecret };
+      return { client, plainSecret: secret.plainSecret };
     },
 
-    async get(organizationId, clientId) {
-      return (await find(organizationId, clientId)).client as M2MClient;
+    async get(caller, organizationId, clientId) {
+      check(caller, organizationId, clientId);
+      const record = await store.get(clientId);
+      if (!record?.client || record.client.organizationId !== organizationId) throw notFound(organizationId, clientId);
+      return (await withUses([record.client]))[0] as M2MClient;
     },
 
-    async list(organizationId, { pageSize, pageToken }) {
-      validateOrganizationId(organizationId);
+    async list(caller, organizationId, { pageSize, pageToken }) {
+      check(caller, organizationId);
       const limit = pageSize === 0 ? 10 : pageSize;
       if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidArgumentError("page_size", "must be 1 to 100");
       const cursor = pageToken === "" ? undefined : pageTokens.open(organizationId, pageToken);
       const page = await store.list(organizationId, { limit, ...(cursor === undefined ? {} : { cursor }) });
       return {
-        clients: page.records.flatMap((record) => (record.client ? [record.client] : [])),
+        clients: await withUses(page.records.flatMap((record) => (record.client ? [record.client] : []))),
         nextPageToken: page.cursor === undefined ? "" : pageTokens.seal(organizationId, page.cursor),
         totalSize: page.total,
       };
     },
 
-    async delete(organizationId, clientId) {
-      validateOrganizationId(organizationId);
-      validateClientId(clientId);
-      if (!(await store.delete(organizationId, clientId))) {
-        throw new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
-      }
+    async update(caller, organizationId, clientId, input, mask) {
+      check(caller, organizationId, clientId);
+      if (input === undefined) throw new InvalidArgumentError("client", "is required");
+      const paths = checkMask(mask.length > 0 ? mask : impliedMask(input));
+      const record = await change(organizationId, clientId, (current) => {
+        const client = current.client as M2MClient;
+        const valid = mergeUpdate(client, input, paths);
+        checkGrantable(caller, valid.scopes.filter((scope) => !client.scopes.includes(scope)));
+        applyValid(client, valid);
+        client.updateTime = timestampFromMs(now());
+        return current;
+      });
+      return (await withUses([record.client as M2MClient]))[0] as M2MClient;
+    },
+
+    async delete(caller, organizationId, clientId) {
+      check(caller, organizationId, clientId);
+      if (!(await store.delete(organizationId, clientId))) throw notFound(organizationId, clientId);
+    },
+
+    async createSecret(caller, organizationId, clientId) {
+      check(caller, organizationId, clientId);
+      const ms = now();
+      const added = newClientSecret(hasher, ms);
+      await change(organizationId, clientId, addSecret(added, ms));
+      return { secret: added.secret, plainSecret: added.plainSecret };
+    },
+
+    async deleteSecret(caller, organizationId, clientId, secretId) {
+      check(caller, organizationId, clientId);
+      if (!/^sks_[a-z2-7]{1,64}$/.test(secretId)) throw new InvalidArgumentError("secret_id", "is not a secret id");
+      await change(organizationId, clientId, removeSecret(secretId, now()));
     },
   };
 }

@@ -1,94 +1,109 @@
-import { create, fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
+import { create, toJson } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
-  CreateOrganizationClientRequestSchema,
   CreateOrganizationClientResponseSchema,
+  CreateOrganizationClientSecretResponseSchema,
   GetOrganizationClientResponseSchema,
   ListOrganizationClientsResponseSchema,
   OrganizationClientSchema,
   OrganizationClientService,
+  UpdateOrganizationClientResponseSchema,
 } from "../../gen/m2mauth/v1/clients_pb.js";
-import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { messageFromJson, pathSegment, readJsonObject, restJsonWrite, sendRestError } from "./rest-json.js";
 
 // The REST routes are a thin adapter: each one calls the same RPC, in process, through a router
 // transport that runs the server's own interceptors. REST and RPC therefore share one
 // authorization path (the auth interceptor), one validation, and one error mapping.
 
-const jsonWrite = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
-const clientsPath = /^\/api\/v1\/organizations\/([^/]+)\/clients(?:\/([^/]+))?\/?$/;
-
-/** ManagementRoutes handles `/api/v1/organizations/{organization_id}/clients[/{client_id}]`. */
+/** ManagementRoutes handles `/api/v1/organizations/{organization_id}/clients[/{client_id}[/secrets[/{secret_id}]]]`. */
 export type ManagementRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
 
-function segment(value: string): string {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    throw new ConnectError("malformed path segment", Code.InvalidArgument);
-  }
+const clientsPath = /^\/api\/v1\/organizations\/([^/]+)\/clients(?:\/([^/]+)(\/secrets(?:\/([^/]+))?)?)?\/?$/;
+
+interface Target {
+  organizationId: string;
+  clientId?: string;
+  secrets: boolean;
+  secretId?: string;
 }
 
-async function jsonBody<Desc extends DescMessage>(req: HttpRequest, schema: Desc): Promise<MessageShape<Desc>> {
-  if (mediaType(req) !== "application/json") throw new ConnectError("content type must be application/json", Code.InvalidArgument);
-  let json: JsonValue;
-  try {
-    json = JSON.parse((await readBody(req)).toString("utf8")) as JsonValue;
-  } catch (err) {
-    throw new ConnectError(err instanceof ConnectError ? err.rawMessage : "request body is not valid JSON", Code.InvalidArgument);
-  }
-  try {
-    return fromJson(schema, json);
-  } catch (err) {
-    throw new ConnectError(`request body: ${err instanceof Error ? err.message : "invalid"}`, Code.InvalidArgument);
-  }
+function target(match: RegExpExecArray): Target {
+  return {
+    organizationId: pathSegment(match[1] as string),
+    ...(match[2] === undefined ? {} : { clientId: pathSegment(match[2]) }),
+    secrets: match[3] !== undefined,
+    ...(match[4] === undefined ? {} : { secretId: pathSegment(match[4]) }),
+  };
 }
 
-function sendError(res: HttpResponse, err: unknown): void {
-  const error = ConnectError.from(err);
-  const headers: Record<string, string> = {};
-  const challenge = error.metadata.get("www-authenticate");
-  if (challenge !== null) headers["www-authenticate"] = challenge;
-  if (error.code === Code.Unavailable) headers["retry-after"] = "1";
-  // Internal errors carry no detail to the caller (errors.ts made them generic already).
-  sendJson(res, codeToHttpStatus(error.code), { code: codeToString(error.code), message: error.rawMessage }, headers);
+function allowed(t: Target): string {
+  if (t.secretId !== undefined) return "DELETE";
+  if (t.secrets) return "POST";
+  return t.clientId === undefined ? "GET, POST" : "GET, PATCH, DELETE";
 }
 
 /** createManagementRoutes returns the REST routes over an in-process transport to the RPC router. */
 export function createManagementRoutes(transport: Transport): ManagementRoutes {
-  const clients: Client<typeof OrganizationClientService> = createClient(OrganizationClientService, transport);
+  const clients = createClient(OrganizationClientService, transport);
   return async (req, res, url) => {
     const match = clientsPath.exec(url.pathname);
     if (!match) return false;
     try {
-      const organizationId = segment(match[1] as string);
-      const clientId = match[2] === undefined ? undefined : segment(match[2]);
-      const headers = req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization };
-      const call = { headers };
-      if (clientId === undefined && req.method === "POST") {
-        const client = await jsonBody(req, OrganizationClientSchema);
-        const request = create(CreateOrganizationClientRequestSchema, { organizationId, client });
-        const response = await clients.createOrganizationClient(request, call);
-        sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, jsonWrite));
-      } else if (clientId === undefined && req.method === "GET") {
-        const pageSize = url.searchParams.get("page_size") ?? "0";
-        if (!/^\d{1,3}$/.test(pageSize)) throw new ConnectError("page_size: must be 1 to 100", Code.InvalidArgument);
-        const response = await clients.listOrganizationClients(
-          { organizationId, pageSize: Number(pageSize), pageToken: url.searchParams.get("page_token") ?? "" },
-          call,
-        );
-        sendJson(res, 200, toJson(ListOrganizationClientsResponseSchema, response, jsonWrite));
-      } else if (clientId !== undefined && req.method === "GET") {
-        const response = await clients.getOrganizationClient({ organizationId, clientId }, call);
-        sendJson(res, 200, toJson(GetOrganizationClientResponseSchema, response, jsonWrite));
-      } else if (clientId !== undefined && req.method === "DELETE") {
-        await clients.deleteOrganizationClient({ organizationId, clientId }, call);
-        sendJson(res, 200, {});
-      } else {
-        sendJson(res, 405, { code: "unimplemented", message: `${req.method} is not allowed here` }, { allow: clientId === undefined ? "GET, POST" : "GET, DELETE" });
+      const t = target(match);
+      const { organizationId } = t;
+      const call = { headers: req.headers.authorization === undefined ? {} : { authorization: req.headers.authorization } };
+      const route = `${req.method} ${t.clientId === undefined ? "clients" : t.secretId !== undefined ? "secret" : t.secrets ? "secrets" : "client"}`;
+      const clientId = t.clientId ?? "";
+      switch (route) {
+        case "POST clients": {
+          const client = messageFromJson(OrganizationClientSchema, await readJsonObject(req));
+          const response = await clients.createOrganizationClient({ organizationId, client }, call);
+          sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, restJsonWrite));
+          break;
+        }
+        case "GET clients": {
+          const pageSize = url.searchParams.get("page_size") ?? "0";
+          if (!/^\d{1,3}$/.test(pageSize)) throw new ConnectError("page_size: must be 1 to 100", Code.InvalidArgument);
+          const pageToken = url.searchParams.get("page_token") ?? "";
+          const response = await clients.listOrganizationClients({ organizationId, pageSize: Number(pageSize), pageToken }, call);
+          sendJson(res, 200, toJson(ListOrganizationClientsResponseSchema, response, restJsonWrite));
+          break;
+        }
+        case "GET client": {
+          const response = await clients.getOrganizationClient({ organizationId, clientId }, call);
+          sendJson(res, 200, toJson(GetOrganizationClientResponseSchema, response, restJsonWrite));
+          break;
+        }
+        case "PATCH client": {
+          // REST names the fields to change by sending them: the body's keys are the update mask.
+          const body = await readJsonObject(req);
+          const client = messageFromJson(OrganizationClientSchema, body);
+          const updateMask = create(FieldMaskSchema, { paths: Object.keys(body) });
+          if (updateMask.paths.length === 0) throw new ConnectError("request body names no field to update", Code.InvalidArgument);
+          const response = await clients.updateOrganizationClient({ organizationId, clientId, client, updateMask }, call);
+          sendJson(res, 200, toJson(UpdateOrganizationClientResponseSchema, response, restJsonWrite));
+          break;
+        }
+        case "DELETE client":
+          await clients.deleteOrganizationClient({ organizationId, clientId }, call);
+          sendJson(res, 200, {});
+          break;
+        case "POST secrets": {
+          const response = await clients.createOrganizationClientSecret({ organizationId, clientId }, call);
+          sendJson(res, 201, toJson(CreateOrganizationClientSecretResponseSchema, response, restJsonWrite));
+          break;
+        }
+        case "DELETE secret":
+          await clients.deleteOrganizationClientSecret({ organizationId, clientId, secretId: t.secretId ?? "" }, call);
+          sendJson(res, 200, {});
+          break;
+        default:
+          sendJson(res, 405, { code: "unimplemented", message: `${req.method} is not allowed here` }, { allow: allowed(t) });
       }
     } catch (err) {
-      sendError(res, err);
+      sendRestError(res, err);
     }
     return true;
   };

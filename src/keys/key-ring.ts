@@ -1,51 +1,197 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { SigningKeyRingSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { randomUUID } from "node:crypto";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { SigningKeyRingSchema, type SigningKey as SigningKeyRecord, type SigningKeyRing } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { StateStore } from "../store/client-store.js";
-import type { SigningAlgorithm } from "./algorithms.js";
-import { generateSigningKey, signingKeyFromRecord, type PublicJwk, type SigningKey } from "./signing-key.js";
+import { signingAlgorithms, type SigningAlgorithm } from "./algorithms.js";
+import { checkKeyEncryptionKey, sealRecord } from "./key-encryption.js";
+import { firstRing, normalizeRing, rotateRing } from "./key-ring-record.js";
+import { createKeyImporter, type JsonWebKeySet, type KeyInfo, type RingView } from "./key-ring-view.js";
+import { startKeyRingTimers } from "./key-ring-timers.js";
+import { generateSigningKey, type SigningKey } from "./signing-key.js";
+
+export type { JsonWebKeySet, KeyInfo } from "./key-ring-view.js";
+export type { KeyStatus } from "./key-ring-record.js";
 
 /** keyRingStateName is the state store entry that holds the key ring. */
 export const keyRingStateName = "signing-keys";
 
-/** JsonWebKeySet is the RFC 7517 §5 document served at the JWKS endpoint. */
-export interface JsonWebKeySet {
-  keys: PublicJwk[];
-}
+/** keyRotationLockName is the state store lock one instance holds while rotating automatically. */
+export const keyRotationLockName = "key-rotation";
 
-/** KeyRing holds the issuer's signing keys: the current one signs, all of them verify. */
+/** KeyRing holds the issuer's signing keys: the current one signs, every published one verifies. */
 export interface KeyRing {
-  /** current is the key new tokens are signed with. */
+  /** current is the key new tokens are signed with: pre-built, no work per call. */
   current(): SigningKey;
-  /** jwks is the public key set, built once per ring change. */
+  /** jwks is the public key set (RFC 7517 §5): current, next and unretired previous keys. */
   jwks(): JsonWebKeySet;
+  /** list describes the published keys, the current one first. */
+  list(): readonly KeyInfo[];
+  /**
+   * rotate makes the next key current and returns it. If another instance rotated since this one
+   * last read the ring, it adopts that rotation instead of rotating again.
+   */
+  rotate(): Promise<KeyInfo>;
+  /** rotateIfDue rotates, under a store lock, when the current key is older than the rotation period. */
+  rotateIfDue(): Promise<boolean>;
+  /** reload re-reads the ring from the store; it rebuilds only when the stored ring changed. */
+  reload(): Promise<void>;
+  /** close stops the reload and rotation timers and waits for a running reload or rotation. */
+  close(): Promise<void>;
 }
 
 /** KeyRingOptions configures createKeyRing. */
 export interface KeyRingOptions {
   state: StateStore;
-  /** alg is the algorithm of the key generated when the store has none yet. */
+  /** alg is M2M_SIGNING_ALG: the algorithm of new keys (a change signs at the next rotation). */
   alg: SigningAlgorithm;
+  /** encryptionKey (32 bytes) encrypts private keys at rest with AES-256-GCM; undefined: clear. */
+  encryptionKey?: Uint8Array | undefined;
+  /** rotationPeriodMs rotates automatically once the current key is this old; undefined: never. */
+  rotationPeriodMs?: number | undefined;
+  /** reloadIntervalMs is how often the ring is re-read to pick up other instances' rotations; default 2000. */
+  reloadIntervalMs?: number;
+  /** rotationCheckIntervalMs is how often the rotation period is checked; default 60_000. */
+  rotationCheckIntervalMs?: number;
+  /** now returns the time in ms; a fake clock in tests. */
+  now?: () => number;
+  logger?: Pick<Logger, "info" | "warn"> | undefined;
 }
 
+function positive(option: string, value: unknown, fallback: number | undefined): number | undefined {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new TypeError(`createKeyRing: options.${option} must be a positive number`);
+  return value;
+}
+
+const decode = (bytes: Uint8Array): SigningKeyRing => fromBinary(SigningKeyRingSchema, bytes);
+
 /**
- * createKeyRing loads the key ring from the store, or makes the first key. Two instances starting
- * at once on one Redis race with put-if-absent, and both end up with the winner's key.
+ * createKeyRing loads the key ring from the store, making or migrating it as the configuration
+ * asks. Every write is a compare-and-set of the stored bytes, so instances starting or rotating at
+ * once agree on one ring. It throws KeyEncryptionError when the stored keys cannot be opened.
  */
 export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   if (!options?.state) throw new TypeError("createKeyRing: options.state is required");
-  let stored = await options.state.get(keyRingStateName);
-  if (stored === undefined) {
-    const first = await generateSigningKey(options.alg);
-    const ring = create(SigningKeyRingSchema, { keys: [first.toRecord()] });
-    stored = await options.state.putIfAbsent(keyRingStateName, toBinary(SigningKeyRingSchema, ring));
-  }
-  const records = fromBinary(SigningKeyRingSchema, stored).keys;
-  if (records.length === 0) throw new Error(`the stored key ring "${keyRingStateName}" holds no key`);
-  const keys = await Promise.all(records.map(signingKeyFromRecord));
-  const current = keys[0] as SigningKey;
-  const jwks: JsonWebKeySet = { keys: keys.map((key) => key.publicJwk) };
-  return {
-    current: () => current,
-    jwks: () => jwks,
+  if (!signingAlgorithms.includes(options.alg)) throw new TypeError(`createKeyRing: options.alg must be one of ${signingAlgorithms.join(", ")}`);
+  const { state, alg, logger } = options;
+  const encryptionKey = checkKeyEncryptionKey("createKeyRing: options.encryptionKey", options.encryptionKey);
+  const rotationPeriodMs = positive("rotationPeriodMs", options.rotationPeriodMs, undefined);
+  const reloadIntervalMs = positive("reloadIntervalMs", options.reloadIntervalMs, 2000) as number;
+  const rotationCheckIntervalMs = positive("rotationCheckIntervalMs", options.rotationCheckIntervalMs, 60_000) as number;
+  const now = options.now ?? Date.now;
+  const importer = createKeyImporter(encryptionKey);
+  const instanceId = randomUUID();
+  const seal = encryptionKey === undefined ? undefined : (record: SigningKeyRecord) => sealRecord(record, encryptionKey);
+  const newRecord = async () => {
+    const record = (await generateSigningKey(alg, now())).toRecord();
+    return seal === undefined ? record : seal(record);
   };
+  if (encryptionKey === undefined) logger?.warn("M2M_KEY_ENCRYPTION_KEY is not set: private signing keys are stored unencrypted");
+
+  async function read(): Promise<Uint8Array> {
+    const stored = await state.get(keyRingStateName);
+    if (stored !== undefined) return stored;
+    const [current, next] = await Promise.all([newRecord(), newRecord()]);
+    return state.putIfAbsent(keyRingStateName, toBinary(SigningKeyRingSchema, firstRing(current, next, now())));
+  }
+
+  // Start: read (or create), open every key, then bring the ring in line with the configuration.
+  async function start(): Promise<RingView> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const bytes = await read();
+      const ring = decode(bytes);
+      const loaded = await importer.view(bytes, ring);
+      const change = await normalizeRing(ring, { alg, now: now(), newNext: newRecord, seal });
+      if (change === undefined) return loaded;
+      const written = toBinary(SigningKeyRingSchema, change.ring);
+      if (await state.compareAndSet(keyRingStateName, bytes, written)) {
+        logger?.info({ changes: change.changes, current: loaded.current.kid }, "signing key ring updated");
+        return importer.view(written, change.ring);
+      }
+    }
+    throw new Error("the signing key ring kept changing while it was loaded");
+  }
+
+  let view = await start();
+  if (view.current.alg !== alg) {
+    logger?.info({ configured: alg, current: view.current.alg }, "M2M_SIGNING_ALG differs from the current signing key: the next rotation switches to it");
+  }
+
+  // Reloads and rotations run one at a time, so an older read never replaces a newer ring.
+  let queue: Promise<unknown> = Promise.resolve();
+  function serial<T>(task: () => Promise<T>): Promise<T> {
+    const result = queue.then(task);
+    queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async function apply(bytes: Uint8Array, ring?: SigningKeyRing): Promise<void> {
+    if (Buffer.from(bytes).equals(view.bytes)) return;
+    view = await importer.view(bytes, ring ?? decode(bytes));
+  }
+
+  async function reloadNow(): Promise<void> {
+    const bytes = await state.get(keyRingStateName);
+    if (bytes !== undefined) await apply(bytes);
+  }
+
+  async function rotateNow(): Promise<KeyInfo> {
+    const expectedKid = view.current.kid;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const bytes = await read();
+      const ring = decode(bytes);
+      if (ring.keys[0]?.kid !== expectedKid) {
+        // Someone else rotated since this instance last looked: that rotation is the one asked for.
+        await apply(bytes, ring);
+        return view.currentInfo;
+      }
+      const rotated = rotateRing(ring, await newRecord(), now());
+      const written = toBinary(SigningKeyRingSchema, rotated);
+      if (await state.compareAndSet(keyRingStateName, bytes, written)) {
+        await apply(written, rotated);
+        logger?.info({ current: view.current.kid, alg: view.current.alg, previous: expectedKid }, "signing key rotated");
+        return view.currentInfo;
+      }
+    }
+    throw new Error("the signing key ring kept changing during a rotation");
+  }
+
+  const isDue = (): boolean =>
+    rotationPeriodMs !== undefined && now() - (view.currentInfo.activateTime ?? view.currentInfo.createTime) >= rotationPeriodMs;
+
+  async function rotateIfDueNow(): Promise<boolean> {
+    if (!isDue()) return false;
+    // One instance rotates: the lock keeps the others out, the re-read shows them its rotation.
+    if (!(await state.acquireLock(keyRotationLockName, instanceId, 60_000))) return false;
+    try {
+      await reloadNow();
+      if (!isDue()) return false;
+      await rotateNow();
+      return true;
+    } finally {
+      await state.releaseLock(keyRotationLockName, instanceId);
+    }
+  }
+
+  const ring: KeyRing = {
+    current: () => view.current,
+    jwks: () => view.published(now()).jwks,
+    list: () => view.published(now()).keys,
+    rotate: () => serial(rotateNow),
+    rotateIfDue: () => serial(rotateIfDueNow),
+    reload: () => serial(reloadNow),
+    close: async () => {
+      timers.stop();
+      await queue;
+    },
+  };
+  const timers = startKeyRingTimers({
+    reload: ring.reload,
+    reloadIntervalMs,
+    rotateIfDue: rotationPeriodMs === undefined ? undefined : ring.rotateIfDue,
+    rotationCheckIntervalMs,
+    onError: (err, task) => logger?.warn({ err, task }, "signing key ring task failed"),
+  });
+  return ring;
 }

@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { calculateJwkThumbprint, type JWK } from "jose";
 import { SigningKeySchema, type SigningKey as SigningKeyRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
-import type { SigningAlgorithm } from "./algorithms.js";
+import { signingAlgorithms, type SigningAlgorithm } from "./algorithms.js";
 
 const generate = promisify(generateKeyPair);
 
@@ -73,10 +73,14 @@ export async function generateSigningKey(alg: SigningAlgorithm, now: number = Da
   return fromPrivateKey(alg, privateKey, now);
 }
 
-/** signingKeyFromRecord imports a stored key; it throws if the record is not a key of its alg. */
-export async function signingKeyFromRecord(record: SigningKeyRecord): Promise<SigningKey> {
+/**
+ * signingKeyFromRecord imports a stored key from its PKCS #8 DER (`der`: the decrypted private key,
+ * default the record's own clear bytes); it throws if the record is not a key of its alg.
+ */
+export async function signingKeyFromRecord(record: SigningKeyRecord, der: Uint8Array = record.privateKey): Promise<SigningKey> {
   const alg = record.alg as SigningAlgorithm;
-  const privateKey = createPrivateKey({ key: Buffer.from(record.privateKey), format: "der", type: "pkcs8" });
+  if (!signingAlgorithms.includes(alg)) throw new Error(`stored signing key ${record.kid} has an unknown alg "${record.alg}"`);
+  const privateKey = createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" });
   const key = await fromPrivateKey(alg, privateKey, Number(record.createTimeMs));
   if (key.kid !== record.kid) throw new Error(`stored signing key ${record.kid} does not match its private key`);
   return key;

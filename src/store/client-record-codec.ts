@@ -53,3 +53,10 @@ export function checkLimit(limit: number): void {
 export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
+
+/** checkSameIdentity throws TypeError if an update changed what places a record (id, organization, create time). */
+export function checkSameIdentity(current: ClientRecord, next: ClientRecord): void {
+  if (indexMember(current) !== indexMember(next) || current.client?.organizationId !== next.client?.organizationId) {
+    throw new TypeError("update must keep the client id, organization and create time");
+  }
+}

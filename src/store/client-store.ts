@@ -9,6 +9,16 @@ export interface ClientPage {
   cursor?: string;
 }
 
+/** SecretUseEntry says a client's secret obtained a token at `timeMs`. */
+export interface SecretUseEntry {
+  clientId: string;
+  secretId: string;
+  timeMs: number;
+}
+
+/** SecretUseTimes maps client id → secret id → last use in ms. */
+export type SecretUseTimes = Map<string, Map<string, number>>;
+
 /**
  * ClientStore keeps client records. It is deliberately narrow: it stores and finds records and
  * keeps each organization's index in step with them; every rule about what a record may hold
@@ -25,8 +35,22 @@ export interface ClientStore {
   get(clientId: string): Promise<ClientRecord | undefined>;
   /** list returns up to `limit` records of an organization after `cursor`, stable under writes. */
   list(organizationId: string, options: { limit: number; cursor?: string }): Promise<ClientPage>;
-  /** delete removes a record of the organization and its index entry; false if there was none. */
+  /** delete removes a record of the organization, its index entry and its secret use times. */
   delete(organizationId: string, clientId: string): Promise<boolean>;
+  /**
+   * update replaces a client's record with `change(current)`, atomically: if another writer
+   * changed the record in between, it reads again and calls `change` again. `change` may throw to
+   * abort (nothing is written). It must keep the client id, organization and create time. Returns
+   * the stored record, or undefined when the organization has no such client.
+   */
+  update(organizationId: string, clientId: string, change: (current: ClientRecord) => ClientRecord): Promise<ClientRecord | undefined>;
+  /**
+   * recordSecretUse stores last-use times, many in one round trip; a time never moves back, and
+   * a use of a deleted client is dropped. Kept apart from records, so the token path only reads.
+   */
+  recordSecretUse(uses: readonly SecretUseEntry[]): Promise<void>;
+  /** secretUse returns the last-use times of the clients' secrets (clients never used are absent). */
+  secretUse(clientIds: readonly string[]): Promise<SecretUseTimes>;
 }
 
 /**
@@ -40,6 +64,12 @@ export interface StateStore {
   putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array>;
   /** put stores `value` under `name`, replacing what was there. */
   put(name: string, value: Uint8Array): Promise<void>;
+  /** compareAndSet stores `value` only if `name` holds exactly `expected` (undefined: nothing). */
+  compareAndSet(name: string, expected: Uint8Array | undefined, value: Uint8Array): Promise<boolean>;
+  /** acquireLock takes the named lock for `owner` unless someone holds it; it expires after `ttlMs`. */
+  acquireLock(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** releaseLock frees the named lock if `owner` still holds it. */
+  releaseLock(name: string, owner: string): Promise<void>;
 }
 
 /** Store is a backend: the client and state stores over one connection. */

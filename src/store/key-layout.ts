@@ -30,6 +30,8 @@ export function clientTag(clientId: string): string {
 export interface KeyLayout {
   /** client is the key of a client record (protobuf `ClientRecord`). */
   client(clientId: string): string;
+  /** secretUse is the hash of a client's secrets' last-use times (secret id → ms). */
+  secretUse(clientId: string): string;
   /** organizationIndex is the sorted set of an organization's clients, ordered by creation. */
   organizationIndex(organizationId: string): string;
   /** state is the key of a named issuer state value. */
@@ -40,6 +42,7 @@ export interface KeyLayout {
 export function createKeyLayout(prefix: string): KeyLayout {
   return {
     client: (clientId) => `${prefix}{${clientTag(clientId)}}:client:${clientId}`,
+    secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
     organizationIndex: (organizationId) =>
       `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     state: (name) => `${prefix}{state}:${name}`,

@@ -1,6 +1,6 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
-import type { ClientPage, ClientStore, StateStore, Store } from "./client-store.js";
+import type { ClientPage, ClientStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
 import {
   checkLimit,
   compareBytes,
@@ -8,6 +8,7 @@ import {
   encodeRecord,
   indexMember,
   memberClientId,
+  checkSameIdentity,
   recordIds,
 } from "./client-record-codec.js";
 
@@ -28,6 +29,7 @@ function firstAfter(members: string[], cursor: string): number {
 
 function createMemoryClientStore(assertOpen: () => void): ClientStore {
   const records = new Map<string, Uint8Array>();
+  const uses = new Map<string, Map<string, number>>();
   // Each organization's index: its members sorted by bytes, as a Redis sorted set with score 0.
   const indexes = new Map<string, string[]>();
 
@@ -79,13 +81,48 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
       members.splice(position, 1);
       if (members.length === 0) indexes.delete(organizationId);
       records.delete(clientId);
+      uses.delete(clientId);
       return true;
+    },
+
+    async update(organizationId, clientId, change) {
+      assertOpen();
+      const bytes = records.get(clientId);
+      if (bytes === undefined) return undefined;
+      const current = decodeRecord(bytes);
+      if (organizationId === "" || current.client?.organizationId !== organizationId) return undefined;
+      // change gets a copy of its own: changed in place, `current` itself would pass the check.
+      const next = change(decodeRecord(bytes));
+      checkSameIdentity(current, next);
+      records.set(clientId, encodeRecord(next));
+      return decodeRecord(records.get(clientId) as Uint8Array);
+    },
+
+    async recordSecretUse(entries) {
+      assertOpen();
+      for (const { clientId, secretId, timeMs } of entries) {
+        if (!records.has(clientId)) continue;
+        const times = uses.get(clientId) ?? new Map<string, number>();
+        if ((times.get(secretId) ?? 0) < timeMs) times.set(secretId, timeMs);
+        uses.set(clientId, times);
+      }
+    },
+
+    async secretUse(clientIds) {
+      assertOpen();
+      const result: SecretUseTimes = new Map();
+      for (const id of clientIds) {
+        const times = uses.get(id);
+        if (times !== undefined) result.set(id, new Map(times));
+      }
+      return result;
     },
   };
 }
 
 function createMemoryStateStore(assertOpen: () => void): StateStore {
   const values = new Map<string, Uint8Array>();
+  const locks = new Map<string, { owner: string; until: number }>();
   // Values are copied in and out (new Uint8Array, not slice: Buffer#slice shares memory), so no
   // caller shares bytes with the store or another caller.
   return {
@@ -102,6 +139,25 @@ function createMemoryStateStore(assertOpen: () => void): StateStore {
     async put(name: string, value: Uint8Array): Promise<void> {
       assertOpen();
       values.set(name, new Uint8Array(value));
+    },
+    async compareAndSet(name, expected, value) {
+      assertOpen();
+      const current = values.get(name);
+      const same = current === undefined || expected === undefined ? current === expected : Buffer.from(current).equals(expected);
+      if (!same) return false;
+      values.set(name, new Uint8Array(value));
+      return true;
+    },
+    async acquireLock(name, owner, ttlMs) {
+      assertOpen();
+      const held = locks.get(name);
+      if (held !== undefined && held.until > Date.now()) return false;
+      locks.set(name, { owner, until: Date.now() + ttlMs });
+      return true;
+    },
+    async releaseLock(name, owner) {
+      assertOpen();
+      if (locks.get(name)?.owner === owner) locks.delete(name);
     },
   };
 }

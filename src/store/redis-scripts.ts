@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 
 // Each write is one Lua script, so it is atomic and conditional: a crash or a concurrent writer
 // can never leave a record without its index entry or the reverse. Every key a script touches is
@@ -11,15 +11,15 @@ redis.call('SET', KEYS[1], ARGV[1])
 if #KEYS > 1 then redis.call('ZADD', KEYS[2], 0, ARGV[2]) end
 return 1`;
 
-// KEYS: record, index. ARGV: the record bytes the caller read, its index member.
+// KEYS: record, index, secret use. ARGV: the record bytes the caller read, its index member.
 // 1 if deleted; 0 if there is no record or it is not in this index; -1 if the record changed
-// since the caller read it (deleted and created again), so the caller reads it again.
+// since the caller read it (updated, or deleted and created again), so the caller reads it again.
 const deleteLua = `
 local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 if current ~= ARGV[1] then return -1 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 0 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1`;
 
@@ -36,6 +36,32 @@ if current then return current end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]`;
 
+// KEYS: value. ARGV: '1' and the expected bytes, or '0' and '' (expect no value); new bytes.
+// 1 if set; 0 if the key holds something else. Serves record updates and state values.
+const compareAndSetLua = `
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
+return 1`;
+
+// KEYS: record, secret use. ARGV: secret id, time in ms. 1 if stored. Only while the record
+// exists (a late use of a deleted client must not recreate its hash), and only forward: times
+// at or before the stored one (or 0, as for a secret never used) are dropped.
+const recordSecretUseLua = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local time = tonumber(ARGV[2])
+local stored = tonumber(redis.call('HGET', KEYS[2], ARGV[1])) or 0
+if not time or time <= stored then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+return 1`;
+
+// KEYS: lock. ARGV: owner. Deletes the lock only while `owner` holds it; 1 if deleted.
+const releaseLockLua = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`;
+
 // Binary values must be Buffers: ioredis sends any other object as its String() form.
 type Arg = string | Buffer | number;
 
@@ -43,12 +69,18 @@ type Arg = string | Buffer | number;
 export interface StoreScripts {
   /** create runs the create script; `keys` is the record key, then the index key if indexed. */
   create(keys: string[], bytes: Buffer, member: string): Promise<number>;
-  /** delete runs the compare-and-delete script over the record and index keys. */
-  delete(recordKey: string, indexKey: string, bytes: Buffer, member: string): Promise<number>;
+  /** delete runs the compare-and-delete script over the record, index and secret-use keys. */
+  delete(recordKey: string, indexKey: string, useKey: string, bytes: Buffer, member: string): Promise<number>;
   /** list returns the total and up to `count` members from `start`. */
   list(indexKey: string, start: string, count: number): Promise<[number, string[]]>;
   /** putIfAbsent stores the value unless the key has one and returns the stored value. */
   putIfAbsent(key: string, value: Buffer): Promise<Buffer>;
+  /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set. */
+  compareAndSet(key: string, expected: Buffer | undefined, value: Buffer): Promise<number>;
+  /** queueRecordSecretUse adds one secret-use script call to `pipeline` (run by its exec). */
+  queueRecordSecretUse(pipeline: ChainableCommander, recordKey: string, useKey: string, secretId: string, timeMs: number): void;
+  /** releaseLock deletes the lock key if it holds `owner`. */
+  releaseLock(key: string, owner: string): Promise<number>;
 }
 
 // defineCommand adds methods ioredis cannot type; this is their shape. Names are namespaced
@@ -58,19 +90,38 @@ interface ScriptedRedis {
   m2mStoreDelete(...args: Arg[]): Promise<number>;
   m2mStoreList(...args: Arg[]): Promise<[number, string[]]>;
   m2mStorePutIfAbsentBuffer(...args: Arg[]): Promise<Buffer>;
+  m2mStoreCompareAndSet(...args: Arg[]): Promise<number>;
+  m2mStoreReleaseLock(...args: Arg[]): Promise<number>;
+}
+
+// A pipeline copies the commands defined on its client; queued calls resolve through exec().
+interface ScriptedPipeline {
+  m2mStoreRecordSecretUse(...args: Arg[]): unknown;
 }
 
 /** defineStoreScripts registers the scripts on `redis` and returns typed callers. */
 export function defineStoreScripts(redis: Redis): StoreScripts {
   redis.defineCommand("m2mStoreCreate", { lua: createLua });
-  redis.defineCommand("m2mStoreDelete", { lua: deleteLua, numberOfKeys: 2 });
+  redis.defineCommand("m2mStoreDelete", { lua: deleteLua, numberOfKeys: 3 });
   redis.defineCommand("m2mStoreList", { lua: listLua, numberOfKeys: 1, readOnly: true });
   redis.defineCommand("m2mStorePutIfAbsent", { lua: putIfAbsentLua, numberOfKeys: 1 });
+  redis.defineCommand("m2mStoreCompareAndSet", { lua: compareAndSetLua, numberOfKeys: 1 });
+  redis.defineCommand("m2mStoreRecordSecretUse", { lua: recordSecretUseLua, numberOfKeys: 2 });
+  redis.defineCommand("m2mStoreReleaseLock", { lua: releaseLockLua, numberOfKeys: 1 });
   const scripted = redis as unknown as ScriptedRedis;
   return {
     create: (keys, bytes, member) => scripted.m2mStoreCreate(keys.length, ...keys, bytes, member),
-    delete: (recordKey, indexKey, bytes, member) => scripted.m2mStoreDelete(recordKey, indexKey, bytes, member),
+    delete: (recordKey, indexKey, useKey, bytes, member) =>
+      scripted.m2mStoreDelete(recordKey, indexKey, useKey, bytes, member),
     list: (indexKey, start, count) => scripted.m2mStoreList(indexKey, start, count),
     putIfAbsent: (key, value) => scripted.m2mStorePutIfAbsentBuffer(key, value),
+    compareAndSet: (key, expected, value) =>
+      expected === undefined
+        ? scripted.m2mStoreCompareAndSet(key, "0", "", value)
+        : scripted.m2mStoreCompareAndSet(key, "1", expected, value),
+    queueRecordSecretUse: (pipeline, recordKey, useKey, secretId, timeMs) => {
+      (pipeline as unknown as ScriptedPipeline).m2mStoreRecordSecretUse(recordKey, useKey, secretId, String(timeMs));
+    },
+    releaseLock: (key, owner) => scripted.m2mStoreReleaseLock(key, owner),
   };
 }

@@ -3,10 +3,18 @@ import type { SecretHasher } from "../clients/secret-hasher.js";
 import { InvalidClientError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
 
+/** AuthenticatedClient is a client whose secret matched, and which of its secrets it was. */
+export interface AuthenticatedClient {
+  record: ClientRecord;
+  secretId: string;
+  /** system is true for the issuer's own clients, which live outside the store. */
+  system: boolean;
+}
+
 /** ClientAuthenticator checks a client's id and secret. */
 export interface ClientAuthenticator {
-  /** authenticate returns the client's record, or throws `invalid_client` whatever was wrong. */
-  authenticate(clientId: string, clientSecret: string): Promise<ClientRecord>;
+  /** authenticate returns the client and the secret used, or throws `invalid_client` whatever was wrong. */
+  authenticate(clientId: string, clientSecret: string): Promise<AuthenticatedClient>;
 }
 
 /** ClientAuthenticatorOptions configures createClientAuthenticator. */
@@ -35,11 +43,12 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
         throw new InvalidClientError();
       }
       const hash = hasher.hash(clientSecret);
-      const record = systemClients.get(clientId) ?? (await store.get(clientId));
-      if (record === undefined || hasher.matches(hash, record.secretHashes.map((s) => s.hash)) < 0) {
-        throw new InvalidClientError();
-      }
-      return record;
+      const system = systemClients.get(clientId);
+      const record = system ?? (await store.get(clientId));
+      // One keyed hash, compared with each stored hash: adding secrets adds compares, not hashing.
+      const match = record === undefined ? -1 : hasher.matches(hash, record.secretHashes.map((s) => s.hash));
+      if (record === undefined || match < 0) throw new InvalidClientError();
+      return { record, secretId: record.secretHashes[match]?.secretId ?? "", system: system !== undefined };
     },
   };
 }

@@ -2,6 +2,7 @@ import { InternalError, InvalidClientError, InvalidRequestError, InvalidScopeErr
 import type { KeyRing } from "../keys/key-ring.js";
 import { signJwt } from "../keys/sign-jwt.js";
 import type { ClientAuthenticator } from "./authenticate.js";
+import type { UsageRecorder } from "./usage-recorder.js";
 import { buildClaims } from "./claims.js";
 
 /** TokenRequest is a client credentials grant request (RFC 6749 §4.4.2) with its credentials. */
@@ -32,6 +33,8 @@ export interface TokenService {
 /** TokenServiceOptions configures createTokenService. */
 export interface TokenServiceOptions {
   authenticator: ClientAuthenticator;
+  /** usage notes which secret obtained each token (for last_used_time); optional. */
+  usage?: UsageRecorder;
   keyRing: KeyRing;
   issuer: string;
   /** now returns the time in ms; a fake clock in tests. */
@@ -68,13 +71,14 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (request.grantType !== "client_credentials") throw new UnsupportedGrantTypeError();
       // RFC 6749 §5.2: "no client authentication included" is invalid_client.
       if (request.clientId === "" || request.clientSecret === "") throw new InvalidClientError("client authentication is required");
-      const record = await authenticator.authenticate(request.clientId, request.clientSecret);
+      const { record, secretId, system } = await authenticator.authenticate(request.clientId, request.clientSecret);
       const client = record.client;
       if (client === undefined) throw new InternalError({ cause: new Error(`client record ${request.clientId} is empty`) });
       const scopes = grantedScopes(request.scope, client.scopes);
       const audience = grantedAudience(request.audience, client.audience);
       const claims = buildClaims(client, { issuer, scopes, audience, nowSeconds: Math.floor(now() / 1000) });
       const accessToken = await signJwt(keyRing.current(), claims);
+      if (!system) options.usage?.record(client.clientId, secretId);
       const response: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: client.expiry };
       if (scopes.length > 0) response.scope = scopes.join(" ");
       return response;

@@ -16,7 +16,8 @@ describe("client service", () => {
     try {
       const hasher = createSecretHasher({ key: new Uint8Array(32).fill(1) });
       const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }) });
-      const { client, plainSecret } = await clients.create("org_1", input);
+      const admin = { organizationId: undefined, scopes: [] };
+      const { client, plainSecret } = await clients.create(admin, "org_1", input);
       // m2msk_ + base64url of 32 random bytes.
       expect(plainSecret).toMatch(/^m2msk_[A-Za-z0-9_-]{43}$/);
       expect(client.expiry).toBe(3600);
@@ -27,7 +28,7 @@ describe("client service", () => {
       expect(Buffer.from(record.secretHashes[0]!.hash)).toEqual(Buffer.from(hasher.hash(plainSecret)));
       // A different key gives a different hash: a leaked record alone cannot be checked offline.
       expect(Buffer.from(createSecretHasher({ key: new Uint8Array(32).fill(2) }).hash(plainSecret))).not.toEqual(Buffer.from(record.secretHashes[0]!.hash));
-      const second = await clients.create("org_1", input);
+      const second = await clients.create(admin, "org_1", input);
       expect(second.plainSecret).not.toBe(plainSecret);
       expect(second.client.clientId).not.toBe(client.clientId);
     } finally {

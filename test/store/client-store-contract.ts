@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
+import { describeClientUpdateContract } from "./client-update-contract.js";
+import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
 
 const t0 = Date.UTC(2025, 0, 1);
@@ -167,6 +169,8 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
       await expect(store.ping()).resolves.toBeUndefined();
     });
 
+    describeClientUpdateContract(() => store);
+    describeSecretUseContract(() => store);
     describeStateStoreContract(() => store);
   });
 }

@@ -95,13 +95,14 @@ describe("redis store", () => {
     const scripts = defineStoreScripts(raw);
     const org = newOrganizationId();
     const clientId = newClientId(org);
-    const [recordKey, indexKey] = [layout.client(clientId), layout.organizationIndex(org)];
+    const [recordKey, indexKey, useKey] = [layout.client(clientId), layout.organizationIndex(org), layout.secretUse(clientId)];
     await scripts.create([recordKey, indexKey], Buffer.from("new"), `000000000000002:${clientId}`);
-    expect(await scripts.delete(recordKey, indexKey, Buffer.from("old"), `000000000000001:${clientId}`)).toBe(-1);
-    expect(await scripts.delete(recordKey, indexKey, Buffer.from("new"), `000000000000001:${clientId}`)).toBe(0);
-    expect(await raw.exists(recordKey, indexKey)).toBe(2);
-    expect(await scripts.delete(recordKey, indexKey, Buffer.from("new"), `000000000000002:${clientId}`)).toBe(1);
-    expect(await raw.exists(recordKey, indexKey)).toBe(0);
+    await raw.hset(useKey, "sec_1", "1");
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("old"), `000000000000001:${clientId}`)).toBe(-1);
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000001:${clientId}`)).toBe(0);
+    expect(await raw.exists(recordKey, indexKey, useKey)).toBe(3);
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000002:${clientId}`)).toBe(1);
+    expect(await raw.exists(recordKey, indexKey, useKey)).toBe(0);
   });
 
   it("skips an index entry whose record is missing", async () => {
@@ -145,6 +146,12 @@ describe("redis store", () => {
       store.clients.delete(org, newClientId(org)),
       store.state.putIfAbsent("k", new Uint8Array([1])),
       store.state.put("k", new Uint8Array([1])),
+      store.state.compareAndSet("k", undefined, new Uint8Array([1])),
+      store.state.acquireLock("k", "owner", 1_000),
+      store.state.releaseLock("k", "owner"),
+      store.clients.update(org, newClientId(org), (record) => record),
+      store.clients.recordSecretUse([{ clientId: newClientId(org), secretId: "s", timeMs: 1 }]),
+      store.clients.secretUse([newClientId(org)]),
       store.ping(),
     ]);
     for (const result of results) {

@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { createM2MServer, type M2MServer } from "../../src/server.js";
+import { createM2MServer, type M2MServer, type M2MServerOptions } from "../../src/server.js";
 import type { SigningAlgorithm } from "../../src/keys/algorithms.js";
 import type { Store } from "../../src/store/client-store.js";
 import { createMemoryStore } from "../../src/store/memory-store.js";
@@ -21,7 +21,16 @@ export const adminTestSecret = "test-admin-secret-0123456789abcdefghijklmnop";
 
 /** startTestServer starts a server over a fresh Redis prefix (or the memory store). */
 export async function startTestServer(
-  options: { backend?: "redis" | "memory"; alg?: SigningAlgorithm; now?: () => number; store?: Store; admin?: boolean } = {},
+  options: {
+    backend?: "redis" | "memory";
+    alg?: SigningAlgorithm;
+    now?: () => number;
+    store?: Store;
+    admin?: boolean;
+    usageFlushIntervalMs?: number;
+    /** keys passes the key ring's options through (reload interval, encryption, rotation). */
+    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs">;
+  } = {},
 ): Promise<TestServer> {
   const store =
     options.store ??
@@ -38,6 +47,8 @@ export async function startTestServer(
     store,
     logger: pino({ level: "silent" }),
     ...(options.now ? { now: options.now } : {}),
+    ...(options.usageFlushIntervalMs ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
+    ...options.keys,
   });
   const { url } = await server.listen();
   return {

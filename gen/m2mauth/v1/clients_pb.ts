@@ -4,8 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_m2mauth_v1_options } from "./options_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/v1/clients.proto.
  */
 export const file_m2mauth_v1_clients: GenFile = /*@__PURE__*/
-  fileDesc("ChhtMm1hdXRoL3YxL2NsaWVudHMucHJvdG8SCm0ybWF1dGgudjEiKQoLQ3VzdG9tQ2xhaW0SCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIpkBChJPcmdhbml6YXRpb25DbGllbnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIuCg1jdXN0b21fY2xhaW1zGAMgAygLMhcubTJtYXV0aC52MS5DdXN0b21DbGFpbRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSDgoGZXhwaXJ5GAYgASgFIvcBCgxDbGllbnRTZWNyZXQSCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1zZWNyZXRfc3VmZml4GAQgASgJEi4KBnN0YXR1cxgFIAEoDjIeLm0ybWF1dGgudjEuQ2xpZW50U2VjcmV0U3RhdHVzEjIKDmxhc3RfdXNlZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLJAgoJTTJNQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIpCgdzZWNyZXRzGAIgAygLMhgubTJtYXV0aC52MS5DbGllbnRTZWNyZXQSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIXCg9vcmdhbml6YXRpb25faWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYCCADKAkSEAoIYXVkaWVuY2UYCSADKAkSLgoNY3VzdG9tX2NsYWltcxgKIAMoCzIXLm0ybWF1dGgudjEuQ3VzdG9tQ2xhaW0SDgoGZXhwaXJ5GAsgASgFImoKH0NyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEi4KBmNsaWVudBgCIAEoCzIeLm0ybWF1dGgudjEuT3JnYW5pemF0aW9uQ2xpZW50Il8KIENyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EhQKDHBsYWluX3NlY3JldBgCIAEoCSJKChxHZXRPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiRgodR2V0T3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2USJQoGY2xpZW50GAEgASgLMhUubTJtYXV0aC52MS5NMk1DbGllbnQiYAoeTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJ2Ch9MaXN0T3JnYW5pemF0aW9uQ2xpZW50c1Jlc3BvbnNlEiYKB2NsaWVudHMYASADKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSJNCh9EZWxldGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiIgogRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UqVAoSQ2xpZW50U2VjcmV0U3RhdHVzEiQKIENMSUVOVF9TRUNSRVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASCgoGQUNUSVZFEAESDAoISU5BQ1RJVkUQAjLJBAoZT3JnYW5pemF0aW9uQ2xpZW50U2VydmljZRKMAQoYQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50EisubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0GiwubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlEoIBChVHZXRPcmdhbml6YXRpb25DbGllbnQSKC5tMm1hdXRoLnYxLkdldE9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QaKS5tMm1hdXRoLnYxLkdldE9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlIhSKgBkQbTJtOmNsaWVudHM6cmVhZBKIAQoXTGlzdE9yZ2FuaXphdGlvbkNsaWVudHMSKi5tMm1hdXRoLnYxLkxpc3RPcmdhbml6YXRpb25DbGllbnRzUmVxdWVzdBorLm0ybWF1dGgudjEuTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXNwb25zZSIUioAZEG0ybTpjbGllbnRzOnJlYWQSjAEKGERlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudBIrLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBosLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_m2mauth_v1_options]);
+  fileDesc("ChhtMm1hdXRoL3YxL2NsaWVudHMucHJvdG8SCm0ybWF1dGgudjEiKQoLQ3VzdG9tQ2xhaW0SCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIpkBChJPcmdhbml6YXRpb25DbGllbnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIuCg1jdXN0b21fY2xhaW1zGAMgAygLMhcubTJtYXV0aC52MS5DdXN0b21DbGFpbRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSDgoGZXhwaXJ5GAYgASgFIvcBCgxDbGllbnRTZWNyZXQSCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1zZWNyZXRfc3VmZml4GAQgASgJEi4KBnN0YXR1cxgFIAEoDjIeLm0ybWF1dGgudjEuQ2xpZW50U2VjcmV0U3RhdHVzEjIKDmxhc3RfdXNlZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLJAgoJTTJNQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIpCgdzZWNyZXRzGAIgAygLMhgubTJtYXV0aC52MS5DbGllbnRTZWNyZXQSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIXCg9vcmdhbml6YXRpb25faWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYCCADKAkSEAoIYXVkaWVuY2UYCSADKAkSLgoNY3VzdG9tX2NsYWltcxgKIAMoCzIXLm0ybWF1dGgudjEuQ3VzdG9tQ2xhaW0SDgoGZXhwaXJ5GAsgASgFImoKH0NyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEi4KBmNsaWVudBgCIAEoCzIeLm0ybWF1dGgudjEuT3JnYW5pemF0aW9uQ2xpZW50Il8KIENyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EhQKDHBsYWluX3NlY3JldBgCIAEoCSJKChxHZXRPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiRgodR2V0T3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2USJQoGY2xpZW50GAEgASgLMhUubTJtYXV0aC52MS5NMk1DbGllbnQiYAoeTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJ2Ch9MaXN0T3JnYW5pemF0aW9uQ2xpZW50c1Jlc3BvbnNlEiYKB2NsaWVudHMYASADKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoBSKuAQofVXBkYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEi4KBmNsaWVudBgDIAEoCzIeLm0ybWF1dGgudjEuT3JnYW5pemF0aW9uQ2xpZW50Ei8KC3VwZGF0ZV9tYXNrGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayJJCiBVcGRhdGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZRIlCgZjbGllbnQYASABKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudCJTCiVDcmVhdGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiaAomQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVzcG9uc2USKAoGc2VjcmV0GAEgASgLMhgubTJtYXV0aC52MS5DbGllbnRTZWNyZXQSFAoMcGxhaW5fc2VjcmV0GAIgASgJImYKJURlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIRCglzZWNyZXRfaWQYAyABKAkiKAomRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVzcG9uc2UiTQofRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJIiIKIERlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlKlQKEkNsaWVudFNlY3JldFN0YXR1cxIkCiBDTElFTlRfU0VDUkVUX1NUQVRVU19VTlNQRUNJRklFRBAAEgoKBkFDVElWRRABEgwKCElOQUNUSVZFEAIymggKGU9yZ2FuaXphdGlvbkNsaWVudFNlcnZpY2USjAEKGENyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudBIrLm0ybWF1dGgudjEuQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBosLm0ybWF1dGgudjEuQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZRKCAQoVR2V0T3JnYW5pemF0aW9uQ2xpZW50EigubTJtYXV0aC52MS5HZXRPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0GikubTJtYXV0aC52MS5HZXRPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSIUioAZEG0ybTpjbGllbnRzOnJlYWQSiAEKF0xpc3RPcmdhbml6YXRpb25DbGllbnRzEioubTJtYXV0aC52MS5MaXN0T3JnYW5pemF0aW9uQ2xpZW50c1JlcXVlc3QaKy5tMm1hdXRoLnYxLkxpc3RPcmdhbml6YXRpb25DbGllbnRzUmVzcG9uc2UiFIqAGRBtMm06Y2xpZW50czpyZWFkEowBChhVcGRhdGVPcmdhbml6YXRpb25DbGllbnQSKy5tMm1hdXRoLnYxLlVwZGF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QaLC5tMm1hdXRoLnYxLlVwZGF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlIhWKgBkRbTJtOmNsaWVudHM6d3JpdGUSjAEKGERlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudBIrLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBosLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZRKeAQoeQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0EjEubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXF1ZXN0GjIubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlEp4BCh5EZWxldGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXQSMS5tMm1hdXRoLnYxLkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlcXVlc3QaMi5tMm1hdXRoLnYxLkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlc3BvbnNlIhWKgBkRbTJtOmNsaWVudHM6d3JpdGViBnByb3RvMw", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_m2mauth_v1_options]);
 
 /**
  * CustomClaim is a key/value pair copied into every access token of the client.
@@ -364,6 +364,154 @@ export const ListOrganizationClientsResponseSchema: GenMessage<ListOrganizationC
   messageDesc(file_m2mauth_v1_clients, 9);
 
 /**
+ * UpdateOrganizationClientRequest changes a client.
+ *
+ * @generated from message m2mauth.v1.UpdateOrganizationClientRequest
+ */
+export type UpdateOrganizationClientRequest = Message<"m2mauth.v1.UpdateOrganizationClientRequest"> & {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: m2mauth.v1.OrganizationClient client = 3;
+   */
+  client?: OrganizationClient | undefined;
+
+  /**
+   * Fields of `client` to change: name, description, custom_claims (replaces the list), scopes,
+   * audience, expiry. Empty means every field set to a non-default value (AIP-134).
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 4;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message m2mauth.v1.UpdateOrganizationClientRequest.
+ * Use `create(UpdateOrganizationClientRequestSchema)` to create a new message.
+ */
+export const UpdateOrganizationClientRequestSchema: GenMessage<UpdateOrganizationClientRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 10);
+
+/**
+ * UpdateOrganizationClientResponse holds the updated client.
+ *
+ * @generated from message m2mauth.v1.UpdateOrganizationClientResponse
+ */
+export type UpdateOrganizationClientResponse = Message<"m2mauth.v1.UpdateOrganizationClientResponse"> & {
+  /**
+   * @generated from field: m2mauth.v1.M2MClient client = 1;
+   */
+  client?: M2MClient | undefined;
+};
+
+/**
+ * Describes the message m2mauth.v1.UpdateOrganizationClientResponse.
+ * Use `create(UpdateOrganizationClientResponseSchema)` to create a new message.
+ */
+export const UpdateOrganizationClientResponseSchema: GenMessage<UpdateOrganizationClientResponse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 11);
+
+/**
+ * CreateOrganizationClientSecretRequest names the client to add a secret to.
+ *
+ * @generated from message m2mauth.v1.CreateOrganizationClientSecretRequest
+ */
+export type CreateOrganizationClientSecretRequest = Message<"m2mauth.v1.CreateOrganizationClientSecretRequest"> & {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.CreateOrganizationClientSecretRequest.
+ * Use `create(CreateOrganizationClientSecretRequestSchema)` to create a new message.
+ */
+export const CreateOrganizationClientSecretRequestSchema: GenMessage<CreateOrganizationClientSecretRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 12);
+
+/**
+ * CreateOrganizationClientSecretResponse carries the only copy of the new plain secret.
+ *
+ * @generated from message m2mauth.v1.CreateOrganizationClientSecretResponse
+ */
+export type CreateOrganizationClientSecretResponse = Message<"m2mauth.v1.CreateOrganizationClientSecretResponse"> & {
+  /**
+   * @generated from field: m2mauth.v1.ClientSecret secret = 1;
+   */
+  secret?: ClientSecret | undefined;
+
+  /**
+   * @generated from field: string plain_secret = 2;
+   */
+  plainSecret: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.CreateOrganizationClientSecretResponse.
+ * Use `create(CreateOrganizationClientSecretResponseSchema)` to create a new message.
+ */
+export const CreateOrganizationClientSecretResponseSchema: GenMessage<CreateOrganizationClientSecretResponse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 13);
+
+/**
+ * DeleteOrganizationClientSecretRequest names the secret to remove.
+ *
+ * @generated from message m2mauth.v1.DeleteOrganizationClientSecretRequest
+ */
+export type DeleteOrganizationClientSecretRequest = Message<"m2mauth.v1.DeleteOrganizationClientSecretRequest"> & {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * @generated from field: string client_id = 2;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string secret_id = 3;
+   */
+  secretId: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.DeleteOrganizationClientSecretRequest.
+ * Use `create(DeleteOrganizationClientSecretRequestSchema)` to create a new message.
+ */
+export const DeleteOrganizationClientSecretRequestSchema: GenMessage<DeleteOrganizationClientSecretRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 14);
+
+/**
+ * DeleteOrganizationClientSecretResponse is empty.
+ *
+ * @generated from message m2mauth.v1.DeleteOrganizationClientSecretResponse
+ */
+export type DeleteOrganizationClientSecretResponse = Message<"m2mauth.v1.DeleteOrganizationClientSecretResponse"> & {
+};
+
+/**
+ * Describes the message m2mauth.v1.DeleteOrganizationClientSecretResponse.
+ * Use `create(DeleteOrganizationClientSecretResponseSchema)` to create a new message.
+ */
+export const DeleteOrganizationClientSecretResponseSchema: GenMessage<DeleteOrganizationClientSecretResponse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 15);
+
+/**
  * DeleteOrganizationClientRequest names the client to delete.
  *
  * @generated from message m2mauth.v1.DeleteOrganizationClientRequest
@@ -385,7 +533,7 @@ export type DeleteOrganizationClientRequest = Message<"m2mauth.v1.DeleteOrganiza
  * Use `create(DeleteOrganizationClientRequestSchema)` to create a new message.
  */
 export const DeleteOrganizationClientRequestSchema: GenMessage<DeleteOrganizationClientRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 10);
+  messageDesc(file_m2mauth_v1_clients, 16);
 
 /**
  * DeleteOrganizationClientResponse is empty.
@@ -400,7 +548,7 @@ export type DeleteOrganizationClientResponse = Message<"m2mauth.v1.DeleteOrganiz
  * Use `create(DeleteOrganizationClientResponseSchema)` to create a new message.
  */
 export const DeleteOrganizationClientResponseSchema: GenMessage<DeleteOrganizationClientResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 11);
+  messageDesc(file_m2mauth_v1_clients, 17);
 
 /**
  * ClientSecretStatus tells whether a secret authenticates.
@@ -468,6 +616,17 @@ export const OrganizationClientService: GenService<{
     output: typeof ListOrganizationClientsResponseSchema;
   },
   /**
+   * UpdateOrganizationClient changes the fields named in update_mask; tokens issued after it carry
+   * the new values.
+   *
+   * @generated from rpc m2mauth.v1.OrganizationClientService.UpdateOrganizationClient
+   */
+  updateOrganizationClient: {
+    methodKind: "unary";
+    input: typeof UpdateOrganizationClientRequestSchema;
+    output: typeof UpdateOrganizationClientResponseSchema;
+  },
+  /**
    * DeleteOrganizationClient removes a client; its credentials stop working at once.
    *
    * @generated from rpc m2mauth.v1.OrganizationClientService.DeleteOrganizationClient
@@ -476,6 +635,27 @@ export const OrganizationClientService: GenService<{
     methodKind: "unary";
     input: typeof DeleteOrganizationClientRequestSchema;
     output: typeof DeleteOrganizationClientResponseSchema;
+  },
+  /**
+   * CreateOrganizationClientSecret adds a secret (at most 5 per client) and returns it, once.
+   * Every active secret authenticates: rotate by adding, redeploying, then deleting the old one.
+   *
+   * @generated from rpc m2mauth.v1.OrganizationClientService.CreateOrganizationClientSecret
+   */
+  createOrganizationClientSecret: {
+    methodKind: "unary";
+    input: typeof CreateOrganizationClientSecretRequestSchema;
+    output: typeof CreateOrganizationClientSecretResponseSchema;
+  },
+  /**
+   * DeleteOrganizationClientSecret removes a secret; the last one cannot be removed.
+   *
+   * @generated from rpc m2mauth.v1.OrganizationClientService.DeleteOrganizationClientSecret
+   */
+  deleteOrganizationClientSecret: {
+    methodKind: "unary";
+    input: typeof DeleteOrganizationClientSecretRequestSchema;
+    output: typeof DeleteOrganizationClientSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_m2mauth_v1_clients, 0);

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/internal/v1/records.proto.
  */
 export const file_m2mauth_internal_v1_records: GenFile = /*@__PURE__*/
-  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCJTCgpTaWduaW5nS2V5EgsKA2tpZBgBIAEoCRILCgNhbGcYAiABKAkSEwoLcHJpdmF0ZV9rZXkYAyABKAwSFgoOY3JlYXRlX3RpbWVfbXMYBCABKAMiPwoOU2lnbmluZ0tleVJpbmcSLQoEa2V5cxgBIAMoCzIfLm0ybWF1dGguaW50ZXJuYWwudjEuU2lnbmluZ0tleWIGcHJvdG8z", [file_m2mauth_v1_clients]);
+  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCK8AQoKU2lnbmluZ0tleRILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgMEhYKDmNyZWF0ZV90aW1lX21zGAQgASgDEhkKEXByaXZhdGVfa2V5X25vbmNlGAUgASgMEhgKEGFjdGl2YXRlX3RpbWVfbXMYBiABKAMSGgoSZGVhY3RpdmF0ZV90aW1lX21zGAcgASgDEhYKDnJldGlyZV90aW1lX21zGAggASgDIlAKDlNpZ25pbmdLZXlSaW5nEi0KBGtleXMYASADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNpZ25pbmdLZXkSDwoHdmVyc2lvbhgCIAEoAyI5CglTZWNyZXRVc2USEQoJc2VjcmV0X2lkGAEgASgJEhkKEWxhc3RfdXNlZF90aW1lX21zGAIgASgDYgZwcm90bzM", [file_m2mauth_v1_clients]);
 
 /**
  * ClientRecord is what the store keeps for a client: the public record plus the secrets' hashes.
@@ -81,7 +81,7 @@ export type SigningKey = Message<"m2mauth.internal.v1.SigningKey"> & {
   alg: string;
 
   /**
-   * PKCS #8 DER private key.
+   * PKCS #8 DER private key; AES-256-GCM ciphertext with its tag when private_key_nonce is set.
    *
    * @generated from field: bytes private_key = 3;
    */
@@ -91,6 +91,34 @@ export type SigningKey = Message<"m2mauth.internal.v1.SigningKey"> & {
    * @generated from field: int64 create_time_ms = 4;
    */
   createTimeMs: bigint;
+
+  /**
+   * The AES-256-GCM nonce when the private key is encrypted at rest; empty when it is not.
+   *
+   * @generated from field: bytes private_key_nonce = 5;
+   */
+  privateKeyNonce: Uint8Array;
+
+  /**
+   * When the key became current; 0 while it is the next key.
+   *
+   * @generated from field: int64 activate_time_ms = 6;
+   */
+  activateTimeMs: bigint;
+
+  /**
+   * When the key stopped signing; 0 while it is current or next.
+   *
+   * @generated from field: int64 deactivate_time_ms = 7;
+   */
+  deactivateTimeMs: bigint;
+
+  /**
+   * When the key leaves the JWKS; 0 while it is current or next.
+   *
+   * @generated from field: int64 retire_time_ms = 8;
+   */
+  retireTimeMs: bigint;
 };
 
 /**
@@ -101,7 +129,7 @@ export const SigningKeySchema: GenMessage<SigningKey> = /*@__PURE__*/
   messageDesc(file_m2mauth_internal_v1_records, 2);
 
 /**
- * SigningKeyRing is the issuer's keys, the current one first.
+ * SigningKeyRing is the issuer's keys: the current one, the next one, then previous ones.
  *
  * @generated from message m2mauth.internal.v1.SigningKeyRing
  */
@@ -110,6 +138,13 @@ export type SigningKeyRing = Message<"m2mauth.internal.v1.SigningKeyRing"> & {
    * @generated from field: repeated m2mauth.internal.v1.SigningKey keys = 1;
    */
   keys: SigningKey[];
+
+  /**
+   * Bumped by every write, so instances can tell a changed ring from the one they hold.
+   *
+   * @generated from field: int64 version = 2;
+   */
+  version: bigint;
 };
 
 /**
@@ -118,4 +153,29 @@ export type SigningKeyRing = Message<"m2mauth.internal.v1.SigningKeyRing"> & {
  */
 export const SigningKeyRingSchema: GenMessage<SigningKeyRing> = /*@__PURE__*/
   messageDesc(file_m2mauth_internal_v1_records, 3);
+
+/**
+ * SecretUse is when a client's secret last obtained a token (kept apart from the record, so the
+ * token path never rewrites records).
+ *
+ * @generated from message m2mauth.internal.v1.SecretUse
+ */
+export type SecretUse = Message<"m2mauth.internal.v1.SecretUse"> & {
+  /**
+   * @generated from field: string secret_id = 1;
+   */
+  secretId: string;
+
+  /**
+   * @generated from field: int64 last_used_time_ms = 2;
+   */
+  lastUsedTimeMs: bigint;
+};
+
+/**
+ * Describes the message m2mauth.internal.v1.SecretUse.
+ * Use `create(SecretUseSchema)` to create a new message.
+ */
+export const SecretUseSchema: GenMessage<SecretUse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_internal_v1_records, 4);
 

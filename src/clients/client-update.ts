@@ -1,0 +1,51 @@
+import type { M2MClient, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
+import { InvalidArgumentError } from "../errors.js";
+import { validateClient, type ValidClient } from "./validate.js";
+
+/** updatableFields are the OrganizationClient fields an update mask may name (snake_case paths). */
+export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry"];
+
+const camel: Record<string, string> = { customClaims: "custom_claims" };
+
+/**
+ * impliedMask is the mask of an update that named none: every field set to a non-default value
+ * (AIP-134), so an RPC caller that sends only a new name changes only the name.
+ */
+export function impliedMask(input: OrganizationClient): string[] {
+  const mask: string[] = [];
+  if (input.name !== "") mask.push("name");
+  if (input.description !== "") mask.push("description");
+  if (input.customClaims.length > 0) mask.push("custom_claims");
+  if (input.scopes.length > 0) mask.push("scopes");
+  if (input.audience.length > 0) mask.push("audience");
+  if (input.expiry !== 0) mask.push("expiry");
+  return mask;
+}
+
+/** checkMask returns the mask's paths in snake_case, refusing unknown or repeated paths. */
+export function checkMask(paths: readonly string[]): string[] {
+  const seen = new Set<string>();
+  for (const raw of paths) {
+    const path = camel[raw] ?? raw;
+    if (!updatableFields.includes(path)) {
+      throw new InvalidArgumentError("update_mask", `"${raw}" is not updatable; use ${updatableFields.join(", ")}`);
+    }
+    seen.add(path);
+  }
+  if (seen.size === 0) throw new InvalidArgumentError("update_mask", "names no field to update");
+  return [...seen];
+}
+
+/** mergeUpdate applies the masked fields of `input` over `current` and validates the result whole. */
+export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask: readonly string[]): ValidClient {
+  const has = (field: string) => mask.includes(field);
+  return validateClient({
+    ...input,
+    name: has("name") ? input.name : current.name,
+    description: has("description") ? input.description : current.description,
+    customClaims: has("custom_claims") ? input.customClaims : current.customClaims,
+    scopes: has("scopes") ? input.scopes : current.scopes,
+    audience: has("audience") ? input.audience : current.audience,
+    expiry: has("expiry") ? input.expiry : current.expiry,
+  });
+}

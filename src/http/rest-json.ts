@@ -1,0 +1,51 @@
+import { fromJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
+import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+
+/** restJsonWrite writes messages as the seed shows them: snake_case, every field present. */
+export const restJsonWrite = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
+
+/** pathSegment decodes one URL path segment; a malformed one is `invalid_argument`. */
+export function pathSegment(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ConnectError("malformed path segment", Code.InvalidArgument);
+  }
+}
+
+/** readJsonObject reads an `application/json` body that must be a JSON object. */
+export async function readJsonObject(req: HttpRequest): Promise<Record<string, JsonValue>> {
+  if (mediaType(req) !== "application/json") throw new ConnectError("content type must be application/json", Code.InvalidArgument);
+  let json: unknown;
+  try {
+    json = JSON.parse((await readBody(req)).toString("utf8"));
+  } catch (err) {
+    throw new ConnectError(err instanceof ConnectError ? err.rawMessage : "request body is not valid JSON", Code.InvalidArgument);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);
+  }
+  return json as Record<string, JsonValue>;
+}
+
+/** messageFromJson reads a message from JSON (snake_case or camelCase); unknown fields are refused. */
+export function messageFromJson<Desc extends DescMessage>(schema: Desc, json: JsonValue): MessageShape<Desc> {
+  try {
+    return fromJson(schema, json);
+  } catch (err) {
+    throw new ConnectError(`request body: ${err instanceof Error ? err.message : "invalid"}`, Code.InvalidArgument);
+  }
+}
+
+/** sendRestError writes a ConnectError as `{code, message}` with the HTTP status of its code. */
+export function sendRestError(res: HttpResponse, err: unknown): void {
+  const error = ConnectError.from(err);
+  const headers: Record<string, string> = {};
+  const challenge = error.metadata.get("www-authenticate");
+  if (challenge !== null) headers["www-authenticate"] = challenge;
+  if (error.code === Code.Unavailable) headers["retry-after"] = "1";
+  // Internal errors carry no detail to the caller (errors.ts made them generic already).
+  sendJson(res, codeToHttpStatus(error.code), { code: codeToString(error.code), message: error.rawMessage }, headers);
+}

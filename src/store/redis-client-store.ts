@@ -1,0 +1,157 @@
+import type { Redis } from "ioredis";
+import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { UnavailableError } from "../errors.js";
+import type { ClientPage, ClientStore, SecretUseTimes } from "./client-store.js";
+import {
+  checkLimit,
+  checkSameIdentity,
+  decodeRecord,
+  encodeRecord,
+  indexMember,
+  memberClientId,
+  recordIds,
+} from "./client-record-codec.js";
+import type { KeyLayout } from "./key-layout.js";
+import { available, execPipeline, toBuffer } from "./redis-calls.js";
+import type { StoreScripts } from "./redis-scripts.js";
+
+// A delete reads the record, then deletes it only if it is unchanged; a record changed in
+// between is read again, a few times at most.
+const deleteAttempts = 3;
+// An update reads, changes and writes back only if the record is unchanged. Updates from this
+// process are queued per client (below), so only other processes' writes conflict: a few
+// attempts, a short random pause apart so two writers fall out of step, then UnavailableError.
+const updateAttempts = 5;
+const conflictPauseMs = 5;
+
+/** createKeyedQueue returns a runner that runs the tasks of one key one after another, in call order. */
+function createKeyedQueue(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return (key, task) => {
+    const result = (tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** createRedisClientStore returns the ClientStore over `redis`, with `scripts` defined on it. */
+export function createRedisClientStore(redis: Redis, layout: KeyLayout, scripts: StoreScripts): ClientStore {
+  const queued = createKeyedQueue();
+  return {
+    // One round trip: the create script.
+    async create(record: ClientRecord): Promise<boolean> {
+      const { clientId, organizationId } = recordIds(record);
+      const keys = [layout.client(clientId)];
+      // System clients (no organization, e.g. the bootstrap admin) are not organization clients,
+      // so no list shows them; their ids carry no organization's hash tag, so their key may not
+      // share a slot with any index either.
+      if (organizationId !== "") keys.push(layout.organizationIndex(organizationId));
+      const bytes = toBuffer(encodeRecord(record));
+      return (await available(() => scripts.create(keys, bytes, indexMember(record)))) === 1;
+    },
+
+    // One round trip: GET.
+    async get(clientId: string): Promise<ClientRecord | undefined> {
+      const bytes = await available(() => redis.getBuffer(layout.client(clientId)));
+      return bytes === null ? undefined : decodeRecord(bytes);
+    },
+
+    // Two round trips: the list script (page of index members and total, one consistent view),
+    // then MGET of their records, whose keys are known only after the range.
+    async list(organizationId: string, options: { limit: number; cursor?: string }): Promise<ClientPage> {
+      checkLimit(options.limit);
+      const start = options.cursor ? `(${options.cursor}` : "-";
+      const indexKey = layout.organizationIndex(organizationId);
+      // One member more than asked tells whether there is a next page.
+      const [total, members] = await available(() => scripts.list(indexKey, start, options.limit + 1));
+      const page = members.slice(0, options.limit);
+      const keys = page.map((member) => layout.client(memberClientId(member)));
+      const values = keys.length === 0 ? [] : await available(() => redis.mgetBuffer(...keys));
+      // An index entry without its record should not exist; skip it rather than fail the page.
+      const records = values.flatMap((bytes) => (bytes === null ? [] : [decodeRecord(bytes)]));
+      const more = members.length > options.limit;
+      return { records, total: Number(total), cursor: more ? page[page.length - 1] : undefined };
+    },
+
+    // Two round trips: GET, then the compare-and-delete script (the index member holds the
+    // create time, which only the record knows and Lua cannot decode).
+    async delete(organizationId: string, clientId: string): Promise<boolean> {
+      if (organizationId === "") return false;
+      const recordKey = layout.client(clientId);
+      const indexKey = layout.organizationIndex(organizationId);
+      for (let attempt = 0; attempt < deleteAttempts; attempt++) {
+        const bytes = await available(() => redis.getBuffer(recordKey));
+        if (bytes === null) return false;
+        const record = decodeRecord(bytes);
+        // Checked here too so a script never spans another organization's slot.
+        if (record.client?.organizationId !== organizationId) return false;
+        const useKey = layout.secretUse(clientId);
+        const result = await available(() => scripts.delete(recordKey, indexKey, useKey, bytes, indexMember(record)));
+        if (result !== -1) return result === 1;
+      }
+      throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during delete`) });
+    },
+
+    // Two round trips per attempt: GET, then the compare-and-set script. The index needs no
+    // write: an update keeps the create time and id, so the index member stays the same.
+    async update(organizationId, clientId, change) {
+      if (organizationId === "") return undefined;
+      const key = layout.client(clientId);
+      return queued(key, async () => {
+        for (let attempt = 1; attempt <= updateAttempts; attempt++) {
+          const bytes = await available(() => redis.getBuffer(key));
+          if (bytes === null) return undefined;
+          const current = decodeRecord(bytes);
+          if (current.client?.organizationId !== organizationId) return undefined;
+          // change gets a copy of its own, so changing it in place cannot slip past the check.
+          const next = change(decodeRecord(bytes));
+          checkSameIdentity(current, next);
+          const nextBytes = encodeRecord(next);
+          const set = await available(() => scripts.compareAndSet(key, bytes, toBuffer(nextBytes)));
+          if (set === 1) return decodeRecord(nextBytes);
+          if (attempt < updateAttempts) await pause(Math.random() * conflictPauseMs * attempt);
+        }
+        throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during update`) });
+      });
+    },
+
+    // One round trip (none for no uses): a pipeline of one small script per use, so each use is
+    // conditional on its record and its time, and all are sent in one write. On a plain `Redis`
+    // client the whole pipeline goes over its one connection. NOTE for Redis Cluster: ioredis 6
+    // does not split a pipeline by node: `Cluster` rejects one whose keys are served by different
+    // nodes ("All keys in the pipeline should belong to the same slots allocation group"), so a
+    // Cluster backend must group the uses by node (or hash tag) and run one pipeline per group.
+    async recordSecretUse(uses) {
+      if (uses.length === 0) return;
+      const pipeline = redis.pipeline();
+      for (const { clientId, secretId, timeMs } of uses) {
+        scripts.queueRecordSecretUse(pipeline, layout.client(clientId), layout.secretUse(clientId), secretId, timeMs);
+      }
+      await available(() => execPipeline(pipeline));
+    },
+
+    // One round trip (none for no ids): a pipeline of HGETALL (same Cluster note as above).
+    async secretUse(clientIds) {
+      const found: SecretUseTimes = new Map();
+      if (clientIds.length === 0) return found;
+      const pipeline = redis.pipeline();
+      for (const clientId of clientIds) pipeline.hgetall(layout.secretUse(clientId));
+      const replies = await available(() => execPipeline(pipeline));
+      clientIds.forEach((clientId, i) => {
+        const hash = (replies[i] ?? {}) as Record<string, string>;
+        const times = new Map(Object.entries(hash).map(([secretId, ms]) => [secretId, Number(ms)]));
+        if (times.size > 0) found.set(clientId, times);
+      });
+      return found;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { Redis } from "ioredis";
+import type { StateStore } from "./client-store.js";
+import type { KeyLayout } from "./key-layout.js";
+import { available, toBuffer } from "./redis-calls.js";
+import type { StoreScripts } from "./redis-scripts.js";
+
+// Locks live among the state values, under names of their own.
+const lockName = (name: string): string => `lock:${name}`;
+
+/** createRedisStateStore returns the StateStore over `redis`, with `scripts` defined on it. Every method is one round trip. */
+export function createRedisStateStore(redis: Redis, layout: KeyLayout, scripts: StoreScripts): StateStore {
+  return {
+    async get(name: string): Promise<Uint8Array | undefined> {
+      const bytes = await available(() => redis.getBuffer(layout.state(name)));
+      return bytes === null ? undefined : new Uint8Array(bytes);
+    },
+    // The script sets the value if absent and returns what is stored.
+    async putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array> {
+      const stored = await available(() => scripts.putIfAbsent(layout.state(name), toBuffer(value)));
+      return new Uint8Array(stored);
+    },
+    async put(name: string, value: Uint8Array): Promise<void> {
+      await available(() => redis.set(layout.state(name), toBuffer(value)));
+    },
+    async compareAndSet(name, expected, value) {
+      const key = layout.state(name);
+      const old = expected === undefined ? undefined : toBuffer(expected);
+      return (await available(() => scripts.compareAndSet(key, old, toBuffer(value)))) === 1;
+    },
+    // SET NX PX: taken only if free, and freed by Redis after ttlMs even if its owner dies.
+    async acquireLock(name, owner, ttlMs) {
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("ttlMs must be a positive integer");
+      const key = layout.state(lockName(name));
+      return (await available(() => redis.set(key, owner, "PX", ttlMs, "NX"))) === "OK";
+    },
+    // The script deletes the lock only while `owner` holds it, never a later owner's.
+    async releaseLock(name, owner) {
+      await available(() => scripts.releaseLock(layout.state(lockName(name)), owner));
+    },
+  };
+}
