@@ -1,5 +1,10 @@
+/** BenchGroup picks what `npm run bench` runs: the token service, the interceptor, or both. */
+export type BenchGroup = "all" | "token" | "interceptor";
+
 /** BenchConfig is what one `npm run bench` measures with; env variables override the defaults. */
 export interface BenchConfig {
+  /** only is the group of scenarios to run (BENCH_ONLY); "all" runs both. */
+  only: BenchGroup;
   /** durationS is how long each load scenario is measured, after its warm-up. */
   durationS: number;
   /** warmupS is how long each load scenario runs, unmeasured, before it is measured. */
@@ -8,9 +13,11 @@ export interface BenchConfig {
   connections: number;
   /** signDurationS is how long each raw signing measurement lasts. */
   signDurationS: number;
+  /** verifyDurationS is how long each cold-path verification measurement lasts, per alg and mode. */
+  verifyDurationS: number;
   /** redisUrl is the Redis to run the Redis scenarios on, or undefined to skip them. */
   redisUrl: string | undefined;
-  /** cpuProfile writes a V8 CPU profile of each token-endpoint server to bench/results/profiles. */
+  /** cpuProfile writes V8 CPU profiles of each token-endpoint and rpc-service server to bench/results/profiles. */
   cpuProfile: boolean;
 }
 
@@ -23,13 +30,27 @@ function positive(name: string, fallback: number): number {
   return value;
 }
 
-/** loadConfig reads BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_SIGN_DURATION and BENCH_CPU_PROF. */
+const groups: readonly BenchGroup[] = ["all", "token", "interceptor"];
+
+/** benchGroup reads BENCH_ONLY: all (the default), token or interceptor. */
+export function benchGroup(): BenchGroup {
+  const raw = process.env["BENCH_ONLY"] || "all";
+  if (!groups.includes(raw as BenchGroup)) throw new Error(`BENCH_ONLY must be one of ${groups.join(", ")}, got ${JSON.stringify(raw)}`);
+  return raw as BenchGroup;
+}
+
+/**
+ * loadConfig reads BENCH_ONLY, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_SIGN_DURATION,
+ * BENCH_VERIFY_DURATION and BENCH_CPU_PROF.
+ */
 export function loadConfig(redisUrl: string | undefined): BenchConfig {
   return {
+    only: benchGroup(),
     durationS: positive("BENCH_DURATION", 8),
     warmupS: positive("BENCH_WARMUP", 2),
     connections: Math.round(positive("BENCH_CONNECTIONS", 10)),
     signDurationS: positive("BENCH_SIGN_DURATION", 3),
+    verifyDurationS: positive("BENCH_VERIFY_DURATION", 3),
     redisUrl,
     cpuProfile: process.env["BENCH_CPU_PROF"] === "1",
   };

@@ -23,6 +23,8 @@ export interface BenchChild<Ready> {
 export interface StartOptions {
   /** env is added to the parent's environment. */
   env?: Record<string, string>;
+  /** args are the child's command-line arguments (its process.argv from index 2). */
+  args?: string[];
   /** nodeFlags are extra Node flags for the child, e.g. `--cpu-prof`. */
   nodeFlags?: string[];
   readyTimeoutMs?: number;
@@ -46,7 +48,7 @@ function exited(child: ChildProcess): Promise<void> {
 /** startChild forks `bench/<entry>` under tsx and waits for it to announce itself ready. */
 export async function startChild<Ready>(entry: string, options: StartOptions = {}): Promise<BenchChild<Ready>> {
   const file = fileURLToPath(new URL(entry, import.meta.url));
-  const child = fork(file, [], {
+  const child = fork(file, options.args ?? [], {
     execArgv: ["--import", "tsx", ...(options.nodeFlags ?? [])],
     env: { ...process.env, ...options.env },
     stdio: ["ignore", "inherit", options.collectStderr ? "pipe" : "inherit", "ipc"],

@@ -2,7 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import type { BenchConfig } from "./config.js";
-import type { Alg, ScenarioResult } from "./scenarios/result.js";
+import { buildInterceptorReport, formatInterceptorReport, type InterceptorReport } from "./interceptor-report.js";
+import { TOKEN_KINDS, type Alg, type ScenarioResult } from "./scenarios/result.js";
+import { int, ms, table, times } from "./table.js";
 
 /** Ratio compares one token-issuing run with the baselines measured in the same bench run. */
 export interface Ratio {
@@ -29,7 +31,10 @@ export interface Report {
   config: BenchConfig;
   baselinePerSec: number;
   scenarios: ScenarioResult[];
+  /** ratios are the token-service group's; empty when it did not run. */
   ratios: Ratio[];
+  /** interceptor is the interceptor group's summary and bars; absent when it did not run. */
+  interceptor?: InterceptorReport;
   notes: string[];
 }
 
@@ -40,7 +45,7 @@ function bestRawSign(scenarios: ScenarioResult[], alg: Alg): ScenarioResult | un
   return scenarios.filter((r) => r.kind === "raw-sign" && r.alg === alg && measured(r)).sort((a, b) => b.perSec - a.perSec)[0];
 }
 
-/** buildReport computes the ratios of every token-issuing scenario against the same run's baselines. */
+/** buildReport computes the ratios of every token-issuing scenario and of the interceptor runs against the same run's baselines. */
 export function buildReport(config: BenchConfig, scenarios: ScenarioResult[], notes: string[]): Report {
   const baselines = scenarios.filter((r) => r.kind === "baseline-http" && measured(r));
   const baselinePerSec = baselines.reduce((sum, r) => sum + r.perSec, 0) / Math.max(baselines.length, 1);
@@ -73,6 +78,7 @@ export function buildReport(config: BenchConfig, scenarios: ScenarioResult[], no
     const [first, last] = baselines as [ScenarioResult, ScenarioResult];
     notes.push(`baseline-http drifted ${(((last.perSec - first.perSec) / first.perSec) * 100).toFixed(1)}% between the start and the end of the run`);
   }
+  const interceptor = buildInterceptorReport(scenarios, notes);
   return {
     generatedAt: new Date().toISOString(),
     machine: { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model ?? "unknown", loadavg1m: loadavg()[0] ?? 0 },
@@ -80,25 +86,14 @@ export function buildReport(config: BenchConfig, scenarios: ScenarioResult[], no
     baselinePerSec,
     scenarios,
     ratios,
+    ...(interceptor ? { interceptor } : {}),
     notes,
   };
 }
 
-const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const ms = (n: number) => n.toFixed(n < 10 ? 2 : 1);
-const times = (n: number | undefined) => (n === undefined ? "—" : `${n.toFixed(2)}×`);
-
-/** table lays out rows under a header, each column as wide as its widest cell. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i < 2 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join("  ");
-  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
-}
-
-/** formatReport renders the report as the text `npm run bench` prints. */
-export function formatReport(report: Report): string {
-  const { config, machine } = report;
-  const rows = report.scenarios.map((r) => {
+/** formatTokenSection renders the token-service group's tables. */
+function formatTokenSection(report: Report): string[] {
+  const rows = report.scenarios.filter((r) => TOKEN_KINDS.includes(r.kind)).map((r) => {
     const label = [r.variant, r.kind === "raw-sign" ? "sig/s" : undefined].filter(Boolean).join(" ");
     if (r.skipped !== undefined) return [r.name, label, "skipped", "", "", "", "", "", "", "", ""];
     const l = r.load;
@@ -117,12 +112,7 @@ export function formatReport(report: Report): string {
     times(r.cpuVsOidcProvider),
     r.redisCommandsPerRequest ? `${r.redisCommandsPerRequest.client.toFixed(2)} / ${r.redisCommandsPerRequest.server.toFixed(2)}` : "—",
   ]);
-  const skipped = report.scenarios.filter((r) => r.skipped !== undefined).map((r) => `${r.name}${r.variant ? ` (${r.variant})` : ""} skipped: ${r.skipped}`);
-  const scenarioNotes = report.scenarios.filter((r) => r.notes?.length).map((r) => `${r.name}${r.variant ? ` (${r.variant})` : ""}: ${r.notes?.join("; ")}`);
   return [
-    `m2m-auth bench — ${report.generatedAt} — Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), load ${machine.loadavg1m.toFixed(2)}`,
-    `autocannon: ${config.connections} connections, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario; raw signing ${config.signDurationS} s; loopback only`,
-    "",
     table(["scenario", "variant", "req/s (median)", "200/s", "p50 ms", "p99 ms", "non-2xx", "errors", "server CPU", "load CPU", "server µs/req (loop)"], rows),
     "(CPU: 100% = one core busy the whole measured run; µs/req = server CPU time / responses, in () its event-loop thread(s) alone)",
     "",
@@ -130,7 +120,23 @@ export function formatReport(report: Report): string {
     "and of server CPU per token to raw signing's CPU per signature and to oidc-provider's CPU per token (less is better):",
     table(["scenario", "store", "200/s", "÷ raw-sign", "÷ oidc-provider", "÷ baseline-http", "CPU ÷ raw sig", "CPU ÷ oidc", "Redis cmds/req (ours / all)"], ratioRows),
     "",
-    ...[...skipped, ...scenarioNotes, ...report.notes].map((note) => `- ${note}`),
+  ];
+}
+
+/** formatReport renders the report as the text `npm run bench` prints: each group that ran, then the notes. */
+export function formatReport(report: Report): string {
+  const { config, machine } = report;
+  const label = (r: ScenarioResult) => `${r.name}${r.variant ? ` (${r.variant})` : ""}`;
+  const skipped = report.scenarios.filter((r) => r.skipped !== undefined).map((r) => `${label(r)} skipped: ${r.skipped}`);
+  const scenarioNotes = report.scenarios.filter((r) => r.notes?.length).map((r) => `${label(r)}: ${r.notes?.join("; ")}`);
+  const hasTokenGroup = report.scenarios.some((r) => TOKEN_KINDS.includes(r.kind));
+  return [
+    `m2m-auth bench — ${report.generatedAt} — Node ${machine.node}, ${machine.cores} cores (${machine.cpu}), load ${machine.loadavg1m.toFixed(2)}`,
+    `BENCH_ONLY=${config.only}; autocannon: ${config.connections} connections, ${config.warmupS} s warm-up + ${config.durationS} s measured per scenario; raw signing ${config.signDurationS} s; cold-path verification ${config.verifyDurationS} s per alg and mode; loopback only`,
+    "",
+    ...(hasTokenGroup ? formatTokenSection(report) : []),
+    ...(report.interceptor ? [formatInterceptorReport(report.interceptor, report.scenarios), ""] : []),
+    ...[...skipped, ...[...new Set(scenarioNotes)], ...report.notes].map((note) => `- ${note}`),
   ].join("\n");
 }
 

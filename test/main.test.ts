@@ -50,7 +50,14 @@ describe("main", () => {
     expect(printed).not.toBeNull();
     const [, id, secret] = printed as RegExpExecArray;
     expect(first.stdout()).not.toContain(secret!);
-    await getToken(first.url, id!, secret!);
+    const admin = await getToken(first.url, id!, secret!);
+    const registered = (await (
+      await fetch(`${first.url}/api/v1/organizations/org_restart/clients`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "survives restarts", audience: ["api"] }),
+      })
+    ).json()) as any;
     const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
@@ -59,6 +66,8 @@ describe("main", () => {
     const second = await start(env);
     expect(second.stderr()).not.toContain("client_secret");
     const token = await getToken(second.url, id!, secret!);
+    // Clients registered before the restart still authenticate.
+    await getToken(second.url, registered.client.client_id, registered.plain_secret);
     expect(token).not.toContain(secret!);
     expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
     // No secret or token ever reaches the log.

@@ -1,7 +1,11 @@
+import type { VerifyAlg } from "../access-tokens.js";
 import type { LoadSample } from "../load.js";
 
-/** Alg is a signing algorithm the bench compares. */
+/** Alg is a signing algorithm the token-service scenarios compare. */
 export type Alg = "RS256" | "ES256";
+
+/** TOKEN_KINDS are the kinds of the token-service group; the others belong to the interceptor group. */
+export const TOKEN_KINDS: readonly ScenarioResult["kind"][] = ["baseline-http", "raw-sign", "token-endpoint", "oidc-provider"];
 
 /** RedisRoundTrips is how many Redis commands one token request cost, counted two ways. */
 export interface RedisRoundTrips {
@@ -18,14 +22,17 @@ export interface RedisRoundTrips {
 export interface ScenarioResult {
   /** name is the scenario's name in the report, e.g. `token-endpoint-rs256`. */
   name: string;
-  kind: "baseline-http" | "raw-sign" | "token-endpoint" | "oidc-provider";
-  alg?: Alg;
-  /** variant tells runs of one kind apart: the store, the raw signing mode, start or end. */
+  kind: "baseline-http" | "raw-sign" | "token-endpoint" | "oidc-provider" | "rpc-service" | "verify";
+  alg?: VerifyAlg;
+  /**
+   * variant tells runs of one kind apart: the store, the raw signing mode, start or end; for
+   * rpc-service what guards the RPC (RpcVariant), for verify "verifier" or "jwtVerify".
+   */
   variant?: string;
-  /** perSec is served 200 responses (or signatures) per second; 0 when skipped. */
+  /** perSec is served 200 responses (or signatures, or verifications) per second; 0 when skipped. */
   perSec: number;
   load?: LoadSample;
-  /** cpuUsPerOp is CPU time per response (or signature) in µs, every thread of the process(es). */
+  /** cpuUsPerOp is CPU time per response (or signature, or verification) in µs, every thread of the process(es). */
   cpuUsPerOp?: number;
   redis?: RedisRoundTrips;
   /** skipped says why the scenario did not run or failed; its numbers are then meaningless. */

@@ -68,7 +68,7 @@ for (const backend of ["redis", "memory"] as const) {
       expect((await api("PATCH", `${org}/clients/m2morg_nobody`, { name: "x" })).status).toBe(404);
     });
 
-    it("UpdateOrganizationClient over gRPC honours update_mask, or the fields set when it is empty", async () => {
+    it("over gRPC: UpdateOrganizationClient honours update_mask (or the fields set), and secrets come and go", async () => {
       const c = await register();
       const rpc = createClient(OrganizationClientService, createGrpcTransport({ baseUrl: t.url }));
       const auth = { headers: { authorization: `Bearer ${admin}` } };
@@ -84,6 +84,16 @@ for (const backend of ["redis", "memory"] as const) {
         .catch((e: unknown) => ConnectError.from(e));
       expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
       expect((bad as ConnectError).rawMessage).toContain("update_mask");
+
+      const added = await rpc.createOrganizationClientSecret({ organizationId: org, clientId: c.id }, auth);
+      expect(added.plainSecret).toMatch(/^m2msk_/);
+      await getToken(t.url, c.id, added.plainSecret);
+      await rpc.deleteOrganizationClientSecret({ organizationId: org, clientId: c.id, secretId: added.secret!.id }, auth);
+      await expect(getToken(t.url, c.id, added.plainSecret)).rejects.toThrow(/401/);
+      const last = await rpc
+        .deleteOrganizationClientSecret({ organizationId: org, clientId: c.id, secretId: c.client.secrets[0].id }, auth)
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((last as ConnectError).code).toBe(Code.FailedPrecondition);
     });
 
     it("rotates a secret: add, both work, delete the old; the last secret cannot be deleted; at most 5", async () => {
