@@ -1,0 +1,10 @@
+// What the rpc-service bench server can be asked to run, shared by the server and its scenario.
+
+/** RpcVariant is what guards the bench's RPC service. */
+export type RpcVariant = "none" | "interceptor" | "interceptor-nocache" | "naive";
+
+/** RPC_VARIANTS lists every RpcVariant. */
+export const RPC_VARIANTS: readonly RpcVariant[] = ["none", "interceptor", "interceptor-nocache", "naive"];
+
+/** RPC_PATH is the procedure the load calls: ListDeployments, whose required scope is read:deployments. */
+export const RPC_PATH = "/example.v1.DeploymentService/ListDeployments";
