@@ -48,9 +48,19 @@ export function createKeyResolver(source: KeySource, algorithms: readonly string
   const current = () => source.current();
   const refresh = () => source.refresh();
 
+  // A key set is usually the same objects call after call: derive each JWK's parts once.
+  const derived = new WeakMap<JWK, { pub: JWK; material: string }>();
+  function partsOf(jwk: JWK): { pub: JWK; material: string } {
+    let parts = derived.get(jwk);
+    if (parts === undefined) {
+      parts = { pub: publicPart(jwk), material: materialOf(jwk) };
+      derived.set(jwk, parts);
+    }
+    return parts;
+  }
+
   function importKey(jwk: JWK, alg: string): Promise<CryptoKey> {
-    const pub = publicPart(jwk);
-    const material = materialOf(jwk);
+    const { pub, material } = partsOf(jwk);
     const id = `${alg}\u0000${jwk.kid ?? ""}`;
     const hit = cache.get(id);
     if (hit !== undefined && hit.material === material) return hit.key;

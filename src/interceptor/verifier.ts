@@ -53,7 +53,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   async function verifyFully(token: string): Promise<AuthClaims> {
     try {
-      const { payload, key } = await jwtVerify(token, resolveKey, { ...verifyOptions, currentDate: new Date(clock()) });
+      // jose reads the real clock itself; a copy of the options per call only for another clock.
+      const options = clock === Date.now ? verifyOptions : { ...verifyOptions, currentDate: new Date(clock()) };
+      const { payload, key } = await jwtVerify(token, resolveKey, options);
       const claims = toAuthClaims(payload);
       // Only now, every check passed (the audience check included), may the token be cached; and
       // only if its key is still in the newest set read, which a concurrent read may have changed.
