@@ -32,7 +32,10 @@ export function createPageTokens(options: { key: Uint8Array }): PageTokens {
       const cursor = Buffer.from(body, "base64url").toString();
       const given = Buffer.from(tag, "base64url");
       const expected = mac(organizationId, cursor);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      // Only the canonical encoding is accepted: base64 has spare bits, so a token edited in them
+      // would otherwise decode to the same bytes and pass as untouched.
+      const canonical = given.toString("base64url") === tag && Buffer.from(cursor).toString("base64url") === body;
+      if (!canonical || given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new InvalidArgumentError("page_token", "is not a page token from this list");
       }
       return cursor;
