@@ -107,12 +107,14 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   };
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
-  // The last interceptor runs first: log the outcome, then authorize, then map handler errors.
+  // The first interceptor is the outermost (connect applies them in reverse): log the outcome as
+  // the caller sees it, map handler errors, then authorize, then the handler.
   const interceptors: Interceptor[] = [errorInterceptor, auth];
-  const jsonOptions = { useProtoFieldName: true };
+  // Unknown JSON fields are refused, as REST refuses them: a misspelt field must not be dropped.
+  const jsonOptions = { useProtoFieldName: true, ignoreUnknownFields: false };
   // Every request message here is small; a bound keeps a hostile body from filling memory.
   const readMaxBytes = 64 * 1024;
-  const rpc = connectNodeAdapter({ routes, interceptors: [...interceptors, createLoggingInterceptor(logger)], jsonOptions, readMaxBytes });
+  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes });
   const inProcess = createRouterTransport(routes, { router: { interceptors, jsonOptions } });
 
   const handler = createHttpHandler({

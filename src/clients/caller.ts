@@ -29,3 +29,14 @@ export function checkGrantable(caller: Caller, granted: readonly string[]): void
   const refused = granted.filter((scope) => scope.startsWith(reservedScopePrefix) && !caller.scopes.includes(scope));
   if (refused.length > 0) throw new PermissionDeniedError(`cannot grant scopes the caller does not hold: ${refused.join(" ")}`);
 }
+
+/**
+ * checkCanManage refuses to change a client holding service scopes the caller lacks: adding a
+ * secret to it, or editing it, would hand the caller powers it was never granted.
+ */
+export function checkCanManage(caller: Caller, target: { clientId: string; scopes: readonly string[] }): void {
+  const beyond = target.scopes.filter((scope) => scope.startsWith(reservedScopePrefix) && !caller.scopes.includes(scope));
+  if (beyond.length > 0) {
+    throw new PermissionDeniedError(`client ${target.clientId} holds scopes the caller does not: ${beyond.join(" ")}`);
+  }
+}

@@ -4,7 +4,7 @@ import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/interna
 import { CustomClaimSchema, M2MClientSchema, type ClientSecret, type M2MClient, type OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
-import { authorizeOrganization, checkGrantable, type Caller } from "./caller.js";
+import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
 import { addSecret, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
 import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
 import { newClientId } from "./ids.js";
@@ -82,6 +82,12 @@ export function createClientService(options: ClientServiceOptions): ClientServic
     return record;
   }
 
+  // managed wraps a change so it first checks, on the record it will write, that the caller may.
+  const managed = (caller: Caller, apply: (record: ClientRecord) => ClientRecord) => (record: ClientRecord) => {
+    checkCanManage(caller, record.client as M2MClient);
+    return apply(record);
+  };
+
   async function withUses(clients: M2MClient[]): Promise<M2MClient[]> {
     if (clients.length === 0) return clients;
     const uses = await store.secretUse(clients.map((c) => c.clientId));
@@ -135,6 +141,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       const paths = checkMask(mask.length > 0 ? mask : impliedMask(input));
       const record = await change(organizationId, clientId, (current) => {
         const client = current.client as M2MClient;
+        checkCanManage(caller, client);
         const valid = mergeUpdate(client, input, paths);
         checkGrantable(caller, valid.scopes.filter((scope) => !client.scopes.includes(scope)));
         applyValid(client, valid);
@@ -146,6 +153,9 @@ export function createClientService(options: ClientServiceOptions): ClientServic
 
     async delete(caller, organizationId, clientId) {
       check(caller, organizationId, clientId);
+      const record = await store.get(clientId);
+      if (!record?.client || record.client.organizationId !== organizationId) throw notFound(organizationId, clientId);
+      checkCanManage(caller, record.client);
       if (!(await store.delete(organizationId, clientId))) throw notFound(organizationId, clientId);
     },
 
@@ -153,14 +163,14 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       check(caller, organizationId, clientId);
       const ms = now();
       const added = newClientSecret(hasher, ms);
-      await change(organizationId, clientId, addSecret(added, ms));
+      await change(organizationId, clientId, managed(caller, addSecret(added, ms)));
       return { secret: added.secret, plainSecret: added.plainSecret };
     },
 
     async deleteSecret(caller, organizationId, clientId, secretId) {
       check(caller, organizationId, clientId);
       if (!/^sks_[a-z2-7]{1,64}$/.test(secretId)) throw new InvalidArgumentError("secret_id", "is not a secret id");
-      await change(organizationId, clientId, removeSecret(secretId, now()));
+      await change(organizationId, clientId, managed(caller, removeSecret(secretId, now())));
     },
   };
 }

@@ -12,6 +12,11 @@ export const reservedClaims: ReadonlySet<string> = new Set([
   "client_id", "scope", "auth_time", "acr", "amr", "act", "may_act", "azp", "cnf",
   // ours: the scopes array and the organization id
   "scopes", "oid",
+  // claims verifiers read as permissions (RFC 9068 §2.2.3.1, and `scp`, which our interceptor
+  // reads as scopes): a custom claim must never grant what the scopes do not
+  "scp", "roles", "groups", "entitlements",
+  // the JWS header names, so no claim can be mistaken for one
+  "typ", "alg", "kid",
 ]);
 
 // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )

@@ -78,6 +78,29 @@ describe("organization-scoped administration", () => {
     const raised = await api("PATCH", `org_a/clients/${reader.json.client.client_id}`, orgAdmin, { scopes: ["m2m:clients:read", "m2m:keys:read"] });
     expect(raised.status).toBe(403);
     // The environment's admin holds every scope and may grant them.
-    expect((await api("POST", "org_a/clients", envAdmin, { ...seedClient, scopes: ["m2m:keys:read"] })).status).toBe(201);
+    const keyReader = await api("POST", "org_a/clients", envAdmin, { ...seedClient, scopes: ["m2m:keys:read"] });
+    expect(keyReader.status).toBe(201);
+    // …and a client holding a service scope the org admin lacks is beyond the org admin's reach:
+    // a secret added to it, or an edit, would hand over that scope.
+    const id = keyReader.json.client.client_id;
+    for (const [method, path, body] of [
+      ["POST", `org_a/clients/${id}/secrets`, undefined],
+      ["PATCH", `org_a/clients/${id}`, { audience: [t.issuer] }],
+      ["DELETE", `org_a/clients/${id}`, undefined],
+      ["DELETE", `org_a/clients/${id}/secrets/${keyReader.json.client.secrets[0].id}`, undefined],
+    ] as const) {
+      const res = await api(method, path, orgAdmin, body);
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(res.json.message).toContain("m2m:keys:read");
+    }
+    expect((await api("GET", `org_a/clients/${id}`, orgAdmin)).json.client.secrets).toHaveLength(1);
+  });
+
+  it("refuses custom claims that verifiers would read as permissions", async () => {
+    for (const key of ["scp", "roles", "groups", "entitlements", "kid"]) {
+      const res = await api("POST", "org_a/clients", orgAdmin, { ...seedClient, custom_claims: [{ key, value: "m2m:keys:write" }] });
+      expect(res.status, key).toBe(400);
+      expect(res.json.message).toContain("custom_claims[0].key");
+    }
   });
 });

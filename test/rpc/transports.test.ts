@@ -138,6 +138,14 @@ describe("hostile RPC input", () => {
       body: new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x0f]),
     });
     expect(garbage.status).toBeGreaterThanOrEqual(400);
+    // A misspelt field is refused over Connect JSON, as over REST, never silently dropped.
+    const misspelt = await fetch(`${t.url}/m2mauth.v1.TokenService/IssueToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_id: t.admin.clientId, client_secret: t.admin.clientSecret, scopes: "m2m:clients:read" }),
+    });
+    expect(misspelt.status).toBe(400);
+    expect(((await misspelt.json()) as any).code).toBe("invalid_argument");
     const ok = await createClient(TokenService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" })).validateToken({ token: "a.b.c" });
     expect(ok.valid).toBe(false);
   });
