@@ -62,7 +62,8 @@ function url(name: string, raw: string, protocols: readonly string[]): string {
   try {
     parsed = new URL(raw);
   } catch {
-    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+    // Never echo the value: a Redis URL may carry a password.
+    throw new ConfigError(name, "must be a URL");
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
@@ -88,8 +89,12 @@ function admin(env: Env): Config["admin"] {
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
     throw new ConfigError("M2M_ADMIN_CLIENT_ID", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
   }
-  // A shared secret guessed offline is a full admin takeover: ask for at least 256 bits' worth.
-  if (clientSecret.length < 32) throw new ConfigError("M2M_ADMIN_CLIENT_SECRET", "must be at least 32 characters");
+  // A guessed admin secret is a full takeover: ask for 256 bits' worth (43 base64url characters,
+  // e.g. `openssl rand -base64 32`), and refuse what is plainly not random. At most 256, the
+  // longest secret the token endpoint accepts.
+  if (clientSecret.length < 43 || clientSecret.length > 256 || new Set(clientSecret).size < 16) {
+    throw new ConfigError("M2M_ADMIN_CLIENT_SECRET", "must be 43 to 256 characters of random data (e.g. openssl rand -base64 32)");
+  }
   return Object.freeze({ clientId, clientSecret });
 }
 

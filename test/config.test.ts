@@ -32,6 +32,9 @@ describe("loadConfig", () => {
     [{ M2M_ADMIN_CLIENT_ID: "admin" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ M2M_ADMIN_CLIENT_SECRET: "x".repeat(40) }, "M2M_ADMIN_CLIENT_ID"],
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "short" }, "M2M_ADMIN_CLIENT_SECRET"],
+    [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "a".repeat(64) }, "M2M_ADMIN_CLIENT_SECRET"],
+    [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "0123456789abcdef0123456789abcdef" }, "M2M_ADMIN_CLIENT_SECRET"],
+    [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "Zx9".repeat(86) + "abcdefghijklmnop" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ M2M_KEY_ROTATION_DAYS: "0" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ROTATION_DAYS: "-7" }, "M2M_KEY_ROTATION_DAYS"],
@@ -44,6 +47,17 @@ describe("loadConfig", () => {
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}:`));
   });
 
+  it("never repeats a value that may hold a password", () => {
+    for (const REDIS_URL of ["http://user:hunter2@localhost", "not a url hunter2"]) {
+      expect(() => loadConfig({ REDIS_URL })).toThrow(ConfigError);
+      try {
+        loadConfig({ REDIS_URL });
+      } catch (err) {
+        expect(String((err as Error).message)).not.toContain("hunter2");
+      }
+    }
+  });
+
   it("reads the admin credentials and the other settings", () => {
     const config = loadConfig({
       HOST: "0.0.0.0",
@@ -51,7 +65,7 @@ describe("loadConfig", () => {
       M2M_ISSUER: "https://auth.example.com",
       M2M_SIGNING_ALG: "EdDSA",
       M2M_ADMIN_CLIENT_ID: "admin",
-      M2M_ADMIN_CLIENT_SECRET: "s".repeat(32),
+      M2M_ADMIN_CLIENT_SECRET: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU",
       LOG_LEVEL: "debug",
     });
     expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug" });

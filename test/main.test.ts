@@ -6,6 +6,7 @@ import { getToken } from "./support/server.js";
 
 // The process as an operator runs it: configuration, first-start credentials, restart, signals.
 
+const ADMIN_SECRET = "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const children: ChildProcess[] = [];
 
@@ -78,10 +79,10 @@ describe("main", () => {
   });
 
   it("warns that nothing persists without REDIS_URL", async () => {
-    const running = await start({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "a".repeat(40) });
+    const running = await start({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET });
     expect(running.stdout()).toContain("in-memory store");
     expect(running.stderr()).not.toContain("client_secret");
-    await getToken(running.url, "admin", "a".repeat(40));
+    await getToken(running.url, "admin", ADMIN_SECRET);
     running.child.kill("SIGTERM");
     expect(await running.exited).toBe(0);
   });
@@ -92,7 +93,7 @@ describe("main", () => {
 
   it("keeps encrypted signing keys across a restart with the key, and refuses to start without it", async () => {
     const key = "42".repeat(32);
-    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "a".repeat(40) };
+    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET };
     const first = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
     expect(first.stdout()).not.toContain("unencrypted");
     const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
@@ -101,7 +102,7 @@ describe("main", () => {
 
     const second = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
     expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
-    await getToken(second.url, "admin", "a".repeat(40));
+    await getToken(second.url, "admin", ADMIN_SECRET);
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
 

@@ -20,6 +20,9 @@ import { messageFromJson, pathSegment, readJsonObject, restJsonWrite, sendRestEr
 /** ManagementRoutes handles `/api/v1/organizations/{organization_id}/clients[/{client_id}[/secrets[/{secret_id}]]]`. */
 export type ManagementRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
 
+// Management answers are per caller and may hold a plain secret: no cache may keep them.
+const noStore = { "cache-control": "no-store" };
+
 const clientsPath = /^\/api\/v1\/organizations\/([^/]+)\/clients(?:\/([^/]+)(\/secrets(?:\/([^/]+))?)?)?\/?$/;
 
 interface Target {
@@ -60,7 +63,7 @@ export function createManagementRoutes(transport: Transport): ManagementRoutes {
         case "POST clients": {
           const client = messageFromJson(OrganizationClientSchema, await readJsonObject(req));
           const response = await clients.createOrganizationClient({ organizationId, client }, call);
-          sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, restJsonWrite));
+          sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, restJsonWrite), noStore);
           break;
         }
         case "GET clients": {
@@ -68,12 +71,12 @@ export function createManagementRoutes(transport: Transport): ManagementRoutes {
           if (!/^\d{1,3}$/.test(pageSize)) throw new ConnectError("page_size: must be 1 to 100", Code.InvalidArgument);
           const pageToken = url.searchParams.get("page_token") ?? "";
           const response = await clients.listOrganizationClients({ organizationId, pageSize: Number(pageSize), pageToken }, call);
-          sendJson(res, 200, toJson(ListOrganizationClientsResponseSchema, response, restJsonWrite));
+          sendJson(res, 200, toJson(ListOrganizationClientsResponseSchema, response, restJsonWrite), noStore);
           break;
         }
         case "GET client": {
           const response = await clients.getOrganizationClient({ organizationId, clientId }, call);
-          sendJson(res, 200, toJson(GetOrganizationClientResponseSchema, response, restJsonWrite));
+          sendJson(res, 200, toJson(GetOrganizationClientResponseSchema, response, restJsonWrite), noStore);
           break;
         }
         case "PATCH client": {
@@ -83,21 +86,21 @@ export function createManagementRoutes(transport: Transport): ManagementRoutes {
           const updateMask = create(FieldMaskSchema, { paths: Object.keys(body) });
           if (updateMask.paths.length === 0) throw new ConnectError("request body names no field to update", Code.InvalidArgument);
           const response = await clients.updateOrganizationClient({ organizationId, clientId, client, updateMask }, call);
-          sendJson(res, 200, toJson(UpdateOrganizationClientResponseSchema, response, restJsonWrite));
+          sendJson(res, 200, toJson(UpdateOrganizationClientResponseSchema, response, restJsonWrite), noStore);
           break;
         }
         case "DELETE client":
           await clients.deleteOrganizationClient({ organizationId, clientId }, call);
-          sendJson(res, 200, {});
+          sendJson(res, 200, {}, noStore);
           break;
         case "POST secrets": {
           const response = await clients.createOrganizationClientSecret({ organizationId, clientId }, call);
-          sendJson(res, 201, toJson(CreateOrganizationClientSecretResponseSchema, response, restJsonWrite));
+          sendJson(res, 201, toJson(CreateOrganizationClientSecretResponseSchema, response, restJsonWrite), noStore);
           break;
         }
         case "DELETE secret":
           await clients.deleteOrganizationClientSecret({ organizationId, clientId, secretId: t.secretId ?? "" }, call);
-          sendJson(res, 200, {});
+          sendJson(res, 200, {}, noStore);
           break;
         default:
           sendJson(res, 405, { code: "unimplemented", message: `${req.method} is not allowed here` }, { allow: allowed(t) });

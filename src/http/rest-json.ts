@@ -1,6 +1,7 @@
 import { fromJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
+import { toConnectError } from "../errors.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 
 /** restJsonWrite writes messages as the seed shows them: snake_case, every field present. */
@@ -18,11 +19,15 @@ export function pathSegment(value: string): string {
 /** readJsonObject reads an `application/json` body that must be a JSON object. */
 export async function readJsonObject(req: HttpRequest): Promise<Record<string, JsonValue>> {
   if (mediaType(req) !== "application/json") throw new ConnectError("content type must be application/json", Code.InvalidArgument);
+  // A body over the limit says so (not "invalid JSON"): its error maps like any domain error.
+  const body = await readBody(req).catch((err: unknown) => {
+    throw toConnectError(err);
+  });
   let json: unknown;
   try {
-    json = JSON.parse((await readBody(req)).toString("utf8"));
-  } catch (err) {
-    throw new ConnectError(err instanceof ConnectError ? err.rawMessage : "request body is not valid JSON", Code.InvalidArgument);
+    json = JSON.parse(body.toString("utf8"));
+  } catch {
+    throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ConnectError("request body must be a JSON object", Code.InvalidArgument);

@@ -1,4 +1,5 @@
 import { InvalidClientError, InvalidRequestError, toOAuthError } from "../errors.js";
+import { secretPrefix } from "../clients/ids.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 
@@ -12,6 +13,10 @@ interface Credentials {
   clientId: string;
   clientSecret: string;
   basic: boolean;
+}
+
+function loggableId(clientId: string): string | undefined {
+  return /^[A-Za-z0-9_.:-]{1,128}$/.test(clientId) && !clientId.startsWith(secretPrefix) ? clientId : undefined;
 }
 
 function formDecode(value: string): string {
@@ -35,6 +40,8 @@ function basicCredentials(header: string): { clientId: string; clientSecret: str
 function singleParams(body: Buffer): Map<string, string> {
   const params = new Map<string, string>();
   for (const [name, value] of new URLSearchParams(body.toString("utf8"))) {
+    // RFC 6749 §3.2: a parameter without a value is treated as omitted.
+    if (value === "") continue;
     // RFC 6749 §3.2: parameters must not be included more than once.
     if (params.has(name)) throw new InvalidRequestError(`parameter ${name} is repeated`);
     params.set(name, value);
@@ -63,7 +70,8 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
   return async (req, res) => {
     const start = performance.now();
     const ms = () => Math.round(performance.now() - start);
-    let basic = /^Basic /i.test(req.headers.authorization ?? "");
+    // RFC 6749 §5.2: a client that tried the Authorization header gets a 401 with a challenge.
+    let challenge = req.headers.authorization !== undefined;
     let clientId: string | undefined;
     try {
       if (req.method !== "POST") {
@@ -76,8 +84,10 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
       }
       const params = singleParams(await readBody(req));
       const creds = credentials(req, params);
-      basic = creds.basic;
-      clientId = creds.clientId;
+      challenge = creds.basic;
+      // Logged only when it looks like a client id: credentials pasted the wrong way round
+      // must not put a secret in the log.
+      clientId = loggableId(creds.clientId);
       const audience = params.get("audience");
       const response = await tokens.issue({
         grantType: params.get("grant_type") ?? "",
@@ -91,8 +101,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
     } catch (err) {
       const { status, body, retryable } = toOAuthError(err);
       const headers: Record<string, string> = { ...noStore };
-      // RFC 6749 §5.2: a failed Basic authentication answers 401 with a challenge.
-      if (status === 401 && basic) headers["www-authenticate"] = 'Basic realm="m2m-auth", charset="UTF-8"';
+      if (status === 401 && challenge) headers["www-authenticate"] = 'Basic realm="m2m-auth", charset="UTF-8"';
       if (retryable) headers["retry-after"] = "1";
       sendJson(res, status, body, headers);
       log({ status, ms: ms(), error: body.error, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });

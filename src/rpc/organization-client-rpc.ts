@@ -18,6 +18,8 @@ export function createOrganizationClientRpc(clients: ClientService): ServiceImpl
   return {
     async createOrganizationClient(req, ctx) {
       const { client, plainSecret } = await clients.create(callerOf(ctx), req.organizationId, req.client);
+      // The only copy of a secret: no cache may keep it (RFC 6749 §5.1 asks the same of tokens).
+      ctx.responseHeader.set("cache-control", "no-store");
       return create(CreateOrganizationClientResponseSchema, { client, plainSecret });
     },
     async getOrganizationClient(req, ctx) {
@@ -38,6 +40,7 @@ export function createOrganizationClientRpc(clients: ClientService): ServiceImpl
     },
     async createOrganizationClientSecret(req, ctx) {
       const { secret, plainSecret } = await clients.createSecret(callerOf(ctx), req.organizationId, req.clientId);
+      ctx.responseHeader.set("cache-control", "no-store");
       return create(CreateOrganizationClientSecretResponseSchema, { secret, plainSecret });
     },
     async deleteOrganizationClientSecret(req, ctx) {

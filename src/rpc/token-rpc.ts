@@ -7,7 +7,9 @@ import type { TokenValidator } from "../tokens/token-validator.js";
 /** createTokenRpc implements TokenService: the same token path as `POST /oauth/token`. */
 export function createTokenRpc(tokens: TokenService, validator: TokenValidator): ServiceImpl<typeof TokenServiceDesc> {
   return {
-    async issueToken(req) {
+    async issueToken(req, ctx) {
+      // RFC 6749 §5.1: a token response must not be cached.
+      ctx.responseHeader.set("cache-control", "no-store");
       const response = await tokens.issue({
         // The RPC has one grant; an empty grant_type means it, as the proto documents.
         grantType: req.grantType === "" ? "client_credentials" : req.grantType,

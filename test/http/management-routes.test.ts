@@ -29,6 +29,7 @@ describe("the seed flow over REST", () => {
   it("registers a client, answers with the seed's shape, and shows the secret once", async () => {
     const created = await api("POST", `/api/v1/organizations/${org}/clients`, seedClient);
     expect(created.status).toBe(201);
+    expect(created.headers.get("cache-control")).toBe("no-store");
     const { client, plain_secret } = created.json;
     expect(Object.keys(created.json).sort()).toEqual(["client", "plain_secret"]);
     expect(client.client_id).toMatch(/^m2morg_[a-z2-7]+$/);
@@ -185,6 +186,7 @@ describe("bad input", () => {
     ["unknown field", { ...seedClient, colour: "red" }, "colour"],
     ["wrong type", { ...seedClient, expiry: "soon" }, "expiry"],
     ["not JSON", "{name:", "JSON"],
+    ["too large", { ...seedClient, description: "x".repeat(70 * 1024) }, "larger than"],
   ];
   it.each(cases)("%s → 400 invalid_argument naming the field, nothing stored", async (_name, body, field) => {
     const before = (await api("GET", `/api/v1/organizations/org_bad_input/clients`)).json.total_size;

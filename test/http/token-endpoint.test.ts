@@ -95,6 +95,18 @@ describe("POST /oauth/token", () => {
     expect(unknown.json).toEqual(viaPost.json);
   });
 
+  it("treats a parameter without a value as omitted (RFC 6749 §3.2)", async () => {
+    const res = await token("grant_type=client_credentials&client_secret=&scope=", { authorization: basic(clientId, secret) });
+    expect(res.status).toBe(200);
+    expect(res.json.scope).toBe("deploy:applications read:deployments");
+  });
+
+  it("challenges any client that tried the Authorization header", async () => {
+    const res = await token("grant_type=client_credentials", { authorization: "Bearer abc" });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Basic realm=/);
+  });
+
   it("requires the form content type and POST", async () => {
     const json = await fetch(`${t.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(json.status).toBe(400);

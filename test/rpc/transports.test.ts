@@ -145,6 +145,13 @@ describe("hostile RPC input", () => {
       body: JSON.stringify({ client_id: t.admin.clientId, client_secret: t.admin.clientSecret, scopes: "m2m:clients:read" }),
     });
     expect(misspelt.status).toBe(400);
+    const issued = await fetch(`${t.url}/m2mauth.v1.TokenService/IssueToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ client_id: t.admin.clientId, client_secret: t.admin.clientSecret }),
+    });
+    expect(issued.status).toBe(200);
+    expect(issued.headers.get("cache-control")).toBe("no-store");
     expect(((await misspelt.json()) as any).code).toBe("invalid_argument");
     const ok = await createClient(TokenService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" })).validateToken({ token: "a.b.c" });
     expect(ok.valid).toBe(false);
