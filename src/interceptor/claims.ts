@@ -5,7 +5,8 @@ import { TokenVerificationError } from "./verification-error.js";
 /**
  * AuthClaims is a verified access token's JWT Claims Set (RFC 9068 §2.2) plus `scopes`: every scope
  * the token grants, from `scope` (space-delimited, RFC 9068 §2.2.3), `scopes` and `scp` (arrays),
- * deduplicated in first-seen order. Custom claims (e.g. `oid`) are passed through untouched.
+ * deduplicated in first-seen order. `oid` (the organization), when present, is a non-empty
+ * string; other custom claims are passed through untouched.
  */
 export type AuthClaims = JWTPayload & {
   iss: string;
@@ -14,6 +15,7 @@ export type AuthClaims = JWTPayload & {
   iat: number;
   jti: string;
   client_id: string;
+  oid?: string;
   scopes: string[];
 };
 
@@ -45,7 +47,8 @@ function freezeDeep<T>(value: T): T {
 
 /**
  * toAuthClaims checks the types of the claims jose does not check (RFC 9068 §2.2, RFC 7519 §4.1)
- * and adds `scopes`; it throws TokenVerificationError("malformed token") on a wrong type. The
+ * and of `oid` when present (a non-empty string: handlers scope access by it), and adds `scopes`;
+ * it throws TokenVerificationError("malformed token") on a wrong type. The
  * result is deeply frozen: the verifier's token cache shares it between calls.
  */
 export function toAuthClaims(payload: JWTPayload): AuthClaims {
@@ -55,5 +58,7 @@ export function toAuthClaims(payload: JWTPayload): AuthClaims {
   if (typeof payload.iat !== "number" || typeof payload.exp !== "number") {
     throw new TokenVerificationError("malformed token");
   }
+  const oid = payload["oid"];
+  if (oid !== undefined && (typeof oid !== "string" || oid === "")) throw new TokenVerificationError("malformed token");
   return freezeDeep({ ...payload, scopes: grantedScopes(payload) } as AuthClaims);
 }

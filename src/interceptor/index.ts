@@ -6,6 +6,7 @@ export { grantedScopes, type AuthClaims } from "./claims.js";
 export {
   DEFAULT_JWKS_CACHE_MAX_AGE,
   DEFAULT_JWKS_COOLDOWN,
+  DEFAULT_JWKS_MAX_STALE,
   DEFAULT_JWKS_TIMEOUT,
   createJwksCache,
   type JwksCache,

@@ -21,8 +21,8 @@ function usable(jwk: unknown, alg: string, shape: KeyShape): jwk is JWK {
   );
 }
 
-function candidates(set: JSONWebKeySet, alg: string, shape: KeyShape, kid: string | undefined): JWK[] {
-  return set.keys.filter((jwk) => usable(jwk, alg, shape) && (kid === undefined || jwk.kid === kid));
+function candidates(set: JSONWebKeySet, alg: string, shape: KeyShape, kid: string): JWK[] {
+  return set.keys.filter((jwk) => usable(jwk, alg, shape) && jwk.kid === kid);
 }
 
 /** KeyResolver picks verification keys and tells whether a key it picked is still published. */
@@ -36,9 +36,10 @@ export interface KeyResolver {
 /**
  * createKeyResolver returns the key getter given to jose's jwtVerify. It reads only `alg` and
  * `kid`: the `jku`, `x5u`, `jwk` and `x5c` headers are ignored, so a token can never bring or point
- * to its own key (RFC 8725 §3.10). A token without `kid` is accepted only when exactly one key of
- * the set fits its `alg`; a `kid` that fits no key or more than one is rejected. `onKeysRemoved`
- * is called when a set read lacks a key of the set read before it (dropped or replaced).
+ * to its own key (RFC 8725 §3.10). A token without `kid` is rejected ("missing kid"): our issuer
+ * always sets it, and picking a key for a token without one would be a guess. A `kid` that fits no
+ * key or more than one is rejected too. `onKeysRemoved` is called when a set read lacks a key of
+ * the set read before it (dropped or replaced).
  */
 export function createKeyResolver(source: KeySource, algorithms: readonly string[], onKeysRemoved: () => void = () => {}): KeyResolver {
   const allowed = new Set(algorithms);
@@ -92,11 +93,11 @@ export function createKeyResolver(source: KeySource, algorithms: readonly string
     if (typeof alg !== "string" || !allowed.has(alg)) throw new TokenVerificationError("algorithm not allowed");
     const shape = keyShapeOf(alg);
     if (shape === undefined) throw new TokenVerificationError("algorithm not allowed");
-    if (kid !== undefined && (typeof kid !== "string" || kid === "")) {
-      throw new TokenVerificationError("malformed token");
-    }
+    // A token is never accepted on a guess: without a kid no key is picked, however few fit.
+    if (kid === undefined) throw new TokenVerificationError("missing kid");
+    if (typeof kid !== "string" || kid === "") throw new TokenVerificationError("malformed token");
     let found = candidates((await watch.read(current)) as JSONWebKeySet, alg, shape, kid);
-    if (found.length === 0 && kid !== undefined) {
+    if (found.length === 0) {
       // A kid we do not know yet may be a freshly rotated key: re-read the set once (rate-limited).
       const fresh = await watch.read(refresh);
       if (fresh !== undefined) found = candidates(fresh, alg, shape, kid);

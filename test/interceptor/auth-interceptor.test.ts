@@ -153,6 +153,11 @@ describe.each(transports)("auth interceptor over %s", (_name, makeTransport) => 
     await rejected(big, "token too large");
   });
 
+  it("refuses a token without kid, though it has one key for its alg, and one with a bad oid", async () => {
+    await rejected(await sign(ed, claims(), { kid: undefined }), "missing kid");
+    await rejected(await sign(rs, claims({ oid: 42 })), "malformed token");
+  });
+
   it("refuses a token without the RFC 9068 client_id claim", async () => {
     await rejected(await sign(rs, claims({ client_id: undefined })), "missing client_id claim");
   });

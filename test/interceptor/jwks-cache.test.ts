@@ -1,7 +1,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createJwksCache, KeysUnavailableError, MAX_JWKS_BYTES, type JwksCacheOptions } from "../../src/interceptor/index.js";
+import { createJwksCache, DEFAULT_JWKS_MAX_STALE, KeysUnavailableError, MAX_JWKS_BYTES, type JwksCacheOptions } from "../../src/interceptor/index.js";
 import { fakeClock, type FakeClock } from "./fake-clock.js";
 import { jwksOf, makeKey, type TestKey } from "./fixtures.js";
 import { startJwksServer } from "./jwks-server.js";
@@ -56,6 +56,9 @@ describe("createJwksCache options", () => {
     [{ cacheMaxAge: -1 }, /^cacheMaxAge: /],
     [{ cacheMaxAge: Number.NaN }, /^cacheMaxAge: /],
     [{ cooldown: Infinity }, /^cooldown: /],
+    [{ maxStale: -1 }, /^maxStale: /],
+    [{ maxStale: Infinity }, /^maxStale: /],
+    [{ maxStale: 59_999, cacheMaxAge: 60_000 }, /^maxStale: must be at least cacheMaxAge/],
     [{ timeout: 0 }, /^timeout: /],
     [{ timeout: "5s" }, /^timeout: /],
     [{ fetch: "fetch" }, /^fetch: /],
@@ -66,6 +69,12 @@ describe("createJwksCache options", () => {
 
   it("accepts cacheMaxAge 0 and cooldown 0", () => {
     expect(() => createJwksCache({ jwksUri: URI, cacheMaxAge: 0, cooldown: 0 })).not.toThrow();
+  });
+
+  it("accepts maxStale equal to cacheMaxAge, and a cacheMaxAge beyond the default maxStale", () => {
+    expect(DEFAULT_JWKS_MAX_STALE).toBe(24 * 3600_000);
+    expect(() => createJwksCache({ jwksUri: URI, cacheMaxAge: 60_000, maxStale: 60_000 })).not.toThrow();
+    expect(() => createJwksCache({ jwksUri: URI, cacheMaxAge: 2 * DEFAULT_JWKS_MAX_STALE })).not.toThrow();
   });
 });
 
@@ -127,6 +136,65 @@ describe("JwksCache", () => {
     clock.advance(30_000);
     expect(await cache.current()).toEqual(jwksOf(k2));
     expect(stub.calls).toBe(4);
+  });
+
+  it("serves the stale set for at most maxStale past cacheMaxAge (default 24 h), then fails closed until a fetch succeeds", async () => {
+    const stub = stubFetch();
+    const clock = fakeClock();
+    const cache = cacheWith(stub, clock);
+    const first = await cache.current();
+    stub.answer = () => json({ error: "down" }, 503);
+    // Within cacheMaxAge + maxStale of the last successful fetch, every failed refetch falls back.
+    clock.advance(600_000);
+    expect(await cache.current()).toBe(first);
+    clock.advance(DEFAULT_JWKS_MAX_STALE - 30_000);
+    expect(await cache.current()).toBe(first);
+    expect(await cache.refresh()).toBe(first);
+    clock.advance(30_000); // exactly cacheMaxAge + maxStale: still served
+    expect(await cache.current()).toBe(first);
+    const before = stub.calls;
+    clock.advance(1); // past it: the set is no longer trusted, and each call tries to fetch
+    const err = await unavailable(cache.current());
+    expect(err.message).toBe("verification keys are unavailable: the JWKS could not be fetched");
+    await unavailable(cache.refresh());
+    expect(stub.calls).toBe(before + 2);
+    // Not even within the cooldown, nor after more failures, does the old set come back.
+    stub.answer = () => Promise.reject(new TypeError("fetch failed"));
+    clock.advance(30_000);
+    await unavailable(cache.current());
+    // The endpoint is back: the next call fetches and serves the new set.
+    stub.answer = () => json(jwksOf(k2));
+    expect(await cache.current()).toEqual(jwksOf(k2));
+    expect(await cache.refresh()).toEqual(jwksOf(k2));
+  });
+
+  it("measures maxStale from the last successful fetch, also when a slow failing fetch crosses it", async () => {
+    const stub = stubFetch();
+    const clock = fakeClock();
+    const cache = cacheWith(stub, clock, { cacheMaxAge: 60_000, maxStale: 120_000, cooldown: 0 });
+    const first = await cache.current();
+    stub.answer = () => json({}, 500);
+    clock.advance(60_000);
+    expect(await cache.current()).toBe(first);
+    clock.advance(120_000); // failed refetches do not extend the set's life
+    expect(await cache.current()).toBe(first);
+    // A fetch that begins within maxStale but fails after it does not fall back.
+    let fail = () => {};
+    stub.answer = () => new Promise<Response>((resolve) => (fail = () => resolve(json({}, 500))));
+    const slow = cache.current();
+    await new Promise((r) => setTimeout(r, 10));
+    clock.advance(1);
+    fail();
+    await unavailable(slow);
+    // A success restarts the clock.
+    stub.answer = () => json(jwksOf(k1, k2));
+    const second = await cache.current();
+    expect(second).toEqual(jwksOf(k1, k2));
+    stub.answer = () => json({}, 500);
+    clock.advance(180_000);
+    expect(await cache.current()).toBe(second);
+    clock.advance(1);
+    await unavailable(cache.current());
   });
 
   it("refetches for an unknown kid at most once per cooldown, and returns the newest set", async () => {

@@ -145,6 +145,27 @@ describe.each(transports)("remote JWKS over %s", (_name, makeTransport) => {
     expect(await call(es)).toBe("m2morg_abc123");
   });
 
+  it("admits tokens of cached keys for maxStale while the endpoint is down, then fails with Unavailable until it is back", async () => {
+    const endpoint = await start({ cacheMaxAge: 60_000, maxStale: 3_600_000 });
+    expect(await call(es)).toBe("m2morg_abc123");
+    endpoint.status = 500;
+    clock.advance(60_000 + 3_600_000); // the last moment the stale set may be used
+    expect(await call(es)).toBe("m2morg_abc123");
+    expect(endpoint.requests).toBe(2);
+    clock.advance(1);
+    const err = await failure(call(es));
+    expect(err.code).toBe(Code.Unavailable);
+    expect(err.rawMessage).not.toContain(endpoint.url);
+    await refused(es, Code.Unavailable); // each call tries again; no stale fallback
+    expect(endpoint.requests).toBe(4);
+    clock.advance(24 * 3_600_000); // a long outage changes nothing
+    await refused(es, Code.Unavailable);
+    endpoint.status = 200; // back: the next call fetches, and tokens are admitted again
+    expect(await call(es)).toBe("m2morg_abc123");
+    expect(await call(es)).toBe("m2morg_abc123");
+    expect(endpoint.requests).toBe(6);
+  });
+
   it("fails with Unavailable while no key set was ever fetched, and recovers on the next call", async () => {
     const endpoint = await start();
     endpoint.status = 500;

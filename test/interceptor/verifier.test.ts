@@ -95,6 +95,17 @@ describe("TokenVerifier.verify", () => {
     expect(got["team"]).toBe("x");
   });
 
+  it("accepts a token without oid, and refuses one whose oid is not a non-empty string", async () => {
+    const verifier = createTokenVerifier(base());
+    const admin = await verifier.verify(await sign(rs, claims({ oid: undefined })));
+    expect(admin.oid).toBeUndefined();
+    for (const oid of ["", 42, null, true, ["org_42"], { id: "org_42" }]) {
+      const err = await verifyError(verifier.verify(await sign(rs, claims({ oid }))));
+      expect(err).toBeInstanceOf(TokenVerificationError);
+      expect(err.message).toBe("malformed token");
+    }
+  });
+
   it("throws TokenVerificationError with code invalid_token and a message without the token", async () => {
     const token = await sign(rs, claims({ exp: 1 }));
     const err = await verifyError(createTokenVerifier(base()).verify(token));
@@ -122,12 +133,25 @@ describe("TokenVerifier.verify", () => {
     await expect(createTokenVerifier(base()).verify(token)).resolves.toBeDefined();
   });
 
-  it("accepts a token without kid only when exactly one key fits its alg", async () => {
+  it("refuses a token without kid, even when exactly one key fits its alg", async () => {
     const noKid = await sign(es, claims(), { kid: undefined });
-    await expect(createTokenVerifier(base()).verify(noKid)).resolves.toBeDefined();
+    // Formerly accepted (es is the only ES256 key), but picking a key for a token without a kid is
+    // a guess, and our issuer always sets one: now refused.
+    const err = await verifyError(createTokenVerifier(base()).verify(noKid));
+    expect(err).toBeInstanceOf(TokenVerificationError);
+    expect(err.message).toBe("missing kid");
     const twoRsa = createTokenVerifier({ ...base(), keys: jwksOf(rs, rs2) });
-    expect((await verifyError(twoRsa.verify(await sign(rs, claims(), { kid: undefined })))).message).toBe("unknown key id");
+    // With two keys for its alg it was refused as ambiguous ("unknown key id"); now it is refused
+    // before any key is looked at.
+    expect((await verifyError(twoRsa.verify(await sign(rs, claims(), { kid: undefined })))).message).toBe("missing kid");
     await expect(twoRsa.verify(await sign(rs2))).resolves.toBeDefined();
+  });
+
+  it("refuses a token whose kid is empty or not a string", async () => {
+    for (const kid of ["", 42, null]) {
+      const token = await signRaw(rs, { alg: "RS256", kid, typ: "at+jwt" }, claims());
+      expect((await verifyError(createTokenVerifier(base()).verify(token))).message).toBe("malformed token");
+    }
   });
 
   it("refuses a token with an unknown crit header", async () => {
