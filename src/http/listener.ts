@@ -1,6 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { armDeadline, h1Options, h2Options, limitDefaults, type ListenerLimits } from "./limits.js";
 import { sniffProtocol } from "./sniff-protocol.js";
 
 // http2.createServer alone answers HTTP/1.1 clients with garbage, and http.createServer cannot
@@ -14,8 +15,8 @@ export type RequestHandler = (
   res: http.ServerResponse | http2.Http2ServerResponse,
 ) => void;
 
-/** ListenerOptions configures createListener. */
-export interface ListenerOptions {
+/** ListenerOptions configures createListener; ListenerLimits bound what clients can hold open. */
+export interface ListenerOptions extends ListenerLimits {
   /** handler serves every request, e.g. `connectNodeAdapter(...)` behind the REST router. */
   handler: RequestHandler;
   /** host is the address to bind, e.g. `127.0.0.1`, `0.0.0.0` or `::`. */
@@ -63,6 +64,7 @@ export function createListener(options: ListenerOptions): Listener {
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs;
   const sniffTimeoutMs = options.sniffTimeoutMs ?? defaultSniffTimeoutMs;
+  const requestTimeoutMs = options.requestTimeoutMs ?? limitDefaults.requestTimeoutMs;
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
   const responses = new Set<http.ServerResponse>();
@@ -101,6 +103,9 @@ export function createListener(options: ListenerOptions): Listener {
         res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
       }
     };
+    // A late write after the deadline's 408 must not become an unhandled 'error' event.
+    if (res instanceof http.ServerResponse) res.on("error", report);
+    armDeadline(req, res, requestTimeoutMs);
     try {
       // The handler is typed to return void, but an async one must not become an unhandled rejection.
       const result: unknown = options.handler(req, res);
@@ -110,20 +115,17 @@ export function createListener(options: ListenerOptions): Listener {
     }
   }
 
-  const h1 = http.createServer(
-    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: keepAliveTimeoutMs, connectionsCheckingInterval: 1_000 },
-    (req, res) => {
-      responses.add(res);
-      res.once("close", () => responses.delete(res));
-      if (closing) res.setHeader("connection", "close");
-      // A response whose headers went out before close() could not say `connection: close`.
-      res.once("finish", () => {
-        if (closing) req.socket.end();
-      });
-      dispatch(req, res);
-    },
-  );
-  const h2 = http2.createServer({}, dispatch);
+  const h1 = http.createServer(h1Options(options, keepAliveTimeoutMs), (req, res) => {
+    responses.add(res);
+    res.once("close", () => responses.delete(res));
+    if (closing) res.setHeader("connection", "close");
+    // A response whose headers went out before close() could not say `connection: close`.
+    res.once("finish", () => {
+      if (closing) req.socket.end();
+    });
+    dispatch(req, res);
+  });
+  const h2 = http2.createServer(h2Options(options), dispatch);
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -163,6 +165,7 @@ export function createListener(options: ListenerOptions): Listener {
       },
     );
   });
+  server.maxConnections = options.maxConnections ?? limitDefaults.maxConnections;
 
   function listen(): Promise<ListenerAddress> {
     if (closing) return Promise.reject(new Error("the listener is closed"));
