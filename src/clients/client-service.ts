@@ -75,8 +75,15 @@ export function createClientService(options: ClientServiceOptions): ClientServic
     authorizeOrganization(caller, organizationId);
   }
 
+  // Another organization's client is reported exactly like a missing one: ids must not leak.
+  async function find(organizationId: string, clientId: string): Promise<M2MClient> {
+    const record = await store.get(clientId);
+    if (!record?.client || record.client.organizationId !== organizationId) throw notFound(organizationId, clientId);
+    return record.client;
+  }
+
   async function change(organizationId: string, clientId: string, apply: (record: ClientRecord) => ClientRecord): Promise<ClientRecord> {
-    // Another organization's client is reported exactly like a missing one: ids must not leak.
+    // store.update finds nothing for another organization's client, as find does.
     const record = await store.update(organizationId, clientId, apply);
     if (record === undefined) throw notFound(organizationId, clientId);
     return record;
@@ -117,9 +124,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
 
     async get(caller, organizationId, clientId) {
       check(caller, organizationId, clientId);
-      const record = await store.get(clientId);
-      if (!record?.client || record.client.organizationId !== organizationId) throw notFound(organizationId, clientId);
-      return (await withUses([record.client]))[0] as M2MClient;
+      return (await withUses([await find(organizationId, clientId)]))[0] as M2MClient;
     },
 
     async list(caller, organizationId, { pageSize, pageToken }) {
@@ -139,23 +144,20 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       check(caller, organizationId, clientId);
       if (input === undefined) throw new InvalidArgumentError("client", "is required");
       const paths = checkMask(mask.length > 0 ? mask : impliedMask(input));
-      const record = await change(organizationId, clientId, (current) => {
+      const record = await change(organizationId, clientId, managed(caller, (current) => {
         const client = current.client as M2MClient;
-        checkCanManage(caller, client);
         const valid = mergeUpdate(client, input, paths);
         checkGrantable(caller, valid.scopes.filter((scope) => !client.scopes.includes(scope)));
         applyValid(client, valid);
         client.updateTime = timestampFromMs(now());
         return current;
-      });
+      }));
       return (await withUses([record.client as M2MClient]))[0] as M2MClient;
     },
 
     async delete(caller, organizationId, clientId) {
       check(caller, organizationId, clientId);
-      const record = await store.get(clientId);
-      if (!record?.client || record.client.organizationId !== organizationId) throw notFound(organizationId, clientId);
-      checkCanManage(caller, record.client);
+      checkCanManage(caller, await find(organizationId, clientId));
       if (!(await store.delete(organizationId, clientId))) throw notFound(organizationId, clientId);
     },
 

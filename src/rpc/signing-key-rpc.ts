@@ -10,7 +10,7 @@ import {
   type SigningKeyService,
 } from "../../gen/m2mauth/v1/keys_pb.js";
 import { PermissionDeniedError } from "../errors.js";
-import { getAuthClaims } from "../interceptor/index.js";
+import { callerOf } from "./caller.js";
 import type { KeyInfo, KeyRing, KeyStatus } from "../keys/key-ring.js";
 
 const statuses: Record<KeyStatus, SigningKeyStatus> = {
@@ -34,8 +34,7 @@ export function toSigningKey(key: KeyInfo): SigningKey {
 // The scopes are enforced by the auth interceptor from the proto options; the issuer's keys are
 // the environment's, so an organization's admin may not touch them even with those scopes.
 function requireEnvironmentAdmin(context: HandlerContext): void {
-  const oid = getAuthClaims(context)["oid"];
-  if (oid !== undefined && oid !== "") throw new PermissionDeniedError("signing keys are managed by the environment's admin");
+  if (callerOf(context).organizationId !== undefined) throw new PermissionDeniedError("signing keys are managed by the environment's admin");
 }
 
 /** createSigningKeyRpc implements SigningKeyService over the key ring. */
