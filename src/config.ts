@@ -1,4 +1,6 @@
+import { availableParallelism } from "node:os";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
+import type { RedisConnectionOptions, RedisNode } from "./store/redis-connection.js";
 
 /** LogLevel is a pino level name. */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -7,8 +9,13 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" |
 export interface Config {
   readonly host: string;
   readonly port: number;
-  /** redisUrl is undefined when the embedded in-memory store is used. */
-  readonly redisUrl: string | undefined;
+  /**
+   * redis is the Redis deployment (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS); undefined
+   * when the embedded in-memory store is used.
+   */
+  readonly redis: RedisConnectionOptions | undefined;
+  /** workers is how many processes serve the port (M2M_WORKERS); 1 serves in this process. */
+  readonly workers: number;
   readonly keyPrefix: string;
   /** issuer is the `iss` of every token and the audience of the management API. */
   readonly issuer: string;
@@ -57,7 +64,7 @@ function port(env: Env): number {
   return value;
 }
 
-function url(name: string, raw: string, protocols: readonly string[]): string {
+function urlOf(name: string, raw: string, protocols: readonly string[]): string {
   let parsed: URL;
   try {
     parsed = new URL(raw);
@@ -73,7 +80,7 @@ function url(name: string, raw: string, protocols: readonly string[]): string {
 
 function issuer(env: Env, listenPort: number): string {
   const raw = read(env, "M2M_ISSUER") ?? `http://localhost:${listenPort}`;
-  url("M2M_ISSUER", raw, ["http:", "https:"]);
+  urlOf("M2M_ISSUER", raw, ["http:", "https:"]);
   // RFC 8414 §2: an issuer has no query or fragment. A trailing slash is kept as written, since
   // `iss` is compared as an exact string.
   if (/[?#]/.test(raw)) throw new ConfigError("M2M_ISSUER", "must not have a query or fragment");
@@ -120,11 +127,71 @@ function keyEncryptionKey(env: Env): Uint8Array | undefined {
   return new Uint8Array(key);
 }
 
+function nodes(env: Env, name: string): RedisNode[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const list = raw.split(",").map((entry) => entry.trim());
+  return list.map((entry) => {
+    // host:port, or [v6]:port. Never echo the value: lists are short, but keep config errors clean.
+    const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || !(port >= 1 && port <= 65535)) throw new ConfigError(name, "must be a comma-separated list of host:port");
+    return { host: match[1].replace(/^\[|\]$/g, ""), port };
+  });
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined || raw === "0" || raw === "false" || raw === "no") return false;
+  if (raw === "1" || raw === "true" || raw === "yes") return true;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function redis(env: Env): RedisConnectionOptions | undefined {
+  const url = read(env, "REDIS_URL");
+  const cluster = nodes(env, "REDIS_CLUSTER_NODES");
+  const sentinels = nodes(env, "REDIS_SENTINELS");
+  const given = [url && "REDIS_URL", cluster && "REDIS_CLUSTER_NODES", sentinels && "REDIS_SENTINELS"].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(String(given[1]), `set exactly one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (also set: ${given[0]})`);
+  const name = read(env, "REDIS_SENTINEL_NAME");
+  if (sentinels === undefined && name !== undefined) throw new ConfigError("REDIS_SENTINEL_NAME", "is only used with REDIS_SENTINELS");
+  const password = read(env, "REDIS_PASSWORD");
+  const sentinelPassword = read(env, "REDIS_SENTINEL_PASSWORD");
+  if (sentinelPassword !== undefined && sentinels === undefined) throw new ConfigError("REDIS_SENTINEL_PASSWORD", "is only used with REDIS_SENTINELS");
+  const tls = flag(env, "REDIS_TLS");
+  if (given.length === 0) {
+    for (const variable of ["REDIS_PASSWORD", "REDIS_TLS"]) {
+      if (read(env, variable) !== undefined) throw new ConfigError(variable, "needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS");
+    }
+    return undefined;
+  }
+  const common = { ...(password !== undefined ? { password } : {}), tls };
+  if (url !== undefined) {
+    urlOf("REDIS_URL", url, ["redis:", "rediss:"]);
+    // A rediss:// URL turns TLS on by itself (ioredis reads it); REDIS_TLS may say so too.
+    return Object.freeze({ kind: "single", url, ...common, tls: tls || url.startsWith("rediss:") });
+  }
+  if (cluster !== undefined) return Object.freeze({ kind: "cluster", nodes: cluster, ...common });
+  if (name === undefined) throw new ConfigError("REDIS_SENTINEL_NAME", "is required with REDIS_SENTINELS (the monitored primary's name)");
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(name)) throw new ConfigError("REDIS_SENTINEL_NAME", "must be 1-128 characters of A-Z a-z 0-9 _ . -");
+  return Object.freeze({ kind: "sentinel", sentinels: sentinels ?? [], name, ...common, ...(sentinelPassword !== undefined ? { sentinelPassword } : {}) });
+}
+
+function workers(env: Env, store: RedisConnectionOptions | undefined, cores: number): number {
+  const raw = read(env, "M2M_WORKERS") ?? (store === undefined ? "1" : "auto");
+  const count = raw === "auto" ? (store === undefined ? 1 : cores) : Number(raw);
+  if (raw !== "auto" && (!/^\d+$/.test(raw) || count < 1 || count > 256)) throw new ConfigError("M2M_WORKERS", `must be auto or 1-256, got "${raw}"`);
+  // Workers are separate processes: an in-memory store would give each one its own clients and keys.
+  if (count > 1 && store === undefined) {
+    throw new ConfigError("M2M_WORKERS", `more than 1 worker needs a shared store: set REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (got "${raw}")`);
+  }
+  return count;
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, cores: number = availableParallelism()): Config {
   const listenPort = port(env);
-  const redisUrl = read(env, "REDIS_URL");
-  if (redisUrl !== undefined) url("REDIS_URL", redisUrl, ["redis:", "rediss:"]);
+  const store = redis(env);
   const keyPrefix = env["M2M_KEY_PREFIX"] ?? "m2m:";
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");
@@ -132,7 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     host: read(env, "HOST") ?? "127.0.0.1",
     port: listenPort,
-    redisUrl,
+    redis: store,
+    workers: workers(env, store, cores),
     keyPrefix,
     issuer: issuer(env, listenPort),
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),

@@ -24,11 +24,11 @@ const config = readConfig();
 const logger = createLogger({ level: config.logLevel });
 
 let store: Store;
-if (config.redisUrl === undefined) {
+if (config.redis === undefined) {
   logger.warn("REDIS_URL is not set: using the embedded in-memory store; nothing persists across restarts");
   store = createMemoryStore();
 } else {
-  store = createRedisStore({ url: config.redisUrl, keyPrefix: config.keyPrefix });
+  store = createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix });
 }
 
 try {
@@ -51,7 +51,7 @@ try {
     );
   }
   const { url } = await server.listen();
-  logger.info({ url, issuer: config.issuer, store: config.redisUrl === undefined ? "memory" : "redis", alg: server.keyRing.current().alg }, "listening");
+  logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
 
   let stopping = false;
   const stop = (signal: string) => {

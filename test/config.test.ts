@@ -7,7 +7,8 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({
       host: "127.0.0.1",
       port: 8080,
-      redisUrl: undefined,
+      redis: undefined,
+      workers: 1,
       keyPrefix: "m2m:",
       issuer: "http://localhost:8080",
       signingAlg: "RS256",
@@ -36,6 +37,19 @@ describe("loadConfig", () => {
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "0123456789abcdef0123456789abcdef" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "Zx9".repeat(86) + "abcdefghijklmnop" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ REDIS_URL: "redis://a:1", REDIS_CLUSTER_NODES: "a:1" }, "REDIS_CLUSTER_NODES"],
+    [{ REDIS_CLUSTER_NODES: "a:1", REDIS_SENTINELS: "b:2", REDIS_SENTINEL_NAME: "m" }, "REDIS_SENTINELS"],
+    [{ REDIS_CLUSTER_NODES: "a" }, "REDIS_CLUSTER_NODES"],
+    [{ REDIS_CLUSTER_NODES: "a:1,b:99999" }, "REDIS_CLUSTER_NODES"],
+    [{ REDIS_SENTINELS: "a:1" }, "REDIS_SENTINEL_NAME"],
+    [{ REDIS_URL: "redis://a:1", REDIS_SENTINEL_NAME: "m" }, "REDIS_SENTINEL_NAME"],
+    [{ REDIS_URL: "redis://a:1", REDIS_SENTINEL_PASSWORD: "p" }, "REDIS_SENTINEL_PASSWORD"],
+    [{ REDIS_PASSWORD: "p" }, "REDIS_PASSWORD"],
+    [{ REDIS_URL: "redis://a:1", REDIS_TLS: "maybe" }, "REDIS_TLS"],
+    [{ M2M_WORKERS: "2" }, "M2M_WORKERS"],
+    [{ M2M_WORKERS: "0", REDIS_URL: "redis://a:1" }, "M2M_WORKERS"],
+    [{ M2M_WORKERS: "auto", REDIS_SENTINELS: "a:1", REDIS_SENTINEL_NAME: "bad name" }, "REDIS_SENTINEL_NAME"],
+    [{ M2M_WORKERS: "two", REDIS_URL: "redis://a:1" }, "M2M_WORKERS"],
     [{ M2M_KEY_ROTATION_DAYS: "0" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ROTATION_DAYS: "-7" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ROTATION_DAYS: "weekly" }, "M2M_KEY_ROTATION_DAYS"],
@@ -45,6 +59,39 @@ describe("loadConfig", () => {
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it("reads exactly one Redis deployment, with its password and TLS", () => {
+    expect(loadConfig({ REDIS_URL: "rediss://h:6380" }).redis).toEqual({ kind: "single", url: "rediss://h:6380", tls: true });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b:7001,[::1]:7002", REDIS_PASSWORD: "pw", REDIS_TLS: "true" }).redis).toEqual({
+      kind: "cluster",
+      nodes: [
+        { host: "10.0.0.1", port: 7000 },
+        { host: "redis-b", port: 7001 },
+        { host: "::1", port: 7002 },
+      ],
+      password: "pw",
+      tls: true,
+    });
+    expect(loadConfig({ REDIS_SENTINELS: "s1:26379,s2:26379", REDIS_SENTINEL_NAME: "mymaster", REDIS_SENTINEL_PASSWORD: "sp" }).redis).toEqual({
+      kind: "sentinel",
+      sentinels: [
+        { host: "s1", port: 26379 },
+        { host: "s2", port: 26379 },
+      ],
+      name: "mymaster",
+      sentinelPassword: "sp",
+      tls: false,
+    });
+  });
+
+  it("runs one worker per core by default with Redis, and one with the memory store", () => {
+    expect(loadConfig({}, 8).workers).toBe(1);
+    expect(loadConfig({ M2M_WORKERS: "auto" }, 8).workers).toBe(1);
+    expect(loadConfig({ M2M_WORKERS: "1" }, 8).workers).toBe(1);
+    expect(loadConfig({ REDIS_URL: "redis://h:1" }, 8).workers).toBe(8);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "h:1" }, 3).workers).toBe(3);
+    expect(loadConfig({ REDIS_URL: "redis://h:1", M2M_WORKERS: "2" }, 8).workers).toBe(2);
   });
 
   it("never repeats a value that may hold a password", () => {

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   let store: Store;
   let count: RedisCommandCount | undefined;
   if (env("BENCH_STORE") === "redis") {
-    redis = createRedisConnection(env("BENCH_REDIS_URL"));
+    redis = createRedisConnection(env("BENCH_REDIS_URL")) as Redis;
     count = countCommands(redis);
     store = createRedisStore({ redis, keyPrefix: env("BENCH_KEY_PREFIX") });
   } else {

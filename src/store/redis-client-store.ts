@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.js";
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
 import type { ClientPage, ClientStore, SecretUseTimes } from "./client-store.js";
@@ -44,7 +44,7 @@ function createKeyedQueue(): <T>(key: string, task: () => Promise<T>) => Promise
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** createRedisClientStore returns the ClientStore over `redis`, with `scripts` defined on it. */
-export function createRedisClientStore(redis: Redis, layout: KeyLayout, scripts: StoreScripts): ClientStore {
+export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts): ClientStore {
   const queued = createKeyedQueue();
   return {
     // One round trip: the create script.

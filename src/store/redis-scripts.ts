@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from "ioredis";
+import type { ChainableCommander } from "ioredis";
+import type { RedisClient } from "./redis-connection.js";
 
 // Each write is one Lua script, so it is atomic and conditional: a crash or a concurrent writer
 // can never leave a record without its index entry or the reverse. Every key a script touches is
@@ -100,7 +101,7 @@ interface ScriptedPipeline {
 }
 
 /** defineStoreScripts registers the scripts on `redis` and returns typed callers. */
-export function defineStoreScripts(redis: Redis): StoreScripts {
+export function defineStoreScripts(redis: RedisClient): StoreScripts {
   redis.defineCommand("m2mStoreCreate", { lua: createLua });
   redis.defineCommand("m2mStoreDelete", { lua: deleteLua, numberOfKeys: 3 });
   redis.defineCommand("m2mStoreList", { lua: listLua, numberOfKeys: 1, readOnly: true });

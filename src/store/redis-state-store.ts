@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { RedisClient } from "./redis-connection.js";
 import type { StateStore } from "./client-store.js";
 import type { KeyLayout } from "./key-layout.js";
 import { available, toBuffer } from "./redis-calls.js";
@@ -8,7 +8,7 @@ import type { StoreScripts } from "./redis-scripts.js";
 const lockName = (name: string): string => `lock:${name}`;
 
 /** createRedisStateStore returns the StateStore over `redis`, with `scripts` defined on it. Every method is one round trip. */
-export function createRedisStateStore(redis: Redis, layout: KeyLayout, scripts: StoreScripts): StateStore {
+export function createRedisStateStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts): StateStore {
   return {
     async get(name: string): Promise<Uint8Array | undefined> {
       const bytes = await available(() => redis.getBuffer(layout.state(name)));

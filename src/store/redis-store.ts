@@ -1,18 +1,19 @@
-import type { Redis } from "ioredis";
 import type { Store } from "./client-store.js";
 import { createKeyLayout } from "./key-layout.js";
 import { available } from "./redis-calls.js";
 import { createRedisClientStore } from "./redis-client-store.js";
-import { createRedisConnection } from "./redis-connection.js";
+import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
-/** RedisStoreOptions configures createRedisStore: give `url` or `redis`, and `keyPrefix`. */
+/** RedisStoreOptions configures createRedisStore: give one of `url`, `connection` or `redis`, and `keyPrefix`. */
 export interface RedisStoreOptions {
-  /** url opens a connection of the store's own (e.g. `redis://127.0.0.1:6379`), closed by close(). */
+  /** url opens a single-node connection of the store's own (e.g. `redis://127.0.0.1:6379`), closed by close(). */
   url?: string;
-  /** redis is an existing client to use; the caller owns it and its options, close() leaves it open. */
-  redis?: Redis;
+  /** connection opens a connection of the store's own to a single node, a Cluster or a Sentinel-guarded primary. */
+  connection?: RedisConnectionOptions;
+  /** redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close() leaves it open. */
+  redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
   keyPrefix: string;
 }
@@ -22,14 +23,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (typeof options.keyPrefix !== "string" || options.keyPrefix === "") {
     throw new TypeError("createRedisStore: keyPrefix is required");
   }
-  if (options.url !== undefined && options.redis !== undefined) {
-    throw new TypeError("createRedisStore: give url or redis, not both");
-  }
-  if (options.redis === undefined && !options.url) {
-    throw new TypeError("createRedisStore: url or redis is required");
-  }
+  const given = [options.url, options.connection, options.redis].filter((option) => option !== undefined);
+  if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
+  if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
   const owned = options.redis === undefined;
-  const redis = options.redis ?? createRedisConnection(options.url ?? "");
+  const redis = options.redis ?? createRedisConnection(options.connection ?? options.url ?? "");
   const layout = createKeyLayout(options.keyPrefix);
   const scripts = defineStoreScripts(redis);
   return {
