@@ -128,7 +128,7 @@ describe("redis store", () => {
 
   it("rejects missing or conflicting options with TypeError naming them", () => {
     expect(() => createRedisStore({ url: testRedisUrl(), keyPrefix: "" })).toThrow(/keyPrefix/);
-    expect(() => createRedisStore({ keyPrefix: "p:" })).toThrow(/url or redis/);
+    expect(() => createRedisStore({ keyPrefix: "p:" })).toThrow(/url, connection or redis/);
     const redis = new Redis({ lazyConnect: true });
     expect(() => createRedisStore({ url: testRedisUrl(), redis, keyPrefix: "p:" })).toThrow(TypeError);
     redis.disconnect();
