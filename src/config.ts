@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
+import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions, RedisNode } from "./store/redis-connection.js";
 
 /** LogLevel is a pino level name. */
@@ -27,6 +28,11 @@ export interface Config {
   /** keyEncryptionKey (32 bytes) encrypts private signing keys at rest; undefined: stored in clear. */
   readonly keyEncryptionKey: Uint8Array | undefined;
   readonly logLevel: LogLevel;
+  /**
+   * clientCacheMs is how long a worker may answer the token path from its own copy of a client
+   * record (M2M_CLIENT_CACHE_MS, 0 = off); writes drop copies everywhere at once through Redis pub/sub.
+   */
+  readonly clientCacheMs: number;
 }
 
 /** ConfigError names the environment variable that is wrong and why. */
@@ -96,11 +102,11 @@ function admin(env: Env): Config["admin"] {
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
     throw new ConfigError("M2M_ADMIN_CLIENT_ID", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
   }
-  // A guessed admin secret is a full takeover: ask for 256 bits' worth (43 base64url characters,
-  // e.g. `openssl rand -base64 32`), and refuse what is plainly not random. At most 256, the
-  // longest secret the token endpoint accepts.
+  // A guessed admin secret is a full takeover: ask for 256 bits' worth (43 base64url characters;
+  // base64's + and / would need form-encoding in Basic credentials, RFC 6749 §2.3.1), and refuse
+  // what is plainly not random. At most 256, the longest secret the token endpoint accepts.
   if (clientSecret.length < 43 || clientSecret.length > 256 || new Set(clientSecret).size < 16) {
-    throw new ConfigError("M2M_ADMIN_CLIENT_SECRET", "must be 43 to 256 characters of random data (e.g. openssl rand -base64 32)");
+    throw new ConfigError("M2M_ADMIN_CLIENT_SECRET", "must be 43 to 256 characters of random data (e.g. openssl rand -base64 32 | tr '+/' '-_')");
   }
   return Object.freeze({ clientId, clientSecret });
 }
@@ -177,6 +183,15 @@ function redis(env: Env): RedisConnectionOptions | undefined {
   return Object.freeze({ kind: "sentinel", sentinels: sentinels ?? [], name, ...common, ...(sentinelPassword !== undefined ? { sentinelPassword } : {}) });
 }
 
+function clientCacheMs(env: Env): number {
+  const raw = read(env, "M2M_CLIENT_CACHE_MS") ?? "500";
+  const ms = Number(raw);
+  // Bounded so that a deleted client, secret or scope stops working within a second even on a
+  // worker whose change feed failed without noticing.
+  if (!/^\d+$/.test(raw) || ms > maxClientCacheMs) throw new ConfigError("M2M_CLIENT_CACHE_MS", `must be 0 to ${maxClientCacheMs} (ms), got "${raw}"`);
+  return ms;
+}
+
 function workers(env: Env, store: RedisConnectionOptions | undefined, cores: number): number {
   const raw = read(env, "M2M_WORKERS") ?? (store === undefined ? "1" : "auto");
   const count = raw === "auto" ? (store === undefined ? 1 : cores) : Number(raw);
@@ -208,5 +223,6 @@ export function loadConfig(env: Env = process.env, cores: number = availablePara
     keyRotationDays: keyRotationDays(env),
     keyEncryptionKey: keyEncryptionKey(env),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
+    clientCacheMs: clientCacheMs(env),
   });
 }

@@ -40,6 +40,7 @@ try {
     admin: config.admin,
     keyEncryptionKey: config.keyEncryptionKey,
     keyRotationDays: config.keyRotationDays,
+    clientCacheMs: config.clientCacheMs,
     store,
     logger,
   });

@@ -22,6 +22,7 @@ import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
+import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createTokenService } from "./tokens/token-service.js";
@@ -50,6 +51,11 @@ export interface M2MServerOptions {
   keyRotationCheckIntervalMs?: number;
   /** usageFlushIntervalMs bounds how stale a secret's last_used_time may be; default 1000. */
   usageFlushIntervalMs?: number;
+  /**
+   * clientCacheMs (M2M_CLIENT_CACHE_MS) lets the token path reuse a client record this long,
+   * when the store announces changes (Redis); 0 or undefined: one store read per token.
+   */
+  clientCacheMs?: number | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -94,7 +100,13 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const adminId = admin.record.client?.clientId ?? "";
 
   const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
-  const authenticator = createClientAuthenticator({ store: store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
+  // The token path's one store read, answered from a short-lived copy where the store announces
+  // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
+  const cache =
+    store.changes && options.clientCacheMs
+      ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: options.clientCacheMs, now })
+      : undefined;
+  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({ store: store.clients, logger, now, ...(options.usageFlushIntervalMs ? { flushIntervalMs: options.usageFlushIntervalMs } : {}) });
   const tokens = createTokenService({ authenticator, keyRing, issuer, now, usage });
@@ -122,6 +134,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     token: createTokenEndpoint(tokens, (outcome) => {
       const { cause, ...line } = outcome;
       if (outcome.status >= 500) logger.error({ route: "/oauth/token", ...line, err: cause }, "http");
+      // A line per issued token would cost more than the token's HMAC at `info` (a JSON
+      // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
+      else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
       else logger.info({ route: "/oauth/token", ...line }, "http");
     }),
     management: createManagementRoutes(inProcess),
@@ -140,6 +155,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       await listener.close();
       await usage.close();
       await keyRing.close();
+      await cache?.close();
     },
     keyRing,
     adminCredentials: admin.created,

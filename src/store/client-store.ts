@@ -72,12 +72,34 @@ export interface StateStore {
   releaseLock(name: string, owner: string): Promise<void>;
 }
 
+/** ClientChangeListener hears about client records changed or deleted by any instance. */
+export interface ClientChangeListener {
+  /** changed is called after a write changed or deleted `clientId`'s record. */
+  changed(clientId: string): void;
+  /** live is called with false when changes may have been missed (feed down), true once heard again. */
+  live(live: boolean): void;
+}
+
+/**
+ * ClientChangeFeed tells every instance sharing a backend which client records changed. Writes
+ * announce themselves atomically with the write, so a listener that is live misses none.
+ */
+export interface ClientChangeFeed {
+  /** listen starts hearing changes; `listener.live(true)` follows once the feed is up. Returns a stop function. */
+  listen(listener: ClientChangeListener): () => Promise<void>;
+}
+
 /** Store is a backend: the client and state stores over one connection. */
 export interface Store {
   /** clients is the client record store. */
   readonly clients: ClientStore;
   /** state is the issuer state store. */
   readonly state: StateStore;
+  /**
+   * changes announces record changes to other processes; undefined for a backend that only one
+   * process can use (memory), where there is nothing to hear.
+   */
+  readonly changes?: ClientChangeFeed;
   /** ping resolves when the backend answers, and throws UnavailableError when it does not. */
   ping(): Promise<void>;
   /** close releases the connection; pending writes are flushed first. */

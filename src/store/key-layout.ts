@@ -36,6 +36,8 @@ export interface KeyLayout {
   organizationIndex(organizationId: string): string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
+  /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
+  readonly clientChanges: string;
 }
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
@@ -46,5 +48,6 @@ export function createKeyLayout(prefix: string): KeyLayout {
     organizationIndex: (organizationId) =>
       `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     state: (name) => `${prefix}{state}:${name}`,
+    clientChanges: `${prefix}client-changes`,
   };
 }

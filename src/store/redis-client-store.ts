@@ -43,8 +43,11 @@ function createKeyedQueue(): <T>(key: string, task: () => Promise<T>) => Promise
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** createRedisClientStore returns the ClientStore over `redis`, with `scripts` defined on it. */
-export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts): ClientStore {
+/**
+ * createRedisClientStore returns the ClientStore over `redis`, with `scripts` defined on it;
+ * `wrote` hears of each record this process changed or deleted, once Redis has applied it.
+ */
+export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts, wrote: (clientId: string) => void = () => {}): ClientStore {
   const queued = createKeyedQueue();
   return {
     // One round trip: the create script.
@@ -95,7 +98,9 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
         // Checked here too so a script never spans another organization's slot.
         if (record.client?.organizationId !== organizationId) return false;
         const useKey = layout.secretUse(clientId);
-        const result = await available(() => scripts.delete(recordKey, indexKey, useKey, bytes, indexMember(record)));
+        const announce = { channel: layout.clientChanges, message: clientId };
+        const result = await available(() => scripts.delete(recordKey, indexKey, useKey, bytes, indexMember(record), announce));
+        if (result === 1) wrote(clientId);
         if (result !== -1) return result === 1;
       }
       throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during delete`) });
@@ -116,8 +121,13 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
           const next = change(decodeRecord(bytes));
           checkSameIdentity(current, next);
           const nextBytes = encodeRecord(next);
-          const set = await available(() => scripts.compareAndSet(key, bytes, toBuffer(nextBytes)));
-          if (set === 1) return decodeRecord(nextBytes);
+          // Announced with the write, so every instance's record cache drops its copy at once.
+          const announce = { channel: layout.clientChanges, message: clientId };
+          const set = await available(() => scripts.compareAndSet(key, bytes, toBuffer(nextBytes), announce));
+          if (set === 1) {
+            wrote(clientId);
+            return decodeRecord(nextBytes);
+          }
           if (attempt < updateAttempts) await pause(Math.random() * conflictPauseMs * attempt);
         }
         throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during update`) });

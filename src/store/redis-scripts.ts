@@ -12,8 +12,8 @@ redis.call('SET', KEYS[1], ARGV[1])
 if #KEYS > 1 then redis.call('ZADD', KEYS[2], 0, ARGV[2]) end
 return 1`;
 
-// KEYS: record, index, secret use. ARGV: the record bytes the caller read, its index member.
-// 1 if deleted; 0 if there is no record or it is not in this index; -1 if the record changed
+// KEYS: record, index, secret use. ARGV: the record bytes the caller read, its index member, the
+// change channel, the client id (announced there once deleted, atomically with the delete). 1 if deleted; 0 if there is no record or it is not in this index; -1 if the record changed
 // since the caller read it (updated, or deleted and created again), so the caller reads it again.
 const deleteLua = `
 local current = redis.call('GET', KEYS[1])
@@ -22,6 +22,7 @@ if current ~= ARGV[1] then return -1 end
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 0 end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
 
 // KEYS: index. ARGV: range start ('-' or '(' .. cursor), count. Returns {total, members}: one
@@ -37,14 +38,16 @@ if current then return current end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]`;
 
-// KEYS: value. ARGV: '1' and the expected bytes, or '0' and '' (expect no value); new bytes.
-// 1 if set; 0 if the key holds something else. Serves record updates and state values.
+// KEYS: value. ARGV: '1' and the expected bytes, or '0' and '' (expect no value); new bytes;
+// optionally a channel and a message announced there once set (a record's change, atomically
+// with it). 1 if set; 0 if the key holds something else. Serves record updates and state values.
 const compareAndSetLua = `
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if current ~= ARGV[2] then return 0 end
 elseif current then return 0 end
 redis.call('SET', KEYS[1], ARGV[3])
+if ARGV[4] then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1`;
 
 // KEYS: record, secret use. ARGV: secret id, time in ms. 1 if stored. Only while the record
@@ -66,18 +69,24 @@ return redis.call('DEL', KEYS[1])`;
 // Binary values must be Buffers: ioredis sends any other object as its String() form.
 type Arg = string | Buffer | number;
 
+/** Announcement is a message a write publishes on a channel once it has happened. */
+export interface Announcement {
+  channel: string;
+  message: string;
+}
+
 /** StoreScripts are the store's Lua scripts, run by EVALSHA (falling back to EVAL once). */
 export interface StoreScripts {
   /** create runs the create script; `keys` is the record key, then the index key if indexed. */
   create(keys: string[], bytes: Buffer, member: string): Promise<number>;
-  /** delete runs the compare-and-delete script over the record, index and secret-use keys. */
-  delete(recordKey: string, indexKey: string, useKey: string, bytes: Buffer, member: string): Promise<number>;
+  /** delete runs the compare-and-delete script over the record, index and secret-use keys; it announces `announce` on success. */
+  delete(recordKey: string, indexKey: string, useKey: string, bytes: Buffer, member: string, announce: Announcement): Promise<number>;
   /** list returns the total and up to `count` members from `start`. */
   list(indexKey: string, start: string, count: number): Promise<[number, string[]]>;
   /** putIfAbsent stores the value unless the key has one and returns the stored value. */
   putIfAbsent(key: string, value: Buffer): Promise<Buffer>;
-  /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set. */
-  compareAndSet(key: string, expected: Buffer | undefined, value: Buffer): Promise<number>;
+  /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set, then announces `announce`. */
+  compareAndSet(key: string, expected: Buffer | undefined, value: Buffer, announce?: Announcement): Promise<number>;
   /** queueRecordSecretUse adds one secret-use script call to `pipeline` (run by its exec). */
   queueRecordSecretUse(pipeline: ChainableCommander, recordKey: string, useKey: string, secretId: string, timeMs: number): void;
   /** releaseLock deletes the lock key if it holds `owner`. */
@@ -112,14 +121,16 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
   const scripted = redis as unknown as ScriptedRedis;
   return {
     create: (keys, bytes, member) => scripted.m2mStoreCreate(keys.length, ...keys, bytes, member),
-    delete: (recordKey, indexKey, useKey, bytes, member) =>
-      scripted.m2mStoreDelete(recordKey, indexKey, useKey, bytes, member),
+    delete: (recordKey, indexKey, useKey, bytes, member, announce) =>
+      scripted.m2mStoreDelete(recordKey, indexKey, useKey, bytes, member, announce.channel, announce.message),
     list: (indexKey, start, count) => scripted.m2mStoreList(indexKey, start, count),
     putIfAbsent: (key, value) => scripted.m2mStorePutIfAbsentBuffer(key, value),
-    compareAndSet: (key, expected, value) =>
-      expected === undefined
-        ? scripted.m2mStoreCompareAndSet(key, "0", "", value)
-        : scripted.m2mStoreCompareAndSet(key, "1", expected, value),
+    compareAndSet: (key, expected, value, announce) => {
+      const then = announce === undefined ? [] : [announce.channel, announce.message];
+      return expected === undefined
+        ? scripted.m2mStoreCompareAndSet(key, "0", "", value, ...then)
+        : scripted.m2mStoreCompareAndSet(key, "1", expected, value, ...then);
+    },
     queueRecordSecretUse: (pipeline, recordKey, useKey, secretId, timeMs) => {
       (pipeline as unknown as ScriptedPipeline).m2mStoreRecordSecretUse(recordKey, useKey, secretId, String(timeMs));
     },

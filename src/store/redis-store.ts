@@ -1,6 +1,7 @@
 import type { Store } from "./client-store.js";
 import { createKeyLayout } from "./key-layout.js";
 import { available } from "./redis-calls.js";
+import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
 import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { defineStoreScripts } from "./redis-scripts.js";
@@ -30,9 +31,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const redis = options.redis ?? createRedisConnection(options.connection ?? options.url ?? "");
   const layout = createKeyLayout(options.keyPrefix);
   const scripts = defineStoreScripts(redis);
+  const changes = createRedisChangeFeed(redis, layout.clientChanges);
   return {
-    clients: createRedisClientStore(redis, layout, scripts),
+    clients: createRedisClientStore(redis, layout, scripts, changes.wrote),
     state: createRedisStateStore(redis, layout, scripts),
+    changes,
     async ping(): Promise<void> {
       await available(() => redis.ping());
     },

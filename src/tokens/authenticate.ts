@@ -1,7 +1,7 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { SecretHasher } from "../clients/secret-hasher.js";
 import { InvalidClientError } from "../errors.js";
-import type { ClientStore } from "../store/client-store.js";
+import type { ClientReader } from "../store/client-record-cache.js";
 
 /** AuthenticatedClient is a client whose secret matched, and which of its secrets it was. */
 export interface AuthenticatedClient {
@@ -19,7 +19,8 @@ export interface ClientAuthenticator {
 
 /** ClientAuthenticatorOptions configures createClientAuthenticator. */
 export interface ClientAuthenticatorOptions {
-  store: ClientStore;
+  /** store finds client records: the store itself, or a short-lived cache of it. */
+  store: ClientReader;
   hasher: SecretHasher;
   /** systemClients are the issuer's own clients (the admin), kept outside any organization. */
   systemClients?: ReadonlyMap<string, ClientRecord>;

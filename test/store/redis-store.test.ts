@@ -98,10 +98,11 @@ describe("redis store", () => {
     const [recordKey, indexKey, useKey] = [layout.client(clientId), layout.organizationIndex(org), layout.secretUse(clientId)];
     await scripts.create([recordKey, indexKey], Buffer.from("new"), `000000000000002:${clientId}`);
     await raw.hset(useKey, "sec_1", "1");
-    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("old"), `000000000000001:${clientId}`)).toBe(-1);
-    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000001:${clientId}`)).toBe(0);
+    const announce = { channel: layout.clientChanges, message: clientId };
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("old"), `000000000000001:${clientId}`, announce)).toBe(-1);
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000001:${clientId}`, announce)).toBe(0);
     expect(await raw.exists(recordKey, indexKey, useKey)).toBe(3);
-    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000002:${clientId}`)).toBe(1);
+    expect(await scripts.delete(recordKey, indexKey, useKey, Buffer.from("new"), `000000000000002:${clientId}`, announce)).toBe(1);
     expect(await raw.exists(recordKey, indexKey, useKey)).toBe(0);
   });
 

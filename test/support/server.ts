@@ -28,6 +28,8 @@ export async function startTestServer(
     store?: Store;
     admin?: boolean;
     usageFlushIntervalMs?: number;
+    /** clientCacheMs is the token path's record cache (M2M_CLIENT_CACHE_MS); default 500, as in production. */
+    clientCacheMs?: number;
     /** keys passes the key ring's options through (reload interval, encryption, rotation). */
     keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs">;
   } = {},
@@ -48,6 +50,7 @@ export async function startTestServer(
     logger: pino({ level: "silent" }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.usageFlushIntervalMs ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
+    clientCacheMs: options.clientCacheMs ?? 500,
     ...options.keys,
   });
   const { url } = await server.listen();
