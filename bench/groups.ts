@@ -6,7 +6,7 @@ import { runOidcProvider } from "./scenarios/oidc-provider.js";
 import { runRawSign } from "./scenarios/raw-sign.js";
 import type { Alg, ScenarioResult } from "./scenarios/result.js";
 import { runRpcService } from "./scenarios/rpc-service.js";
-import { runTokenEndpoint } from "./scenarios/token-endpoint.js";
+import { runTokenEndpoint, type TokenEndpointVariant } from "./scenarios/token-endpoint.js";
 import { runVerify } from "./scenarios/verify.js";
 import type { RpcVariant } from "./servers/rpc-variants.js";
 
@@ -27,7 +27,7 @@ export async function runTokenGroup(step: Step, load: LoadGenerator, config: Ben
   await step("baseline-http (start)", { name: "baseline-http", kind: "baseline-http", variant: "start" }, () => runBaselineHttp(load, config, "start"));
   await step("raw-sign", { name: "raw-sign", kind: "raw-sign" }, () => runRawSign(config, tokenAlgs));
   for (const alg of tokenAlgs) {
-    const token = (store: "memory" | "redis") => {
+    const token = (store: TokenEndpointVariant) => {
       const base = { name: `token-endpoint-${alg.toLowerCase()}`, kind: "token-endpoint" as const, alg, variant: store };
       return step(`${base.name} (${store})`, base, () => runTokenEndpoint(load, config, { alg, store, ...(profileDir ? { profileDir } : {}) }));
     };
@@ -35,6 +35,8 @@ export async function runTokenGroup(step: Step, load: LoadGenerator, config: Ben
     const oidc = { name: `oidc-provider-${alg.toLowerCase()}`, kind: "oidc-provider" as const, alg };
     await step(oidc.name, oidc, () => runOidcProvider(load, config, alg));
     if (config.redisUrl) await token("redis");
+    // The figure the bars are about: the shipped process, two workers as the peer has, on Redis.
+    if (config.redisUrl) await token("service");
   }
   await step("baseline-http (end)", { name: "baseline-http", kind: "baseline-http", variant: "end" }, () => runBaselineHttp(load, config, "end"));
 }

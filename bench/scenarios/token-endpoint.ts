@@ -1,16 +1,27 @@
 import { randomBytes } from "node:crypto";
 import type { BenchConfig } from "../config.js";
 import type { LoadGenerator } from "../load.js";
-import { startChild, type BenchChild } from "../processes.js";
+import { startChild } from "../processes.js";
+import { startService } from "../service-process.js";
 import { claimPrefix, commandStats, statsDelta, type CommandStats } from "../redis.js";
 import type { RedisCommandCount } from "../servers/m2m.js";
 import { basicAuth, checkToken, type TokenRequest } from "./check-token.js";
 import type { Alg, RedisRoundTrips, ScenarioResult } from "./result.js";
 
-/** TokenEndpointOptions picks the signing algorithm and the store of one token-endpoint run. */
+/**
+ * TokenEndpointVariant is how our server runs: composed in one bench child on the memory store or
+ * on Redis (its Redis commands counted), or as the production process (`dist/src/main.js` with
+ * M2M_WORKERS=2, NODE_ENV=production, Redis, every default as shipped).
+ */
+export type TokenEndpointVariant = "memory" | "redis" | "service";
+
+/** serviceWorkers is M2M_WORKERS of the production-process variant: the peer runs two too. */
+export const serviceWorkers = 2;
+
+/** TokenEndpointOptions picks the signing algorithm and the variant of one token-endpoint run. */
 export interface TokenEndpointOptions {
   alg: Alg;
-  store: "memory" | "redis";
+  store: TokenEndpointVariant;
   /** profileDir, when set, gets V8 CPU profiles of the server process (main thread: the largest). */
   profileDir?: string;
 }
@@ -49,8 +60,8 @@ async function registerClient(url: string, adminId: string, adminSecret: string)
 }
 
 /** roundTrips divides the Redis commands counted during the measured run by the requests served. */
-function roundTrips(client: [RedisCommandCount, RedisCommandCount], server: [CommandStats, CommandStats], requests: number): RedisRoundTrips {
-  const clientDelta = statsDelta(client[0], client[1]);
+function roundTrips(client: [RedisCommandCount | undefined, RedisCommandCount | undefined], server: [CommandStats, CommandStats], requests: number): RedisRoundTrips {
+  const clientDelta = client[0] && client[1] ? statsDelta(client[0], client[1]) : { total: Number.NaN, byName: {} };
   // Between the two INFOs Redis also counted the first INFO and the second's connection HELLO.
   const serverDelta = statsDelta(server[0], server[1], { info: 1, hello: 1 });
   return {
@@ -62,22 +73,50 @@ function roundTrips(client: [RedisCommandCount, RedisCommandCount], server: [Com
   };
 }
 
+/** RunningServer is our server under test, whichever way it was started. */
+interface RunningServer {
+  url: string;
+  pids: number[];
+  /** redisCommands counts the commands the server's own client sent; undefined where it cannot. */
+  redisCommands(): Promise<RedisCommandCount | undefined>;
+  stop(): Promise<void>;
+}
+
+/** startServer starts our server as `options.store` says, with admin `bench-admin` / `adminSecret`. */
+async function startServer(options: TokenEndpointOptions, redisUrl: string | undefined, keyPrefix: string, adminSecret: string): Promise<RunningServer> {
+  const { alg, store } = options;
+  if (store === "service") {
+    const service = await startService(
+      { REDIS_URL: redisUrl ?? "", M2M_KEY_PREFIX: keyPrefix, M2M_SIGNING_ALG: alg, M2M_ADMIN_CLIENT_ID: "bench-admin", M2M_ADMIN_CLIENT_SECRET: adminSecret },
+      serviceWorkers,
+    );
+    return { url: service.url, pids: service.pids, redisCommands: async () => undefined, stop: () => service.stop() };
+  }
+  const child = await startChild<{ url: string; signingAlg: string }>("./servers/m2m.ts", {
+    env: { BENCH_ALG: alg, BENCH_STORE: store, BENCH_REDIS_URL: redisUrl ?? "", BENCH_KEY_PREFIX: keyPrefix, BENCH_ADMIN_SECRET: adminSecret },
+    // One folder per run: each thread (tsx's loader thread too) writes a profile of its own.
+    nodeFlags: options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}/token-endpoint-${alg.toLowerCase()}-${store}`] : [],
+  });
+  return {
+    url: child.ready.url,
+    pids: [child.pid],
+    redisCommands: async () => (await child.request<RedisCommandCount | null>("redisCommands")) ?? undefined,
+    stop: () => child.stop(),
+  };
+}
+
 /** runTokenEndpoint measures our `POST /oauth/token` (client_secret_basic) on a fresh store. */
 export async function runTokenEndpoint(load: LoadGenerator, config: BenchConfig, options: TokenEndpointOptions): Promise<ScenarioResult> {
   const { alg, store } = options;
-  const redisUrl = store === "redis" ? config.redisUrl : undefined;
-  if (store === "redis" && !redisUrl) throw new Error("no Redis to run on");
+  const redisUrl = store === "memory" ? undefined : config.redisUrl;
+  if (store !== "memory" && !redisUrl) throw new Error("no Redis to run on");
   const keyPrefix = `m2mbench:${randomBytes(4).toString("hex")}:`;
   const adminSecret = randomBytes(32).toString("base64url");
   const release = redisUrl ? claimPrefix(redisUrl, keyPrefix) : undefined;
-  let server: BenchChild<{ url: string; signingAlg: string }> | undefined;
+  let server: RunningServer | undefined;
   try {
-    server = await startChild("./servers/m2m.ts", {
-      env: { BENCH_ALG: alg, BENCH_STORE: store, BENCH_REDIS_URL: redisUrl ?? "", BENCH_KEY_PREFIX: keyPrefix, BENCH_ADMIN_SECRET: adminSecret },
-      // One folder per run: each thread (tsx's loader thread too) writes a profile of its own.
-      nodeFlags: options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}/token-endpoint-${alg.toLowerCase()}-${store}`] : [],
-    });
-    const { url } = server.ready;
+    server = await startServer(options, redisUrl, keyPrefix, adminSecret);
+    const { url } = server;
     const { clientId, clientSecret } = await registerClient(url, "bench-admin", adminSecret);
     const request: TokenRequest = {
       url: `${url}/oauth/token`,
@@ -86,18 +125,20 @@ export async function runTokenEndpoint(load: LoadGenerator, config: BenchConfig,
     };
     const { claims } = await checkToken(request, alg);
     const running = server;
-    let before: [RedisCommandCount, CommandStats] | undefined;
+    let before: [RedisCommandCount | undefined, CommandStats] | undefined;
     const sample = await load.run(
       { ...request, method: "POST", connections: config.connections },
       {
         warmupS: config.warmupS,
         durationS: config.durationS,
-        serverPids: [running.pid],
+        serverPids: running.pids,
         between: async () => {
-          if (redisUrl) before = [await running.request<RedisCommandCount>("redisCommands"), await commandStats(redisUrl)];
+          if (redisUrl) before = [await running.redisCommands(), await commandStats(redisUrl)];
         },
       },
     );
+    const notes = [`claims: ${Object.keys(claims).join(",")}`];
+    if (store === "service") notes.unshift(`dist/src/main.js, M2M_WORKERS=${serviceWorkers}, NODE_ENV=production, defaults as shipped`);
     const result: ScenarioResult = {
       name: `token-endpoint-${alg.toLowerCase()}`,
       kind: "token-endpoint",
@@ -106,10 +147,10 @@ export async function runTokenEndpoint(load: LoadGenerator, config: BenchConfig,
       perSec: sample.okPerSec,
       cpuUsPerOp: sample.cpu?.serverUsPerRequest,
       load: sample,
-      notes: [`claims: ${Object.keys(claims).join(",")}`],
+      notes,
     };
     if (redisUrl && before) {
-      const after: [RedisCommandCount, CommandStats] = [await running.request<RedisCommandCount>("redisCommands"), await commandStats(redisUrl)];
+      const after: [RedisCommandCount | undefined, CommandStats] = [await running.redisCommands(), await commandStats(redisUrl)];
       result.redis = roundTrips([before[0], after[0]], [before[1], after[1]], sample.total);
     }
     return result;
@@ -118,4 +159,3 @@ export async function runTokenEndpoint(load: LoadGenerator, config: BenchConfig,
     await release?.();
   }
 }
-
