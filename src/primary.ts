@@ -109,8 +109,8 @@ export function startPrimary(options: PrimaryOptions): Primary {
     running.delete(worker);
     const { pid, listening } = entry;
     if (stopping) {
-      // A worker stopped before it listened had nothing to drain.
-      const clean = code === 0 || (!listening && signal === "SIGTERM");
+      // A worker ended by a signal before it listened (and handled signals) had nothing to drain.
+      const clean = code === 0 || (!listening && (signal === "SIGTERM" || signal === "SIGINT"));
       if (!clean) exitCode = Math.max(exitCode, 1);
       if (clean) logger.info({ workerPid: pid, code, signal }, "worker stopped");
       else logger.error({ workerPid: pid, code, signal }, "worker stopped uncleanly");
