@@ -166,6 +166,7 @@ describe("M2M_WORKERS=2 over one Redis", () => {
     expect(service.stderr().match(/created admin credentials/g)).toHaveLength(1);
     expect(service.stderr().match(/client_secret:/g)).toHaveLength(1);
     expect(service.lines().filter((l) => l.msg === "started workers")).toHaveLength(1);
+    expect(JSON.stringify(service.lines())).not.toContain(admin.secret);
   });
 
   it("serves tokens from both workers that verify against one JWKS fetched once", async () => {
@@ -291,6 +292,14 @@ describe("M2M_WORKERS=2 lifecycle", () => {
     const service = spawnService({ M2M_WORKERS: "2" }, await freePort(), perTest);
     expect(await service.exited).toBe(2);
     expect(service.stderr()).toMatch(/invalid configuration: M2M_WORKERS: .*REDIS_URL/);
+  });
+
+  it("reports a start error once, from the primary, before forking: Redis unreachable exits 1", async () => {
+    const service = spawnService({ REDIS_URL: "redis://127.0.0.1:1", M2M_WORKERS: "2" }, await freePort(), perTest);
+    expect(await Promise.race([service.exited, sleep(20_000).then(() => "still running")])).toBe(1);
+    const failed = service.lines().filter((l) => l.msg === "start failed");
+    expect(failed.map((l) => l.pid)).toEqual([service.child.pid]);
+    expect(service.lines().filter((l) => l.pid !== service.child.pid)).toEqual([]);
   });
 
   it("stops with exit code 1, without a restart loop, when no worker can listen", async () => {
