@@ -7,16 +7,22 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream;
 }
 
+// Workers (M2M_WORKERS) share one stdout. A pipe keeps a write of at most PIPE_BUF bytes (4096 on
+// Linux) in one piece, and the destination batches whole lines up to maxWrite: so one process's
+// lines never land in the middle of another's.
+const pipeAtomicBytes = 4096;
+
 /**
  * createLogger returns the structured JSON logger. Nothing on a request path logs a secret or a
  * token; the redaction list is a second line of defence should one ever be passed by mistake.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, maxWrite: pipeAtomicBytes });
   return pino(
     {
       level: options.level,
-      base: { service: "m2m-auth" },
+      // pid tells the lines of the workers (and their primary) apart.
+      base: { service: "m2m-auth", pid: process.pid },
       redact: {
         paths: ["*.authorization", "*.client_secret", "*.clientSecret", "*.plain_secret", "*.plainSecret", "*.access_token", "*.token"],
         censor: "[redacted]",

@@ -1,12 +1,17 @@
+import cluster from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { loadIssuerState } from "./issuer-state.js";
 import { KeyEncryptionError } from "./keys/key-encryption.js";
 import { createLogger } from "./logger.js";
+import { notifyListening, releaseWorker, startPrimary } from "./primary.js";
 import { createM2MServer } from "./server.js";
 import type { Store } from "./store/client-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { createRedisStore } from "./store/redis-store.js";
 
-// The composition root: config → store → server → listener, and the process's signals.
+// The composition root: config → store → server → listener, and the process's signals. With
+// M2M_WORKERS > 1 this process is the primary, and each worker it forks runs this file again and
+// serves as one process does.
 
 function readConfig(): Config {
   try {
@@ -23,63 +28,99 @@ function readConfig(): Config {
 const config = readConfig();
 const logger = createLogger({ level: config.logLevel });
 
-let store: Store;
-if (config.redis === undefined) {
+function openStore(): Store {
+  if (config.redis !== undefined) return createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix });
   logger.warn("REDIS_URL is not set: using the embedded in-memory store; nothing persists across restarts");
-  store = createMemoryStore();
-} else {
-  store = createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix });
+  return createMemoryStore();
 }
 
-try {
-  const server = await createM2MServer({
-    host: config.host,
-    port: config.port,
-    issuer: config.issuer,
-    signingAlg: config.signingAlg,
-    admin: config.admin,
-    keyEncryptionKey: config.keyEncryptionKey,
-    keyRotationDays: config.keyRotationDays,
-    clientCacheMs: config.clientCacheMs,
-    store,
-    logger,
-  });
-  if (server.adminCredentials) {
-    // Shown once, on the terminal only, never through the logger: it is a secret.
-    process.stderr.write(
-      "\nm2m-auth created admin credentials (shown once; set M2M_ADMIN_CLIENT_ID/_SECRET to use your own):\n" +
-        `  client_id:     ${server.adminCredentials.clientId}\n  client_secret: ${server.adminCredentials.clientSecret}\n\n`,
-    );
-  }
-  const { url } = await server.listen();
-  logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
+function showAdminCredentials(credentials: { clientId: string; clientSecret: string }): void {
+  // Shown once, on the terminal only, never through the logger: it is a secret.
+  process.stderr.write(
+    "\nm2m-auth created admin credentials (shown once; set M2M_ADMIN_CLIENT_ID/_SECRET to use your own):\n" +
+      `  client_id:     ${credentials.clientId}\n  client_secret: ${credentials.clientSecret}\n\n`,
+  );
+}
 
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    server
-      .close()
-      .then(() => store.close())
-      .then(() => {
-        logger.info("stopped");
-        logger.flush();
-        process.exitCode = 0;
-      })
-      .catch((err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        logger.flush();
-        process.exitCode = 1;
-      });
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
-} catch (err) {
+async function failStart(err: unknown, store: Store): Promise<void> {
   logger.fatal({ err }, "start failed");
   logger.flush();
   await store.close().catch(() => undefined);
   // Signing keys the configuration cannot open are a configuration error, like a bad variable.
   if (err instanceof KeyEncryptionError) process.stderr.write(`m2m-auth: invalid configuration: ${err.message}\n`);
   process.exitCode = err instanceof KeyEncryptionError ? 2 : 1;
+  releaseWorker();
 }
+
+const stateOptions = {
+  issuer: config.issuer,
+  signingAlg: config.signingAlg,
+  admin: config.admin,
+  keyEncryptionKey: config.keyEncryptionKey,
+  keyRotationDays: config.keyRotationDays,
+  logger,
+};
+
+/** serve runs the service in this process: all of it with one worker, else one of the workers. */
+async function serve(): Promise<void> {
+  const store = openStore();
+  try {
+    const server = await createM2MServer({ ...stateOptions, host: config.host, port: config.port, clientCacheMs: config.clientCacheMs, store });
+    // With workers, the primary prepared the state before forking: a worker never bootstraps.
+    if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
+    const { url } = await server.listen();
+    logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
+    notifyListening(url);
+
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "shutting down");
+      server
+        .close()
+        .then(() => store.close())
+        .then(() => {
+          logger.info("stopped");
+          logger.flush();
+          process.exitCode = 0;
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          logger.flush();
+          process.exitCode = 1;
+        })
+        .finally(releaseWorker);
+    };
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+  } catch (err) {
+    await failStart(err, store);
+  }
+}
+
+/**
+ * supervise prepares the shared state once (so credentials print once, and a start error such as
+ * Redis unreachable or undecryptable keys ends this process instead of crash-looping workers),
+ * lets go of the store, then forks, watches and drains the workers.
+ */
+async function supervise(): Promise<void> {
+  const store = openStore();
+  try {
+    const state = await loadIssuerState({ ...stateOptions, state: store.state, now: Date.now });
+    await state.keyRing.close();
+    if (state.admin.created) showAdminCredentials(state.admin.created);
+    await store.close();
+  } catch (err) {
+    await failStart(err, store);
+    return;
+  }
+  const primary = startPrimary({ workers: config.workers, logger });
+  process.on("SIGTERM", () => primary.stop("SIGTERM"));
+  process.on("SIGINT", () => primary.stop("SIGINT"));
+  process.exitCode = await primary.exited;
+  logger.flush();
+}
+
+if (config.workers > 1 && cluster.isPrimary) await supervise();
+else await serve();

@@ -5,18 +5,17 @@ import type { Logger } from "pino";
 import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
-import { loadAdminClient } from "./clients/admin-client.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
-import { createSecretHasher, loadSecretHashKey } from "./clients/secret-hasher.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
 import { createManagementRoutes } from "./http/management-routes.js";
 import { createTokenEndpoint } from "./http/token-endpoint.js";
 import { createAuthInterceptor } from "./interceptor/index.js";
+import { loadIssuerState } from "./issuer-state.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
-import { createKeyRing, type KeyRing } from "./keys/key-ring.js";
+import type { KeyRing } from "./keys/key-ring.js";
 import { errorInterceptor } from "./rpc/error-interceptor.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
@@ -84,19 +83,18 @@ export const publicProcedures: readonly string[] = [
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
-  const hasher = createSecretHasher({ key: await loadSecretHashKey(store.state) });
-  // An M2M_SIGNING_ALG change replaces the next key; the next rotation makes it sign.
-  const keyRing = await createKeyRing({
+  const { hasher, keyRing, admin } = await loadIssuerState({
     state: store.state,
-    alg: options.signingAlg,
-    encryptionKey: options.keyEncryptionKey,
-    rotationPeriodMs: options.keyRotationDays === undefined ? undefined : options.keyRotationDays * 86_400_000,
-    ...(options.keyReloadIntervalMs ? { reloadIntervalMs: options.keyReloadIntervalMs } : {}),
-    ...(options.keyRotationCheckIntervalMs ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
+    issuer,
+    signingAlg: options.signingAlg,
+    admin: options.admin,
+    keyEncryptionKey: options.keyEncryptionKey,
+    keyRotationDays: options.keyRotationDays,
+    keyReloadIntervalMs: options.keyReloadIntervalMs,
+    keyRotationCheckIntervalMs: options.keyRotationCheckIntervalMs,
     now,
     logger,
   });
-  const admin = await loadAdminClient({ state: store.state, hasher, issuer, configured: options.admin, now });
   const adminId = admin.record.client?.clientId ?? "";
 
   const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });

@@ -25,6 +25,12 @@ export interface ListenerOptions extends ListenerLimits {
   port: number;
   /** shutdownTimeoutMs is how long close() waits for in-flight requests before it destroys them. */
   shutdownTimeoutMs?: number;
+  /**
+   * idleGraceMs is how long after close() an idle HTTP/1.1 keep-alive connection, or an accepted
+   * one that has not sent its first bytes, still gets a request answered (with `connection:
+   * close`) before it is closed; default 500, at most shutdownTimeoutMs.
+   */
+  idleGraceMs?: number;
   /** keepAliveTimeoutMs closes a connection (either protocol) that has been idle this long. */
   keepAliveTimeoutMs?: number;
   /** sniffTimeoutMs destroys a connection that has not shown its protocol within this time. */
@@ -58,12 +64,15 @@ const defaultShutdownTimeoutMs = 10_000;
 // server, should close an idle connection, or it may send a request into a closing socket.
 const defaultKeepAliveTimeoutMs = 65_000;
 const defaultSniffTimeoutMs = 10_000;
+// Long enough for a request already on its way, or sent in reply to the last response, to arrive.
+const defaultIdleGraceMs = 500;
 
 /** createListener returns a Listener for `options.handler`; it binds nothing until listen(). */
 export function createListener(options: ListenerOptions): Listener {
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
   const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs;
   const sniffTimeoutMs = options.sniffTimeoutMs ?? defaultSniffTimeoutMs;
+  const idleGraceMs = Math.min(options.idleGraceMs ?? defaultIdleGraceMs, shutdownTimeoutMs);
   const requestTimeoutMs = options.requestTimeoutMs ?? limitDefaults.requestTimeoutMs;
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
@@ -148,8 +157,9 @@ export function createListener(options: ListenerOptions): Listener {
     sniffProtocol(socket, sniffTimeoutMs).then(
       (protocol) => {
         sniffing.delete(socket);
-        if (closing) {
-          socket.destroy();
+        // Accepted before close(): its request is answered, as on an idle connection (see shutdown).
+        if (socket.destroyed) {
+          return;
         } else if (protocol === "h2") {
           // http.Server needs half-open sockets to answer a client that shut down its side after
           // the request; an HTTP/2 session instead ends with the connection, as in http2.Server.
@@ -190,16 +200,30 @@ export function createListener(options: ListenerOptions): Listener {
     closing = true;
     await listening?.catch(() => undefined);
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sniffing) socket.destroy();
-    // Closes idle keep-alive connections now; busy ones end after their response (see above).
-    h1.close();
+    // Busy HTTP/1.1 connections end after their response (see above). HTTP/2 can tell its client:
+    // GOAWAY lets open streams finish, and a stream opened after it was never processed, which
+    // the client knows it may retry.
     for (const res of responses) if (!res.headersSent) res.setHeader("connection", "close");
     for (const session of sessions) session.close();
+    // HTTP/1.1 cannot: a request may be on its way over a connection that looks idle, or over one
+    // accepted but not yet sniffed. Closing those at once would reset a request the client sent
+    // (and must not resend: it may not be idempotent), so they are closed only after a grace in
+    // which such a request is answered with `connection: close`.
+    let idleClosed = false;
+    const closeIdle = () => {
+      if (idleClosed) return;
+      idleClosed = true;
+      for (const socket of sniffing) socket.destroy();
+      h1.close();
+    };
+    const grace = setTimeout(closeIdle, idleGraceMs);
     const timer = setTimeout(() => {
       for (const socket of sockets) socket.destroy();
     }, shutdownTimeoutMs);
     await drained;
+    clearTimeout(grace);
     clearTimeout(timer);
+    closeIdle();
   }
 
   return {

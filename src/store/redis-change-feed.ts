@@ -31,14 +31,20 @@ export interface RedisChangeFeed extends ClientChangeFeed {
    * writes; the announcement from Redis still reaches every process, this one included.
    */
   wrote(clientId: string): void;
+  /** close ends every subscription, so a closed store holds no connection open. */
+  close(): Promise<void>;
 }
 
 /** createRedisChangeFeed returns the change feed over `channel` of the deployment `redis` serves. */
 export function createRedisChangeFeed(redis: RedisClient, channel: string): RedisChangeFeed {
   const listeners = new Set<ClientChangeListener>();
+  const stops = new Set<() => Promise<void>>();
   return {
     wrote(clientId) {
       for (const listener of listeners) listener.changed(clientId);
+    },
+    async close() {
+      await Promise.all([...stops].map((stop) => stop()));
     },
     listen(listener: ClientChangeListener) {
       listeners.add(listener);
@@ -96,7 +102,8 @@ export function createRedisChangeFeed(redis: RedisClient, channel: string): Redi
       };
 
       connect();
-      return async () => {
+      const stop = async (): Promise<void> => {
+        stops.delete(stop);
         listeners.delete(listener);
         stopped = true;
         clearTimeout(retry);
@@ -107,6 +114,8 @@ export function createRedisChangeFeed(redis: RedisClient, channel: string): Redi
         connection?.on("error", () => {});
         connection?.disconnect();
       };
+      stops.add(stop);
+      return stop;
     },
   };
 }

@@ -40,6 +40,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       await available(() => redis.ping());
     },
     async close(): Promise<void> {
+      await changes.close();
       if (!owned || redis.status === "end") return;
       // QUIT lets queued writes finish first; when Redis is unreachable it fails fast (or
       // resolves at once with nothing queued), and the socket is dropped instead.

@@ -323,19 +323,73 @@ describe("listener shutdown", () => {
     await expect(listener.listen()).rejects.toThrow(/closed/);
   });
 
-  it("closes idle keep-alive connections and HTTP/2 sessions at once", async () => {
+  it("closes HTTP/2 sessions at once and idle keep-alive connections after the idle grace", async () => {
     const listener = createListener({ handler: echo(), host: "127.0.0.1", port: 0 });
     const { url } = await listener.listen();
     const agent = new http.Agent({ keepAlive: true });
-    await new Promise((resolve) => http.get(`${url}/idle`, { agent }, (res) => res.resume().on("end", resolve)));
+    const socketClosed = new Promise((resolve) => {
+      http.get(`${url}/idle`, { agent }, (res) => {
+        res.socket.once("close", () => resolve(Date.now()));
+        res.resume();
+      });
+    });
+    await sleep(20);
     const session = http2.connect(url);
     await new Promise((resolve) => session.once("remoteSettings", resolve));
-    const sessionClosed = new Promise((resolve) => session.once("close", resolve));
+    const sessionClosed = new Promise((resolve) => session.once("close", () => resolve(Date.now())));
     const started = Date.now();
     await listener.close();
-    await sessionClosed;
+    expect((await sessionClosed) as number).toBeLessThan(started + 300);
+    // The default grace is 500 ms: the closing connection was given it, then closed.
+    expect((await socketClosed) as number).toBeGreaterThanOrEqual(started + 400);
     expect(Date.now() - started).toBeLessThan(1_000);
     agent.destroy();
+  });
+
+  it("answers, with connection: close, a request sent on an idle keep-alive connection as close() begins", async () => {
+    const listener = createListener({ handler: echo(), host: "127.0.0.1", port: 0, idleGraceMs: 2_000 });
+    const { port } = await listener.listen();
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => (text += chunk));
+    const ended = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!text.includes("/first")) await sleep(5);
+    expect(text).toMatch(/keep-alive/i);
+    // The connection is idle; the client sends its next request while the server begins to close.
+    const started = Date.now();
+    const closing = listener.close();
+    socket.write("POST /second HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+    await ended;
+    await closing;
+    const second = text.slice(text.indexOf("HTTP/1.1", 1));
+    expect(second).toMatch(/^HTTP\/1\.1 200/);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    expect(second).toContain('"url":"/second"');
+    // Answered, the connection closed at once, without waiting out the grace.
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it("answers a connection accepted before close() that sends its request after", async () => {
+    const listener = createListener({ handler: echo(), host: "127.0.0.1", port: 0 });
+    const { port } = await listener.listen();
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => (text += chunk));
+    const ended = new Promise((resolve) => socket.once("close", resolve));
+    await new Promise((resolve) => socket.once("connect", resolve));
+    await sleep(50); // the listener has accepted it and waits for its first bytes
+    const closing = listener.close();
+    await sleep(20);
+    expect(await dial(port)).toBe("ECONNREFUSED");
+    socket.write("GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+    await ended;
+    await closing;
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    expect(text).toContain('"url":"/late"');
   });
 
   it("destroys requests still running after shutdownTimeoutMs", async () => {

@@ -1,0 +1,319 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import * as http from "node:http";
+import { createServer, type Server } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { testRedisUrl, uniquePrefix } from "./support/redis.js";
+
+// M2M_WORKERS=2 as an operator runs it: one primary, two node:cluster workers on one known port,
+// one Redis. Which worker answered is read from the per-request log lines, which carry the pid;
+// fresh connections are handed to the workers in turn.
+
+const ADMIN_SECRET = "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU";
+const root = fileURLToPath(new URL("..", import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** LogLine is one JSON line of a process's stdout. */
+interface LogLine {
+  pid: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+interface Service {
+  child: ChildProcess;
+  port: number;
+  /** lines parses stdout so far; it throws on a line that is not JSON (e.g. two workers' lines interleaved). */
+  lines(): LogLine[];
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** waitFor resolves with the first line `match` accepts, or fails naming `what`. */
+  waitFor(what: string, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+}
+
+const perTest: ChildProcess[] = [];
+const perFile: ChildProcess[] = [];
+const kill = (children: ChildProcess[]) => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+};
+afterEach(() => kill(perTest));
+afterAll(() => kill(perFile));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function spawnService(env: Record<string, string>, port: number, owner: ChildProcess[]): Service {
+  // The workers are children of the primary: a SIGKILL of the primary alone would orphan them,
+  // but node:cluster workers exit when their IPC channel to the primary closes.
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: root,
+    env: { PATH: process.env["PATH"] ?? "", PORT: String(port), LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  owner.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const lines = () =>
+    stdout
+      .split("\n")
+      .slice(0, -1)
+      .map((text) => {
+        try {
+          return JSON.parse(text) as LogLine;
+        } catch {
+          throw new Error(`a stdout line is not JSON: ${text}`);
+        }
+      });
+  async function waitFor(what: string, match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const found = lines().find(match);
+      if (found) return found;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited ${child.exitCode} before ${what}: ${stderr}${stdout}`);
+      if (Date.now() > until) throw new Error(`no ${what} within ${timeoutMs} ms; stdout:\n${stdout.slice(-3000)}`);
+      await sleep(20);
+    }
+  }
+  return { child, port, lines, stderr: () => stderr, exited, waitFor };
+}
+
+/** startWorkers starts a primary with two workers and waits until both listen. */
+async function startWorkers(env: Record<string, string>, owner: ChildProcess[]): Promise<{ service: Service; workers: number[] }> {
+  const service = spawnService({ REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_WORKERS: "2", ...env }, await freePort(), owner);
+  const started = await service.waitFor('"started workers"', (l) => l.msg === "started workers", 25_000);
+  expect(started).toMatchObject({ workers: 2, url: `http://127.0.0.1:${service.port}` });
+  return { service, workers: started["workerPids"] as number[] };
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  /** reused says the request went over a kept-alive connection that had served one before. */
+  reused: boolean;
+  /** closing says the response carried `connection: close`. */
+  closing: boolean;
+}
+
+/** send makes one request; without `agent`, over a fresh connection. It rejects with the socket error. */
+function send(port: number, path: string, options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, agent: options.agent ?? false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket, closing: res.headers.connection === "close" }));
+      res.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
+    });
+    req.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
+    req.end(options.body);
+  });
+}
+
+function tokenRequest(port: number, clientId: string, clientSecret: string, agent?: http.Agent): Promise<Reply> {
+  const body = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret }).toString();
+  return send(port, "/oauth/token", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" }, ...(agent ? { agent } : {}) });
+}
+
+async function token(port: number, clientId: string, clientSecret: string): Promise<string> {
+  const reply = await tokenRequest(port, clientId, clientSecret);
+  expect(reply.status, reply.body).toBe(200);
+  return (JSON.parse(reply.body) as { access_token: string }).access_token;
+}
+
+const tokenLines = (service: Service, clientId: string) => service.lines().filter((l) => l["route"] === "/oauth/token" && l["clientId"] === clientId);
+
+/** servedBy sends fresh-connection token requests until one is logged by a worker in `pids`; every one must succeed. */
+async function servedBy(service: Service, pids: number[], clientId: string, clientSecret: string): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const before = tokenLines(service, clientId).length;
+    await token(service.port, clientId, clientSecret);
+    await service.waitFor(`token log line ${before + 1} of ${clientId}`, () => tokenLines(service, clientId).length > before);
+    if (pids.includes(tokenLines(service, clientId)[before]!.pid)) return;
+  }
+  throw new Error(`10 token requests on fresh connections never reached worker ${pids.join(", ")}`);
+}
+
+describe("M2M_WORKERS=2 over one Redis", () => {
+  let service: Service;
+  let workers: number[];
+  let admin: { id: string; secret: string };
+
+  // One start serves the tests of this block (a start is three processes); the last one kills a worker.
+  beforeAll(async () => {
+    ({ service, workers } = await startWorkers({}, perFile));
+    const printed = /client_id:\s+(\S+)\n\s+client_secret:\s+(\S+)/.exec(service.stderr());
+    if (!printed) throw new Error(`no bootstrap credentials on stderr: ${service.stderr()}`);
+    admin = { id: printed[1]!, secret: printed[2]! };
+  }, 30_000);
+
+  it("prints the bootstrap admin credentials once, not once per worker", () => {
+    expect(new Set(workers).size).toBe(2);
+    expect(workers).not.toContain(service.child.pid);
+    const listening = service.lines().filter((l) => l.msg === "listening");
+    expect(listening.map((l) => l.pid).sort()).toEqual([...workers].sort());
+    expect(service.stderr().match(/created admin credentials/g)).toHaveLength(1);
+    expect(service.stderr().match(/client_secret:/g)).toHaveLength(1);
+    expect(service.lines().filter((l) => l.msg === "started workers")).toHaveLength(1);
+    expect(JSON.stringify(service.lines())).not.toContain(admin.secret);
+  });
+
+  it("serves tokens from both workers that verify against one JWKS fetched once", async () => {
+    const jwks = createLocalJWKSet(JSON.parse((await send(service.port, "/.well-known/jwks.json")).body) as JSONWebKeySet);
+    const before = tokenLines(service, admin.id).length;
+    const tokens: string[] = [];
+    for (let i = 0; i < 6; i++) tokens.push(await token(service.port, admin.id, admin.secret));
+    await service.waitFor("6 token log lines", () => tokenLines(service, admin.id).length >= before + 6);
+    const answered = tokenLines(service, admin.id).slice(before);
+    expect(answered.map((l) => l["status"])).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(new Set(answered.map((l) => l.pid))).toEqual(new Set(workers));
+    for (const t of tokens) {
+      const { payload } = await jwtVerify(t, jwks, { issuer: `http://localhost:${service.port}`, typ: "at+jwt" });
+      expect(payload.client_id).toBe(admin.id);
+    }
+  });
+
+  it("authenticates through one worker a client created through the other, and shares page tokens", async () => {
+    const adminToken = await token(service.port, admin.id, admin.secret);
+    const org = `org_workers${Date.now()}`;
+    const auth = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+    const path = `/api/v1/organizations/${org}/clients`;
+    const createdBy: number[] = [];
+    let client: { client: { client_id: string }; plain_secret: string } | undefined;
+    for (const name of ["one", "two"]) {
+      const created = await send(service.port, path, { method: "POST", headers: auth, body: JSON.stringify({ name, audience: ["api"] }) });
+      expect(created.status, created.body).toBe(201);
+      client ??= JSON.parse(created.body);
+      const n = createdBy.length + 1;
+      await service.waitFor(`creation ${n} in the log`, () => service.lines().filter((l) => l["method"] === "POST" && l["path"] === path).length >= n);
+      createdBy.push(service.lines().filter((l) => l["method"] === "POST" && l["path"] === path)[n - 1]!.pid);
+    }
+    const creator = createdBy[0]!;
+    await servedBy(service, workers.filter((pid) => pid !== creator), client!.client.client_id, client!.plain_secret);
+    expect(tokenLines(service, client!.client.client_id).every((l) => l["status"] === 200)).toBe(true);
+
+    // A page token is sealed with a key derived from the store's secret-hash key: any worker opens it.
+    const first = await send(service.port, `${path}?page_size=1`, { headers: auth });
+    const pageToken = (JSON.parse(first.body) as { next_page_token: string }).next_page_token;
+    expect(pageToken).toBeTruthy();
+    for (let i = 0; i < 2; i++) {
+      const next = await send(service.port, `${path}?page_size=1&page_token=${encodeURIComponent(pageToken)}`, { headers: auth });
+      expect(next.status, next.body).toBe(200);
+    }
+    const lists = () => service.lines().filter((l) => l["method"] === "GET" && l["path"] === path);
+    await service.waitFor("3 list lines", () => lists().length >= 3);
+    expect(lists().map((l) => l["status"])).toEqual([200, 200, 200]);
+    expect(new Set(lists().map((l) => l.pid))).toEqual(new Set(workers));
+  });
+
+  it("replaces a worker killed with SIGKILL and keeps serving meanwhile", async () => {
+    const [victim, survivor] = workers as [number, number];
+    process.kill(victim, "SIGKILL");
+    const died = await service.waitFor("the primary's line about the dead worker", (l) => l.msg === "worker died: restarting it" && l["workerPid"] === victim);
+    expect(died).toMatchObject({ pid: service.child.pid, level: 50, signal: "SIGKILL", code: null });
+    // Until the replacement listens, the survivor serves every connection.
+    await token(service.port, admin.id, admin.secret);
+    await token(service.port, admin.id, admin.secret);
+    const replacement = await service.waitFor("a replacement worker listening", (l) => l.msg === "listening" && !workers.includes(l.pid));
+    expect(replacement["url"]).toBe(`http://127.0.0.1:${service.port}`);
+    await servedBy(service, [replacement.pid], admin.id, admin.secret);
+    await servedBy(service, [survivor], admin.id, admin.secret);
+    expect(service.child.exitCode).toBeNull();
+  });
+});
+
+describe("M2M_WORKERS=2 lifecycle", () => {
+  it("drains both workers on SIGTERM under load: every accepted request gets its 200, and the primary exits 0", async () => {
+    const { service } = await startWorkers({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET }, perTest);
+    const concurrency = 8;
+    // Kept-alive connections, as a client pool holds them: the race on close lives on these.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+    interface Outcome {
+      status?: number;
+      error?: string;
+      reused: boolean;
+      closing?: boolean;
+      afterSigterm: boolean;
+    }
+    const outcomes: Outcome[] = [];
+    let sigterm = false;
+    const deadline = Date.now() + 15_000;
+    const loop = async () => {
+      while (Date.now() < deadline) {
+        const afterSigterm = sigterm;
+        try {
+          const reply = await tokenRequest(service.port, "admin", ADMIN_SECRET, agent);
+          outcomes.push({ status: reply.status, reused: reply.reused, closing: reply.closing, afterSigterm });
+          if (reply.status !== 200) return;
+        } catch (err) {
+          const { code, reused } = err as { code?: string; reused: boolean };
+          outcomes.push({ error: code ?? String(err), reused, afterSigterm });
+          return; // the listener is gone (or something broke: the assertions below say which)
+        }
+      }
+    };
+    const loops = Array.from({ length: concurrency }, loop);
+    while (outcomes.length < 60 && Date.now() < deadline) await sleep(5);
+    sigterm = true;
+    service.child.kill("SIGTERM");
+    await Promise.all(loops);
+    agent.destroy();
+    expect(await Promise.race([service.exited, sleep(20_000).then(() => "still running")])).toBe(0);
+
+    const failures = outcomes.filter((o) => o.error !== undefined);
+    // Refused: the listener had closed. A reset of a connection opened after SIGTERM, before any
+    // response: accepted by the kernel (or queued by the primary) but never by a worker.
+    const unserved = (o: Outcome) => o.error === "ECONNREFUSED" || (!o.reused && o.afterSigterm && ["ECONNRESET", "EPIPE"].includes(o.error ?? ""));
+    expect(failures.filter((o) => !unserved(o))).toEqual([]);
+    expect(outcomes.filter((o) => o.error === undefined && o.status !== 200)).toEqual([]);
+    // The drain was exercised: requests were answered while their worker was closing.
+    expect(outcomes.filter((o) => o.status === 200 && o.closing).length).toBeGreaterThan(0);
+    // No request sent over a kept-alive connection failed, whenever it was sent.
+    expect(outcomes.filter((o) => o.reused && o.error !== undefined)).toEqual([]);
+    // Every token the workers issued reached its client: none was lost after being served.
+    const served = tokenLines(service, "admin");
+    expect(served.every((l) => l["status"] === 200)).toBe(true);
+    expect(served.length).toBe(outcomes.filter((o) => o.status === 200).length);
+    expect(service.lines().filter((l) => l.msg === "stopped").map((l) => l.pid)).toContain(service.child.pid);
+  }, 45_000);
+
+  it("refuses M2M_WORKERS=2 without Redis, naming M2M_WORKERS, with exit code 2", async () => {
+    const service = spawnService({ M2M_WORKERS: "2" }, await freePort(), perTest);
+    expect(await service.exited).toBe(2);
+    expect(service.stderr()).toMatch(/invalid configuration: M2M_WORKERS: .*REDIS_URL/);
+  });
+
+  it("reports a start error once, from the primary, before forking: Redis unreachable exits 1", async () => {
+    const service = spawnService({ REDIS_URL: "redis://127.0.0.1:1", M2M_WORKERS: "2" }, await freePort(), perTest);
+    expect(await Promise.race([service.exited, sleep(20_000).then(() => "still running")])).toBe(1);
+    const failed = service.lines().filter((l) => l.msg === "start failed");
+    expect(failed.map((l) => l.pid)).toEqual([service.child.pid]);
+    expect(service.lines().filter((l) => l.pid !== service.child.pid)).toEqual([]);
+  });
+
+  it("stops with exit code 1, without a restart loop, when no worker can listen", async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const service = spawnService({ REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_WORKERS: "2", M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET }, port, perTest);
+      expect(await Promise.race([service.exited, sleep(20_000).then(() => "still running")])).toBe(1);
+      expect(service.lines().filter((l) => l.msg === "a worker failed to start: stopping")).toHaveLength(1);
+      expect(service.lines().filter((l) => l.msg === "start failed" && /EADDRINUSE/.test(JSON.stringify(l)))).not.toHaveLength(0);
+      expect(service.lines().filter((l) => l.msg === "listening")).toHaveLength(0);
+    } finally {
+      taken.close();
+    }
+  });
+});
