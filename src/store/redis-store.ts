@@ -2,7 +2,7 @@ import type { Store } from "./client-store.js";
 import { createKeyLayout } from "./key-layout.js";
 import { available } from "./redis-calls.js";
 import { createRedisClientStore } from "./redis-client-store.js";
-import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -23,6 +23,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (typeof options.keyPrefix !== "string" || options.keyPrefix === "") {
     throw new TypeError("createRedisStore: keyPrefix is required");
   }
+  // A brace in the prefix would make it every key's hash tag: all data in one Cluster slot.
+  if (/[{}]/.test(options.keyPrefix)) throw new TypeError("createRedisStore: keyPrefix must not contain { or } (hash tags)");
   const given = [options.url, options.connection, options.redis].filter((option) => option !== undefined);
   if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
   if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
@@ -34,12 +36,17 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     clients: createRedisClientStore(redis, layout, scripts),
     state: createRedisStateStore(redis, layout, scripts),
     async ping(): Promise<void> {
-      await available(() => redis.ping());
+      await available(redis, () => pingDeployment(redis));
     },
     async close(): Promise<void> {
       if (!owned || redis.status === "end") return;
-      // QUIT lets queued writes finish first; when Redis is unreachable it fails fast (or
-      // resolves at once with nothing queued), and the socket is dropped instead.
+      // Not connected, there is nothing to flush, and QUIT would only wait out commandTimeout.
+      if (redis.status !== "ready") {
+        redis.disconnect();
+        return;
+      }
+      // QUIT lets queued writes finish first; if it fails (Redis went away meanwhile) the
+      // sockets are dropped instead.
       try {
         await redis.quit();
       } catch {
