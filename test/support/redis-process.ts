@@ -85,6 +85,7 @@ export async function startRedisProcess(port: number, dir: string, args: string[
   closeSync(log);
   running.add(child);
   let exited = false;
+  let spawnError: Error | undefined;
   const exit = new Promise<void>((resolve) => {
     child.once("exit", () => {
       exited = true;
@@ -92,22 +93,33 @@ export async function startRedisProcess(port: number, dir: string, args: string[
       resolve();
     });
     // A missing binary surfaces here, not as an exit.
-    child.once("error", () => {
+    child.once("error", (err) => {
+      spawnError = err;
       exited = true;
       running.delete(child);
       resolve();
     });
   });
   const tail = () => readFileSync(logFile, "utf8").split("\n").slice(-8).join("\n");
+  let failure: string | undefined;
   try {
-    await waitUntil(async () => {
-      if (exited) throw new Error("exited");
-      return (await redisCli(port, "ping")) === "PONG";
-    }, startTimeoutMs, `redis-server on port ${port} did not answer PING within ${startTimeoutMs / 1000} s`);
+    // An exit ends the wait at once (it is checked before each PING).
+    await waitUntil(
+      async () => exited || (await redisCli(port, "ping")) === "PONG",
+      startTimeoutMs,
+      `redis-server on port ${port} did not answer PING within ${startTimeoutMs / 1000} s`,
+    );
+    if (exited) failure = `redis-server on port ${port} exited at start`;
   } catch (err) {
+    failure = (err as Error).message;
+  }
+  if (failure !== undefined) {
     child.kill("SIGKILL");
     await exit;
-    throw new Error(`${(err as Error).message}${exited ? " (it exited)" : ""}; its log ends:\n${tail()}`);
+    if (spawnError) {
+      throw new Error(`cannot start redis-server (${spawnError.message}); the Cluster and Sentinel tests need it (Debian/Ubuntu: apt-get install -y redis-server)`);
+    }
+    throw new Error(`${failure}; its log ends:\n${tail()}`);
   }
   return {
     port,
