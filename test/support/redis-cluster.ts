@@ -39,11 +39,12 @@ interface NodeSpec {
 const nodeArgs = ({ port, busPort }: NodeSpec): string[] => [
   "--port", String(port),
   "--bind", "127.0.0.1",
-  // The bus port is chosen too, so it is free (the default, port + 10000, may not be).
   "--cluster-enabled", "yes",
+  // The bus port is chosen too, so it is free (the default, port + 10000, may not be).
   "--cluster-port", String(busPort),
   "--cluster-config-file", `nodes-${port}.conf`,
-  "--cluster-node-timeout", "1000",
+  // Long enough that a loaded CI machine does not get a node marked failed by mistake.
+  "--cluster-node-timeout", "3000",
   "--save", "",
   "--appendonly", "no",
 ];
