@@ -12,7 +12,10 @@ export interface RedisStoreOptions {
   url?: string;
   /** connection opens a connection of the store's own to a single node, a Cluster or a Sentinel-guarded primary. */
   connection?: RedisConnectionOptions;
-  /** redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close() leaves it open. */
+  /**
+   * redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close()
+   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast.
+   */
   redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
   keyPrefix: string;
