@@ -1,9 +1,55 @@
-import type { ChainableCommander } from "ioredis";
+import type { ChainableCommander, Cluster } from "ioredis";
 import { UnavailableError } from "../errors.js";
+import { commandTimeoutMs, type RedisClient } from "./redis-connection.js";
 
-/** available runs a Redis call, turning any failure into UnavailableError so callers fail closed. */
-export async function available<T>(call: () => Promise<T>): Promise<T> {
+// A Cluster client runs without an offline queue (ioredis would hold its commands without a
+// deadline while no node is reachable, see redis-connection.ts), so its commands are sent only
+// while it is ready. While it is connecting a call waits for that attempt, shared by all calls
+// and bounded by commandTimeout; between attempts (the Cluster is known to be down) it fails at once.
+const attempts = new WeakMap<Cluster, Promise<void>>();
+
+function attemptOutcome(cluster: Cluster): Promise<void> {
+  let attempt = attempts.get(cluster);
+  if (attempt) return attempt;
+  attempt = new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      for (const [event, listener] of listeners) cluster.off(event, listener);
+      attempts.delete(cluster);
+      if (error) reject(error);
+      else resolve();
+    };
+    const failed = () => settle(new Error(`the Redis Cluster connection failed (${cluster.status})`));
+    const listeners: [string, () => void][] = [
+      ["ready", () => settle()],
+      ["close", failed],
+      ["end", failed],
+    ];
+    for (const [event, listener] of listeners) cluster.once(event, listener);
+    const timer = setTimeout(() => settle(new Error(`the Redis Cluster did not connect within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+  });
+  attempts.set(cluster, attempt);
+  return attempt;
+}
+
+// undefined when `redis` can take a command now (a single node or Sentinel client queues it itself).
+function notReady(redis: RedisClient): Promise<void> | undefined {
+  if (!redis.isCluster || redis.status === "ready") return undefined;
+  const cluster = redis as Cluster;
+  // A Cluster made with lazyConnect (one handed to the store) connects on its first call.
+  if (cluster.status === "wait") cluster.connect().catch(() => {});
+  if (cluster.status === "wait" || cluster.status === "connecting" || cluster.status === "connect") return attemptOutcome(cluster);
+  return Promise.reject(new Error(`the Redis Cluster is not connected (${cluster.status})`));
+}
+
+/**
+ * available runs a Redis call on `redis` once it can take it, turning any failure into
+ * UnavailableError so callers fail closed.
+ */
+export async function available<T>(redis: RedisClient, call: () => Promise<T>): Promise<T> {
   try {
+    const waiting = notReady(redis);
+    if (waiting) await waiting;
     return await call();
   } catch (err) {
     throw new UnavailableError(undefined, { cause: err });
@@ -13,6 +59,39 @@ export async function available<T>(call: () => Promise<T>): Promise<T> {
 /** toBuffer copies bytes for ioredis: binary values must be Buffers, and a copy keeps a queued command's bytes fixed. */
 export function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes);
+}
+
+/**
+ * execPipelinesBySlot queues one call per item (by `queue`) and returns their replies in item
+ * order. On a single node all go in one pipeline: one round trip. A Cluster pipeline must stay on
+ * one node, so there the items are grouped by the hash tag of their keys (`tagOf`), one pipeline
+ * per tag, all sent at once; every group is waited for, then the first failure is thrown.
+ */
+export async function execPipelinesBySlot<T>(
+  redis: RedisClient,
+  items: readonly T[],
+  tagOf: (item: T) => string,
+  queue: (pipeline: ChainableCommander, item: T) => void,
+): Promise<unknown[]> {
+  // tag → the positions of its items; a single node has one group.
+  const groups = new Map<string, number[]>();
+  items.forEach((item, position) => {
+    const tag = redis.isCluster ? tagOf(item) : "";
+    const group = groups.get(tag);
+    if (group) group.push(position);
+    else groups.set(tag, [position]);
+  });
+  const replies = new Array<unknown>(items.length);
+  const results = await Promise.allSettled(
+    [...groups.values()].map(async (positions) => {
+      const pipeline = redis.pipeline();
+      for (const position of positions) queue(pipeline, items[position] as T);
+      const groupReplies = await execPipeline(pipeline);
+      positions.forEach((position, j) => (replies[position] = groupReplies[j]));
+    }),
+  );
+  for (const result of results) if (result.status === "rejected") throw result.reason;
+  return replies;
 }
 
 /**

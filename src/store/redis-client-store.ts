@@ -11,8 +11,8 @@ import {
   memberClientId,
   recordIds,
 } from "./client-record-codec.js";
-import type { KeyLayout } from "./key-layout.js";
-import { available, execPipeline, toBuffer } from "./redis-calls.js";
+import { clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
+import { available, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
 import type { StoreScripts } from "./redis-scripts.js";
 
 // A delete reads the record, then deletes it only if it is unchanged; a record changed in
@@ -50,21 +50,28 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts, wrote: (clientId: string) => void = () => {}): ClientStore {
   const queued = createKeyedQueue();
   return {
-    // One round trip: the create script.
+    // One round trip: the create script (two when the id does not carry its organization's tag).
     async create(record: ClientRecord): Promise<boolean> {
       const { clientId, organizationId } = recordIds(record);
-      const keys = [layout.client(clientId)];
+      const recordKey = layout.client(clientId);
       // System clients (no organization, e.g. the bootstrap admin) are not organization clients,
       // so no list shows them; their ids carry no organization's hash tag, so their key may not
       // share a slot with any index either.
-      if (organizationId !== "") keys.push(layout.organizationIndex(organizationId));
-      const bytes = toBuffer(encodeRecord(record));
-      return (await available(() => scripts.create(keys, bytes, indexMember(record)))) === 1;
+      if (organizationId === "") return (await available(redis, () => scripts.create([recordKey], toBuffer(encodeRecord(record)), ""))) === 1;
+      // The script writes record and index together, and list reads an organization's records
+      // with one MGET: on a Cluster both need the client in its organization's slot. Ids made by
+      // newClientId are; any other is refused (on every deployment, so it shows before a Cluster).
+      if (clientTag(clientId) !== organizationTag(organizationId)) {
+        if ((await available(redis, () => redis.exists(recordKey))) === 1) return false;
+        throw new TypeError(`client_id ${clientId} does not carry organization ${organizationId}'s hash tag (see newClientId)`);
+      }
+      const keys = [recordKey, layout.organizationIndex(organizationId)];
+      return (await available(redis, () => scripts.create(keys, toBuffer(encodeRecord(record)), indexMember(record)))) === 1;
     },
 
     // One round trip: GET.
     async get(clientId: string): Promise<ClientRecord | undefined> {
-      const bytes = await available(() => redis.getBuffer(layout.client(clientId)));
+      const bytes = await available(redis, () => redis.getBuffer(layout.client(clientId)));
       return bytes === null ? undefined : decodeRecord(bytes);
     },
 
@@ -75,10 +82,10 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       const start = options.cursor ? `(${options.cursor}` : "-";
       const indexKey = layout.organizationIndex(organizationId);
       // One member more than asked tells whether there is a next page.
-      const [total, members] = await available(() => scripts.list(indexKey, start, options.limit + 1));
+      const [total, members] = await available(redis, () => scripts.list(indexKey, start, options.limit + 1));
       const page = members.slice(0, options.limit);
       const keys = page.map((member) => layout.client(memberClientId(member)));
-      const values = keys.length === 0 ? [] : await available(() => redis.mgetBuffer(...keys));
+      const values = keys.length === 0 ? [] : await available(redis, () => redis.mgetBuffer(...keys));
       // An index entry without its record should not exist; skip it rather than fail the page.
       const records = values.flatMap((bytes) => (bytes === null ? [] : [decodeRecord(bytes)]));
       const more = members.length > options.limit;
@@ -92,14 +99,14 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       const recordKey = layout.client(clientId);
       const indexKey = layout.organizationIndex(organizationId);
       for (let attempt = 0; attempt < deleteAttempts; attempt++) {
-        const bytes = await available(() => redis.getBuffer(recordKey));
+        const bytes = await available(redis, () => redis.getBuffer(recordKey));
         if (bytes === null) return false;
         const record = decodeRecord(bytes);
         // Checked here too so a script never spans another organization's slot.
         if (record.client?.organizationId !== organizationId) return false;
         const useKey = layout.secretUse(clientId);
         const announce = { channel: layout.clientChanges, message: clientId };
-        const result = await available(() => scripts.delete(recordKey, indexKey, useKey, bytes, indexMember(record), announce));
+        const result = await available(redis, () => scripts.delete(recordKey, indexKey, useKey, bytes, indexMember(record), announce));
         if (result === 1) wrote(clientId);
         if (result !== -1) return result === 1;
       }
@@ -113,7 +120,7 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       const key = layout.client(clientId);
       return queued(key, async () => {
         for (let attempt = 1; attempt <= updateAttempts; attempt++) {
-          const bytes = await available(() => redis.getBuffer(key));
+          const bytes = await available(redis, () => redis.getBuffer(key));
           if (bytes === null) return undefined;
           const current = decodeRecord(bytes);
           if (current.client?.organizationId !== organizationId) return undefined;
@@ -123,7 +130,7 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
           const nextBytes = encodeRecord(next);
           // Announced with the write, so every instance's record cache drops its copy at once.
           const announce = { channel: layout.clientChanges, message: clientId };
-          const set = await available(() => scripts.compareAndSet(key, bytes, toBuffer(nextBytes), announce));
+          const set = await available(redis, () => scripts.compareAndSet(key, bytes, toBuffer(nextBytes), announce));
           if (set === 1) {
             wrote(clientId);
             return decodeRecord(nextBytes);
@@ -135,27 +142,24 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
     },
 
     // One round trip (none for no uses): a pipeline of one small script per use, so each use is
-    // conditional on its record and its time, and all are sent in one write. On a plain `Redis`
-    // client the whole pipeline goes over its one connection. NOTE for Redis Cluster: ioredis 6
-    // does not split a pipeline by node: `Cluster` rejects one whose keys are served by different
-    // nodes ("All keys in the pipeline should belong to the same slots allocation group"), so a
-    // Cluster backend must group the uses by node (or hash tag) and run one pipeline per group.
+    // conditional on its record and its time, and all are sent at once. On a Cluster, one
+    // pipeline per organization's slot (ioredis refuses a pipeline spanning nodes), sent together.
     async recordSecretUse(uses) {
       if (uses.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const { clientId, secretId, timeMs } of uses) {
-        scripts.queueRecordSecretUse(pipeline, layout.client(clientId), layout.secretUse(clientId), secretId, timeMs);
-      }
-      await available(() => execPipeline(pipeline));
+      await available(redis, () =>
+        execPipelinesBySlot(redis, uses, (use) => clientTag(use.clientId), (pipeline, { clientId, secretId, timeMs }) =>
+          scripts.queueRecordSecretUse(pipeline, layout.client(clientId), layout.secretUse(clientId), secretId, timeMs),
+        ),
+      );
     },
 
-    // One round trip (none for no ids): a pipeline of HGETALL (same Cluster note as above).
+    // One round trip (none for no ids): HGETALL per client, pipelined per slot as above.
     async secretUse(clientIds) {
       const found: SecretUseTimes = new Map();
       if (clientIds.length === 0) return found;
-      const pipeline = redis.pipeline();
-      for (const clientId of clientIds) pipeline.hgetall(layout.secretUse(clientId));
-      const replies = await available(() => execPipeline(pipeline));
+      const replies = await available(redis, () =>
+        execPipelinesBySlot(redis, clientIds, clientTag, (pipeline, clientId) => pipeline.hgetall(layout.secretUse(clientId))),
+      );
       clientIds.forEach((clientId, i) => {
         const hash = (replies[i] ?? {}) as Record<string, string>;
         const times = new Map(Object.entries(hash).map(([secretId, ms]) => [secretId, Number(ms)]));

@@ -1,13 +1,16 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 
-// Fail closed: when Redis is down a command must fail within seconds, so the service answers
-// "temporarily unavailable" instead of holding requests (and their sockets) open indefinitely.
+// Fail closed and fast: when Redis is down a command must fail within about two seconds, so the
+// service answers "temporarily unavailable" instead of holding requests (and their sockets)
+// open; and the client keeps reconnecting on its own, so the service recovers without a restart.
 
 /** connectTimeoutMs bounds one connection attempt, e.g. to a host that drops packets. */
 export const connectTimeoutMs = 2_000;
-/** commandTimeoutMs bounds one command, including its time queued while reconnecting. */
+/** commandTimeoutMs bounds one command, including its time queued while (re)connecting. */
 export const commandTimeoutMs = 2_000;
 const maxReconnectDelayMs = 1_000;
+// Asking a Sentinel where the primary is must not wait on one that accepts and never answers.
+const sentinelCommandTimeoutMs = 1_000;
 
 /** RedisNode is one `host:port` of a Cluster seed list or a Sentinel set. */
 export interface RedisNode {
@@ -28,26 +31,81 @@ export type RedisConnectionOptions = (
   readonly password?: string | undefined;
   /** sentinelPassword authenticates to the Sentinels themselves (REDIS_SENTINEL_PASSWORD). */
   readonly sentinelPassword?: string | undefined;
-  /** tls connects with TLS (REDIS_TLS; `rediss://` for a single node). */
+  /** tls connects with TLS (REDIS_TLS; `rediss://` for a single node), to Sentinels too. */
   readonly tls?: boolean | undefined;
 };
 
 /** RedisClient is what the store runs on: one node's connection (plain or Sentinel-guarded) or a Cluster. */
 export type RedisClient = Redis | Cluster;
 
-// The options every data connection shares, plain, Sentinel-guarded or a Cluster node.
-function nodeOptions(options: RedisConnectionOptions): RedisOptions {
+const reconnectDelay = (times: number): number => Math.min(times * 100, maxReconnectDelayMs);
+
+// What every data connection shares, to a single node, a Sentinel-guarded primary or a Cluster node.
+function dataNodeOptions(options: RedisConnectionOptions) {
   return {
     connectTimeout: connectTimeoutMs,
     commandTimeout: commandTimeoutMs,
-    // Queue while reconnecting so a blip is ridden out, but give up on a command after one
-    // failed reconnect (or commandTimeout, whichever is first) rather than queueing forever.
+    // A command sent but unanswered when the connection dropped may or may not have run; resent
+    // after a failover, a create would find its own record and report a collision. It fails
+    // instead (by commandTimeout), and the caller retries on the 503.
+    autoResendUnfulfilledCommands: false,
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.tls ? { tls: {} } : {}),
+  } satisfies RedisOptions;
+}
+
+// A single node or a Sentinel-guarded primary: one connection that queues commands while it
+// reconnects, but gives up on a command after one failed reconnect (or commandTimeout).
+function standaloneOptions(options: RedisConnectionOptions): RedisOptions {
+  return {
+    ...dataNodeOptions(options),
     enableOfflineQueue: true,
     maxRetriesPerRequest: 1,
     // Never stop reconnecting: the process must recover on its own when Redis is back.
-    retryStrategy: (times) => Math.min(times * 100, maxReconnectDelayMs),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-    ...(options.tls ? { tls: {} } : {}),
+    retryStrategy: reconnectDelay,
+  };
+}
+
+function sentinelOptions(target: Extract<RedisConnectionOptions, { kind: "sentinel" }>): RedisOptions {
+  return {
+    ...standaloneOptions(target),
+    sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
+    name: target.name,
+    // Only the primary takes writes: the ready check reads the node's role (INFO) and
+    // reconnects through the Sentinels when it is not the primary, e.g. just after a failover.
+    role: "master",
+    enableReadyCheck: true,
+    // Subscribed to +switch-master, the client drops a demoted primary as soon as the
+    // Sentinels switch, instead of waiting for it to fail.
+    failoverDetector: true,
+    // A write refused by a node demoted under an open connection reconnects to the new primary.
+    reconnectOnError: (err) => err.message.startsWith("READONLY"),
+    ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
+    ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    sentinelCommandTimeout: sentinelCommandTimeoutMs,
+    sentinelRetryStrategy: reconnectDelay,
+  };
+}
+
+function clusterOptions(target: RedisConnectionOptions): ClusterOptions {
+  return {
+    redisOptions: dataNodeOptions(target),
+    // ioredis keeps a Cluster's commands without a deadline while no node is reachable; off,
+    // they fail at once instead, and the store waits for a connection attempt in progress
+    // itself, within commandTimeout (see `available`).
+    enableOfflineQueue: false,
+    enableReadyCheck: true,
+    // Reads go to masters: a replica may not have a write yet (a client just registered could
+    // not get a token), and read-then-compare-and-set would conflict on stale reads.
+    scaleReads: "master",
+    clusterRetryStrategy: reconnectDelay,
+    // Asking one node for the slot map; seeds are tried in turn, so keep each short.
+    slotsRefreshTimeout: 1_000,
+    // Topology changes (a promoted replica, moved slots) are also learnt from MOVED replies.
+    slotsRefreshInterval: 5_000,
+    // Seed host names are kept, not resolved once at start: TLS checks the certificate against
+    // the name, and a node that moves to a new address is found again.
+    dnsLookup: (address, callback) => callback(null, address),
   };
 }
 
@@ -57,33 +115,35 @@ export function createRedisConnection(options: RedisConnectionOptions | string):
   let redis: RedisClient;
   switch (target.kind) {
     case "single":
-      redis = new Redis(target.url, nodeOptions(target));
+      redis = new Redis(target.url, standaloneOptions(target));
       break;
     case "sentinel":
-      redis = new Redis({
-        ...nodeOptions(target),
-        sentinels: target.sentinels.map(({ host, port }) => ({ host, port })),
-        name: target.name,
-        ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
-        ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
-        sentinelRetryStrategy: (times) => Math.min(times * 100, maxReconnectDelayMs),
-      });
+      redis = new Redis(sentinelOptions(target));
       break;
-    case "cluster": {
-      const clusterOptions: ClusterOptions = {
-        redisOptions: nodeOptions(target),
-        enableOfflineQueue: true,
-        clusterRetryStrategy: (times) => Math.min(times * 100, maxReconnectDelayMs),
-      };
+    case "cluster":
       redis = new Cluster(
         target.nodes.map(({ host, port }) => ({ host, port })),
-        clusterOptions,
+        clusterOptions(target),
       );
       break;
-    }
   }
   // Connection errors surface through the commands that fail; without a listener ioredis would
   // log every reconnect attempt as an unhandled error event.
   redis.on("error", () => {});
   return redis;
+}
+
+/**
+ * pingDeployment resolves when the deployment can serve the store: a node (or the primary) answers
+ * PING; on a Cluster every master answers PING and the Cluster reports all slots served.
+ */
+export async function pingDeployment(redis: RedisClient): Promise<void> {
+  if (!redis.isCluster) {
+    await redis.ping();
+    return;
+  }
+  const cluster = redis as Cluster;
+  const [info] = await Promise.all([cluster.cluster("INFO"), ...cluster.nodes("master").map((node) => node.ping())]);
+  const state = /^cluster_state:(\w+)/m.exec(String(info))?.[1];
+  if (state !== "ok") throw new Error(`the Redis Cluster reports cluster_state:${state ?? "unknown"}`);
 }

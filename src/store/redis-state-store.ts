@@ -11,31 +11,31 @@ const lockName = (name: string): string => `lock:${name}`;
 export function createRedisStateStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts): StateStore {
   return {
     async get(name: string): Promise<Uint8Array | undefined> {
-      const bytes = await available(() => redis.getBuffer(layout.state(name)));
+      const bytes = await available(redis, () => redis.getBuffer(layout.state(name)));
       return bytes === null ? undefined : new Uint8Array(bytes);
     },
     // The script sets the value if absent and returns what is stored.
     async putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array> {
-      const stored = await available(() => scripts.putIfAbsent(layout.state(name), toBuffer(value)));
+      const stored = await available(redis, () => scripts.putIfAbsent(layout.state(name), toBuffer(value)));
       return new Uint8Array(stored);
     },
     async put(name: string, value: Uint8Array): Promise<void> {
-      await available(() => redis.set(layout.state(name), toBuffer(value)));
+      await available(redis, () => redis.set(layout.state(name), toBuffer(value)));
     },
     async compareAndSet(name, expected, value) {
       const key = layout.state(name);
       const old = expected === undefined ? undefined : toBuffer(expected);
-      return (await available(() => scripts.compareAndSet(key, old, toBuffer(value)))) === 1;
+      return (await available(redis, () => scripts.compareAndSet(key, old, toBuffer(value)))) === 1;
     },
     // SET NX PX: taken only if free, and freed by Redis after ttlMs even if its owner dies.
     async acquireLock(name, owner, ttlMs) {
       if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("ttlMs must be a positive integer");
       const key = layout.state(lockName(name));
-      return (await available(() => redis.set(key, owner, "PX", ttlMs, "NX"))) === "OK";
+      return (await available(redis, () => redis.set(key, owner, "PX", ttlMs, "NX"))) === "OK";
     },
     // The script deletes the lock only while `owner` holds it, never a later owner's.
     async releaseLock(name, owner) {
-      await available(() => scripts.releaseLock(layout.state(lockName(name)), owner));
+      await available(redis, () => scripts.releaseLock(layout.state(lockName(name)), owner));
     },
   };
 }

@@ -3,7 +3,7 @@ import { createKeyLayout } from "./key-layout.js";
 import { available } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
-import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -13,7 +13,10 @@ export interface RedisStoreOptions {
   url?: string;
   /** connection opens a connection of the store's own to a single node, a Cluster or a Sentinel-guarded primary. */
   connection?: RedisConnectionOptions;
-  /** redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close() leaves it open. */
+  /**
+   * redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close()
+   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast.
+   */
   redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
   keyPrefix: string;
@@ -24,6 +27,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (typeof options.keyPrefix !== "string" || options.keyPrefix === "") {
     throw new TypeError("createRedisStore: keyPrefix is required");
   }
+  // A brace in the prefix would make it every key's hash tag: all data in one Cluster slot.
+  if (/[{}]/.test(options.keyPrefix)) throw new TypeError("createRedisStore: keyPrefix must not contain { or } (hash tags)");
   const given = [options.url, options.connection, options.redis].filter((option) => option !== undefined);
   if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
   if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
@@ -37,13 +42,18 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     state: createRedisStateStore(redis, layout, scripts),
     changes,
     async ping(): Promise<void> {
-      await available(() => redis.ping());
+      await available(redis, () => pingDeployment(redis));
     },
     async close(): Promise<void> {
       await changes.close();
       if (!owned || redis.status === "end") return;
-      // QUIT lets queued writes finish first; when Redis is unreachable it fails fast (or
-      // resolves at once with nothing queued), and the socket is dropped instead.
+      // Not connected, there is nothing to flush, and QUIT would only wait out commandTimeout.
+      if (redis.status !== "ready") {
+        redis.disconnect();
+        return;
+      }
+      // QUIT lets queued writes finish first; if it fails (Redis went away meanwhile) the
+      // sockets are dropped instead.
       try {
         await redis.quit();
       } catch {

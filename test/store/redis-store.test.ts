@@ -1,10 +1,10 @@
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UnavailableError } from "../../src/errors.js";
 import { createKeyLayout } from "../../src/store/key-layout.js";
 import { defineStoreScripts } from "../../src/store/redis-scripts.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
+import { freePort } from "../support/redis-process.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { makeRecord, newClientId, newOrganizationId, randomBase32 } from "./client-record-fixtures.js";
 import { describeClientStoreContract } from "./client-store-contract.js";
@@ -24,19 +24,6 @@ async function scanKeys(redis: Redis, pattern: string): Promise<string[]> {
     cursor = next;
   } while (cursor !== "0");
   return keys;
-}
-
-// A loopback port nothing listens on: connections are refused, as when Redis is down.
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe("redis store", () => {
@@ -118,6 +105,16 @@ describe("redis store", () => {
     await store.close();
   });
 
+  it("refuses an organization client whose id lacks the organization's hash tag, unless the id is taken", async () => {
+    const store = createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() });
+    const org = newOrganizationId();
+    // On a Cluster its record and index would sit on different slots: refused everywhere alike.
+    await expect(store.clients.create(makeRecord(org, { clientId: `custom-${randomBase32(8)}` }))).rejects.toThrow(TypeError);
+    await expect(store.clients.create(makeRecord(org, { clientId: newClientId(newOrganizationId()) }))).rejects.toThrow(/hash tag/);
+    expect((await store.clients.list(org, { limit: 5 })).total).toBe(0);
+    await store.close();
+  });
+
   it("uses a client it is given and leaves it open on close", async () => {
     const redis = new Redis(testRedisUrl());
     const store = createRedisStore({ redis, keyPrefix: uniquePrefix() });
@@ -130,13 +127,14 @@ describe("redis store", () => {
   it("rejects missing or conflicting options with TypeError naming them", () => {
     expect(() => createRedisStore({ url: testRedisUrl(), keyPrefix: "" })).toThrow(/keyPrefix/);
     expect(() => createRedisStore({ keyPrefix: "p:" })).toThrow(/url, connection or redis/);
+    expect(() => createRedisStore({ url: testRedisUrl(), keyPrefix: "m2m{x}:" })).toThrow(/keyPrefix/);
     const redis = new Redis({ lazyConnect: true });
     expect(() => createRedisStore({ url: testRedisUrl(), redis, keyPrefix: "p:" })).toThrow(TypeError);
     redis.disconnect();
   });
 
   it("fails fast with UnavailableError when Redis is unreachable", async () => {
-    const store = createRedisStore({ url: `redis://127.0.0.1:${await closedPort()}`, keyPrefix: uniquePrefix() });
+    const store = createRedisStore({ url: `redis://127.0.0.1:${await freePort()}`, keyPrefix: uniquePrefix() });
     const started = Date.now();
     await expect(store.clients.get("anything")).rejects.toBeInstanceOf(UnavailableError);
     expect(Date.now() - started).toBeLessThan(5_000);

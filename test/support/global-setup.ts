@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import type { TestProject } from "vitest/node";
+import { freePort } from "./redis-process.js";
 
 // Tests talk to a real Redis: REDIS_URL when it is set, else a private redis-server started
 // here on a free loopback port and stopped afterwards. Every run gets its own key prefix.
@@ -11,19 +11,6 @@ declare module "vitest" {
     redisUrl: string;
     runPrefix: string;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForRedis(port: number): Promise<void> {
