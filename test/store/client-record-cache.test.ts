@@ -7,7 +7,7 @@ import type { Store } from "../../src/store/client-store.js";
 import { createKeyLayout } from "../../src/store/key-layout.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
-import { makeRecord, newOrganizationId } from "./client-record-fixtures.js";
+import { makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
 
 // The token path's record cache over real Redis: another instance's writes reach it through the
 // change feed at once, this process's own writes even sooner, a lost subscription empties it,
@@ -74,10 +74,11 @@ describe("client record cache", () => {
     await silently(layout, record, "changed behind the cache's back");
     expect((await cache.get(id))?.client?.name).toBe(record.client?.name);
     await until(async () => (await cache.get(id))?.client?.name === "changed behind the cache's back", 1_000, "copy expired");
-    expect(await cache.get("m2morg_nosuchclient")).toBeUndefined();
-    const late = makeRecord(newOrganizationId(), { clientId: "m2morg_nosuchclient" });
-    await mine.clients.create(late);
-    expect((await cache.get("m2morg_nosuchclient"))?.client?.clientId).toBe("m2morg_nosuchclient");
+    const lateOrg = newOrganizationId();
+    const lateId = newClientId(lateOrg);
+    expect(await cache.get(lateId)).toBeUndefined();
+    await mine.clients.create(makeRecord(lateOrg, { clientId: lateId }));
+    expect((await cache.get(lateId))?.client?.clientId).toBe(lateId);
   });
 
   it("drops a copy as soon as another instance deletes the client, deletes a secret or narrows its scopes", async () => {
