@@ -57,11 +57,11 @@ async function runScalePoint(count: number, load: LoadGenerator, config: BenchCo
     // The server's own count of what it sent Redis shows whether each token still reads its record.
     const run = async (label: string, request: Parameters<LoadGenerator["run"]>[0], clients: number): Promise<TokenLoad> => {
       progress(`scale ${count}: tokens, ${label}`);
-      let before: RedisCommandCount | undefined;
-      const sample = await load.run(request, { warmupS: config.warmupS, durationS: config.durationS, serverPids: [running.pid], between: async () => void (before = await commands()) });
-      const after = await commands();
-      const perToken = (name: string) => ((after.byName[name] ?? 0) - (before?.byName[name] ?? 0)) / Math.max(sample.total, 1);
-      return { ...sample, clients, redisPerToken: { all: (after.total - (before?.total ?? 0)) / Math.max(sample.total, 1), get: perToken("get") } };
+      let sentBefore: RedisCommandCount | undefined;
+      const sample = await load.run(request, { warmupS: config.warmupS, durationS: config.durationS, serverPids: [running.pid], between: async () => void (sentBefore = await commands()) });
+      const sent = await commands();
+      const perToken = (n: number, n0: number | undefined) => (n - (n0 ?? 0)) / Math.max(sample.total, 1);
+      return { ...sample, clients, redisPerToken: { all: perToken(sent.total, sentBefore?.total), get: perToken(sent.byName["get"] ?? 0, sentBefore?.byName["get"]) } };
     };
     const rotate = registered.kept.map((c) => tokenRequest(c.clientId, c.clientSecret));
     const rotateRequest = { url: tokenUrl, method: "POST" as const, headers: {}, rotate, connections: config.connections };
