@@ -1,9 +1,12 @@
-/** BenchGroup picks what `npm run bench` runs: the token service, the interceptor, or both. */
-export type BenchGroup = "all" | "token" | "interceptor";
+/**
+ * BenchGroup picks what `npm run bench` runs: the token service, the interceptor, both ("all"),
+ * or the scale curve, which "all" leaves out because it registers 100k clients and takes minutes.
+ */
+export type BenchGroup = "all" | "token" | "interceptor" | "scale";
 
 /** BenchConfig is what one `npm run bench` measures with; env variables override the defaults. */
 export interface BenchConfig {
-  /** only is the group of scenarios to run (BENCH_ONLY); "all" runs both. */
+  /** only is the group of scenarios to run (BENCH_ONLY); "all" runs token and interceptor. */
   only: BenchGroup;
   /** durationS is how long each load scenario is measured, after its warm-up. */
   durationS: number;
@@ -30,9 +33,9 @@ function positive(name: string, fallback: number): number {
   return value;
 }
 
-const groups: readonly BenchGroup[] = ["all", "token", "interceptor"];
+const groups: readonly BenchGroup[] = ["all", "token", "interceptor", "scale"];
 
-/** benchGroup reads BENCH_ONLY: all (the default), token or interceptor. */
+/** benchGroup reads BENCH_ONLY: all (the default), token, interceptor or scale. */
 export function benchGroup(): BenchGroup {
   const raw = process.env["BENCH_ONLY"] || "all";
   if (!groups.includes(raw as BenchGroup)) throw new Error(`BENCH_ONLY must be one of ${groups.join(", ")}, got ${JSON.stringify(raw)}`);

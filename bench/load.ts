@@ -7,6 +7,11 @@ export interface LoadRequest {
   method: "GET" | "POST";
   headers: Record<string, string>;
   body?: string;
+  /**
+   * rotate, when set, replaces `headers` and `body`: each connection sends these in turn, from the
+   * first (e.g. one client's credentials each, so no single record is read over and over).
+   */
+  rotate?: { headers: Record<string, string>; body?: string }[];
   connections: number;
   durationS: number;
 }

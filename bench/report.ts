@@ -3,6 +3,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { dirname } from "node:path";
 import type { BenchConfig } from "./config.js";
 import { buildInterceptorReport, formatInterceptorReport, type InterceptorReport } from "./interceptor-report.js";
+import { formatScaleSection, type ScaleReport } from "./scale/scale-report.js";
 import { TOKEN_KINDS, type Alg, type ScenarioResult } from "./scenarios/result.js";
 import { int, ms, table, times } from "./table.js";
 
@@ -35,6 +36,8 @@ export interface Report {
   ratios: Ratio[];
   /** interceptor is the interceptor group's summary and bars; absent when it did not run. */
   interceptor?: InterceptorReport;
+  /** scale is the scale curve (BENCH_ONLY=scale); absent when it did not run. */
+  scale?: ScaleReport;
   notes: string[];
 }
 
@@ -136,6 +139,7 @@ export function formatReport(report: Report): string {
     "",
     ...(hasTokenGroup ? formatTokenSection(report) : []),
     ...(report.interceptor ? [formatInterceptorReport(report.interceptor, report.scenarios), ""] : []),
+    ...(report.scale ? formatScaleSection(report.scale) : []),
     ...[...skipped, ...[...new Set(scenarioNotes)], ...report.notes].map((note) => `- ${note}`),
   ].join("\n");
 }

@@ -5,6 +5,9 @@ import { startLoadGenerator } from "./load.js";
 import { killAllChildren } from "./processes.js";
 import { deleteClaimedPrefixes, findRedis } from "./redis.js";
 import { buildReport, formatReport, writeReport } from "./report.js";
+import { loadScaleOptions } from "./scale/options.js";
+import { runScaleGroup } from "./scale/scale-run.js";
+import type { ScaleReport } from "./scale/scale-report.js";
 import { skippedResult, type ScenarioResult } from "./scenarios/result.js";
 
 // `npm run bench`: the project's own benchmark. Not a test: it prints a report (and writes it to
@@ -12,7 +15,9 @@ import { skippedResult, type ScenarioResult } from "./scenarios/result.js";
 // same run, since the machines are shared and noisy. Servers, signers, verifiers and autocannon
 // each run in a child process of their own, on 127.0.0.1 only. Bars are reported, never enforced.
 //
-// Environment: BENCH_ONLY (all | token | interceptor; default all), BENCH_DURATION (s measured per
+// Environment: BENCH_ONLY (all | token | interceptor | scale; default all, which is token and
+// interceptor: scale is left out because it registers up to 100k clients and takes minutes; see
+// bench/scale/options.ts for BENCH_SCALE_COUNTS and the rest), BENCH_DURATION (s measured per
 // load scenario, 8), BENCH_WARMUP (s, 2), BENCH_CONNECTIONS (10), BENCH_SIGN_DURATION (s per raw
 // signing run, 3), BENCH_VERIFY_DURATION (s per cold-path verification mode and alg, 3), REDIS_URL
 // (else 127.0.0.1:6379 if it answers; keys go under m2mbench:<random>: and are deleted),
@@ -42,6 +47,8 @@ async function main(): Promise<void> {
   const only = benchGroup();
   const redisUrl = only === "interceptor" ? undefined : await findRedis();
   const config = loadConfig(redisUrl);
+  // Read before anything starts, so a mistyped BENCH_SCALE_* fails at once.
+  const scaleOptions = only === "scale" ? loadScaleOptions() : undefined;
   const notes: string[] = [];
   if (only !== "interceptor") {
     notes.push("our server runs with a silent pino logger, so per-request log lines cost nothing here");
@@ -61,14 +68,16 @@ async function main(): Promise<void> {
   };
 
   const load = await startLoadGenerator();
+  let scale: ScaleReport | undefined;
   try {
-    if (only !== "interceptor") await runTokenGroup(step, load, config, profileDir);
-    if (only !== "token") await runInterceptorGroup(step, load, config, profileDir);
+    if (only === "all" || only === "token") await runTokenGroup(step, load, config, profileDir);
+    if (only === "all" || only === "interceptor") await runInterceptorGroup(step, load, config, profileDir);
+    if (scaleOptions) scale = await runScaleGroup(load, config, scaleOptions, progress);
   } finally {
     await load.stop();
   }
 
-  const report = buildReport(config, results, notes);
+  const report = { ...buildReport(config, results, notes), ...(scale ? { scale } : {}) };
   process.stdout.write(`${formatReport(report)}\n`);
   await writeReport(report, `${resultsDir}latest.json`);
   progress(`wrote ${resultsDir}latest.json`);
