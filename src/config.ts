@@ -17,6 +17,11 @@ export interface Config {
   readonly redis: RedisConnectionOptions | undefined;
   /** workers is how many processes serve the port (M2M_WORKERS); 1 serves in this process. */
   readonly workers: number;
+  /**
+   * signOnThreadPool is true when there are fewer workers than cores: RSA signatures then go to
+   * libuv's thread pool to use the idle cores; with a worker per core they are cheaper inline.
+   */
+  readonly signOnThreadPool: boolean;
   readonly keyPrefix: string;
   /** issuer is the `iss` of every token and the audience of the management API. */
   readonly issuer: string;
@@ -207,6 +212,7 @@ function workers(env: Env, store: RedisConnectionOptions | undefined, cores: num
 export function loadConfig(env: Env = process.env, cores: number = availableParallelism()): Config {
   const listenPort = port(env);
   const store = redis(env);
+  const workerCount = workers(env, store, cores);
   const keyPrefix = env["M2M_KEY_PREFIX"] ?? "m2m:";
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");
@@ -215,7 +221,8 @@ export function loadConfig(env: Env = process.env, cores: number = availablePara
     host: read(env, "HOST") ?? "127.0.0.1",
     port: listenPort,
     redis: store,
-    workers: workers(env, store, cores),
+    workers: workerCount,
+    signOnThreadPool: workerCount < cores,
     keyPrefix,
     issuer: issuer(env, listenPort),
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),

@@ -55,6 +55,11 @@ export interface M2MServerOptions {
    * when the store announces changes (Redis); 0 or undefined: one store read per token.
    */
   clientCacheMs?: number | undefined;
+  /**
+   * signOnThreadPool signs RS256 tokens on libuv's thread pool, so one process uses every core;
+   * with a worker per core the hand-off only costs (main.ts decides). Default false.
+   */
+  signOnThreadPool?: boolean | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -107,7 +112,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({ store: store.clients, logger, now, ...(options.usageFlushIntervalMs ? { flushIntervalMs: options.usageFlushIntervalMs } : {}) });
-  const tokens = createTokenService({ authenticator, keyRing, issuer, now, usage });
+  const tokens = createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false });
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {

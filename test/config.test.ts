@@ -9,6 +9,7 @@ describe("loadConfig", () => {
       port: 8080,
       redis: undefined,
       workers: 1,
+      signOnThreadPool: expect.any(Boolean),
       keyPrefix: "m2m:",
       issuer: "http://localhost:8080",
       signingAlg: "RS256",
@@ -92,6 +93,11 @@ describe("loadConfig", () => {
     expect(loadConfig({ REDIS_URL: "redis://h:1" }, 8).workers).toBe(8);
     expect(loadConfig({ REDIS_CLUSTER_NODES: "h:1" }, 3).workers).toBe(3);
     expect(loadConfig({ REDIS_URL: "redis://h:1", M2M_WORKERS: "2" }, 8).workers).toBe(2);
+    // RSA signatures use the thread pool only where cores would otherwise sit idle.
+    expect(loadConfig({ REDIS_URL: "redis://h:1", M2M_WORKERS: "2" }, 8).signOnThreadPool).toBe(true);
+    expect(loadConfig({ REDIS_URL: "redis://h:1" }, 8).signOnThreadPool).toBe(false);
+    expect(loadConfig({}, 2).signOnThreadPool).toBe(true);
+    expect(loadConfig({}, 1).signOnThreadPool).toBe(false);
   });
 
   it("never repeats a value that may hold a password", () => {

@@ -22,25 +22,29 @@ export interface SigningKey {
   readonly publicJwk: PublicJwk;
   /** encodedHeader is the base64url JWS protected header, encoded once per key (RFC 7515 §5.1). */
   readonly encodedHeader: string;
-  /** sign signs `input`: RSA on libuv's thread pool, the cheap curves inline. */
-  sign(input: Buffer): Promise<Buffer>;
+  /**
+   * sign signs `input` on the event loop, or, with `onThreadPool` and an RSA key, on libuv's thread
+   * pool: that pays only when cores are idle, i.e. fewer worker processes than cores.
+   */
+  sign(input: Buffer, onThreadPool?: boolean): Promise<Buffer>;
   /** toRecord returns the record the store keeps (PKCS #8 DER private key). */
   toRecord(): SigningKeyRecord;
 }
 
-function signer(alg: SigningAlgorithm, privateKey: KeyObject): (input: Buffer) => Promise<Buffer> {
+function signer(alg: SigningAlgorithm, privateKey: KeyObject): SigningKey["sign"] {
   // RFC 7518 §3.3 RS256 = RSASSA-PKCS1-v1_5 SHA-256; §3.4 ES256 wants the raw r||s signature
   // (IEEE P1363), not DER; RFC 8037 §3.1 EdDSA takes no digest.
   const digest = alg === "EdDSA" ? null : "sha256";
   const key: KeyObject | SignKeyObjectInput = alg === "ES256" ? { key: privateKey, dsaEncoding: "ieee-p1363" } : privateKey;
-  // An RSA signature costs ~1 ms: it goes to libuv's thread pool so the event loop keeps
-  // serving meanwhile. ES256 and EdDSA cost ~45 µs, less than the hand-off to a pool thread and
-  // back (and, with one worker per core, the pool has no spare core to run on): sign inline.
-  if (alg !== "RS256") return async (input) => sign(digest, input, key);
-  return (input) =>
-    new Promise((resolve, reject) => {
+  // Only an RSA signature (~0.4-1 ms) is worth the hand-off to a pool thread and back; ES256 and
+  // EdDSA (~40 µs) cost less than the hand-off itself.
+  const pooled = alg === "RS256";
+  return async (input, onThreadPool = false) => {
+    if (!onThreadPool || !pooled) return sign(digest, input, key);
+    return new Promise((resolve, reject) => {
       sign(digest, input, key, (err, signature) => (err ? reject(err) : resolve(signature)));
     });
+  };
 }
 
 async function fromPrivateKey(alg: SigningAlgorithm, privateKey: KeyObject, createTime: number): Promise<SigningKey> {

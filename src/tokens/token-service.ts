@@ -39,6 +39,8 @@ export interface TokenServiceOptions {
   issuer: string;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
+  /** signOnThreadPool sends RSA signatures to libuv's thread pool (see SigningKey.sign); default false. */
+  signOnThreadPool?: boolean;
 }
 
 function grantedScopes(requested: string, allowed: readonly string[]): string[] {
@@ -77,7 +79,7 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const scopes = grantedScopes(request.scope, client.scopes);
       const audience = grantedAudience(request.audience, client.audience);
       const claims = buildClaims(client, { issuer, scopes, audience, nowSeconds: Math.floor(now() / 1000) });
-      const accessToken = await signJwt(keyRing.current(), claims);
+      const accessToken = await signJwt(keyRing.current(), claims, options.signOnThreadPool);
       if (!system) options.usage?.record(client.clientId, secretId);
       const response: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: client.expiry };
       if (scopes.length > 0) response.scope = scopes.join(" ");

@@ -37,6 +37,9 @@ describe("key ring", () => {
       expect(jwk.d).toBeUndefined();
       const { payload } = await jwtVerify(jwt, await importJWK(jwk, alg), { issuer: "i", audience: "a", typ: "at+jwt" });
       expect(payload.sub).toBe("s");
+      // Signed on libuv's thread pool (RSA) or inline (the curves, whatever is asked): as valid.
+      const pooled = await signJwt(ring.current(), { iss: "i", sub: "pooled", aud: "a" }, true);
+      expect((await jwtVerify(pooled, await importJWK(jwk, alg), { issuer: "i", audience: "a" })).payload.sub).toBe("pooled");
     } finally {
       await ring.close();
     }
