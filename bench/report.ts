@@ -41,6 +41,9 @@ export interface Report {
   notes: string[];
 }
 
+// A count the run could not take (the production process's own client is not instrumented) shows as a dash.
+const fixed = (value: number): string => (Number.isFinite(value) ? value.toFixed(2) : "—");
+
 const measured = (r: ScenarioResult) => r.skipped === undefined && r.perSec > 0;
 
 /** bestRawSign is the faster raw signing mode for `alg`, or undefined if none was measured. */
@@ -113,7 +116,7 @@ function formatTokenSection(report: Report): string[] {
     times(r.vsBaseline),
     times(r.cpuVsRawSign),
     times(r.cpuVsOidcProvider),
-    r.redisCommandsPerRequest ? `${r.redisCommandsPerRequest.client.toFixed(2)} / ${r.redisCommandsPerRequest.server.toFixed(2)}` : "—",
+    r.redisCommandsPerRequest ? `${fixed(r.redisCommandsPerRequest.client)} / ${fixed(r.redisCommandsPerRequest.server)}` : "—",
   ]);
   return [
     table(["scenario", "variant", "req/s (median)", "200/s", "p50 ms", "p99 ms", "non-2xx", "errors", "server CPU", "load CPU", "server µs/req (loop)"], rows),
