@@ -17,7 +17,7 @@ async function connect(url: string): Promise<Redis> {
 }
 
 /** withRedis runs `use` on a fresh client to `url` and closes it afterwards. */
-async function withRedis<T>(url: string, use: (redis: Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(url: string, use: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = await connect(url);
   try {
     return await use(redis);

@@ -1,5 +1,6 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { createKeyLayout } from "../../src/store/key-layout.js";
+import { withRedis } from "../redis.js";
 
 // Redis memory, read two ways: the whole server's used_memory around the registration (honest
 // about overheads, but it also counts whatever else writes to a shared Redis meanwhile), and
@@ -24,24 +25,6 @@ export interface KeyMemory {
   indexEncoding: string;
   /** indexEntries is ZCARD of the index. */
   indexEntries: number;
-}
-
-/** connect opens a short-lived client that fails fast instead of retrying. */
-async function connect(url: string): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableReadyCheck: false, connectTimeout: 1_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  redis.on("error", () => {});
-  await redis.connect();
-  return redis;
-}
-
-/** withRedis runs `use` on a fresh client to `url` and closes it afterwards. */
-async function withRedis<T>(url: string, use: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = await connect(url);
-  try {
-    return await use(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
