@@ -89,6 +89,7 @@ export function createRedisChangeFeed(redis: RedisClient, channel: string): Redi
         });
         // Any loss of the connection may have lost messages: start again from a fresh one.
         connection.once("close", reconnect);
+        connection.once("end", reconnect);
         connection.subscribe(channel).then(
           () => {
             if (current !== connection || stopped) return;
