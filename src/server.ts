@@ -21,6 +21,7 @@ import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
+import { createReadiness, type Readiness } from "./readiness.js";
 import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
@@ -60,6 +61,8 @@ export interface M2MServerOptions {
    * with a worker per core the hand-off only costs (main.ts decides). Default false.
    */
   signOnThreadPool?: boolean | undefined;
+  /** readiness collects the conditions `/readyz` reports; default a fresh one. */
+  readiness?: Readiness | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -70,6 +73,8 @@ export interface M2MServer {
   close(): Promise<void>;
   /** keyRing is the issuer's key ring. */
   readonly keyRing: KeyRing;
+  /** readiness is what `/readyz` reports; main.ts marks the process draining on SIGTERM. */
+  readonly readiness: Readiness;
   /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
 }
@@ -88,6 +93,7 @@ export const publicProcedures: readonly string[] = [
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
+  const readiness = options.readiness ?? createReadiness();
   const { hasher, keyRing, admin } = await loadIssuerState({
     state: store.state,
     issuer,
@@ -143,7 +149,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       else logger.info({ route: "/oauth/token", ...line }, "http");
     }),
     management: createManagementRoutes(inProcess),
-    discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping() }),
+    discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
     logger,
   });
   const listener = createListener({
@@ -161,6 +167,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       await cache?.close();
     },
     keyRing,
+    readiness,
     adminCredentials: admin.created,
   };
 }

@@ -1,4 +1,5 @@
 import type { KeyRing } from "../keys/key-ring.js";
+import type { Readiness } from "../readiness.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 
 /** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata, health. */
@@ -10,6 +11,8 @@ export interface DiscoveryOptions {
   keyRing: KeyRing;
   /** ping resolves when the store answers; health checks call it. */
   ping: () => Promise<void>;
+  /** readiness holds the conditions `/readyz` reports besides the store's answer. */
+  readiness: Readiness;
   /** jwksMaxAgeSeconds is the JWKS `Cache-Control` max-age; verifiers refetch on an unknown kid. */
   jwksMaxAgeSeconds?: number;
 }
@@ -19,7 +22,7 @@ export const jwksPaths: readonly string[] = ["/keys", "/.well-known/jwks.json"];
 
 /** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
-  const { keyRing, ping } = options;
+  const { keyRing, ping, readiness } = options;
   const base = options.issuer.replace(/\/+$/, "");
   const jwksCache = `public, max-age=${options.jwksMaxAgeSeconds ?? 300}`;
   // RFC 8414 §2: what a client needs to find the token endpoint and the keys.
@@ -33,7 +36,7 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
   };
   return async (req, res, url) => {
     const path = url.pathname;
-    const known = jwksPaths.includes(path) || path === "/.well-known/oauth-authorization-server" || path === "/healthz";
+    const known = jwksPaths.includes(path) || path === "/.well-known/oauth-authorization-server" || path === "/healthz" || path === "/readyz";
     if (!known) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
@@ -44,6 +47,13 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
       } catch {
         sendJson(res, 503, { status: "unavailable" }, { "cache-control": "no-store", "retry-after": "1" });
       }
+    } else if (path === "/readyz") {
+      // Whether a balancer should send this process new traffic: every condition clear, and the
+      // store answering now.
+      const reasons = readiness.reasons();
+      if (reasons.length === 0) await ping().catch(() => reasons.push("store: unreachable"));
+      if (reasons.length === 0) sendJson(res, 200, { status: "ready" }, { "cache-control": "no-store" });
+      else sendJson(res, 503, { status: "not_ready", reasons }, { "cache-control": "no-store", "retry-after": "1" });
     } else if (path === "/.well-known/oauth-authorization-server") {
       sendJson(res, 200, metadata, { "cache-control": "public, max-age=3600" });
     } else {

@@ -62,6 +62,8 @@ describe("when Redis is down", () => {
     expect((err as ConnectError).code).toBe(Code.Unavailable);
 
     expect((await fetch(`${t.url}/healthz`)).status).toBe(503);
+    const ready = await fetch(`${t.url}/readyz`);
+    expect([ready.status, ((await ready.json()) as any).reasons]).toEqual([503, ["store: unreachable"]]);
 
     await proxy.up();
     let token: string | undefined;

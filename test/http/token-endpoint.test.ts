@@ -145,4 +145,13 @@ describe("discovery", () => {
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);
   });
+
+  it("answers /readyz 200 while every readiness condition is clear, and 503 naming them while one is not", async () => {
+    expect([(await fetch(`${t.url}/readyz`)).status, t.server.readiness.ready()]).toEqual([200, true]);
+    t.server.readiness.set("draining", "SIGTERM received");
+    const res = await fetch(`${t.url}/readyz`);
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "1", { status: "not_ready", reasons: ["draining: SIGTERM received"] }]);
+    t.server.readiness.set("draining", undefined);
+    expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
+  });
 });
