@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
@@ -208,8 +209,33 @@ function workers(env: Env, store: RedisConnectionOptions | undefined, cores: num
   return count;
 }
 
+/** cpuQuota reads a cgroup CPU limit as cores (v2 `cpu.max`, v1 `cfs_quota_us`/`cfs_period_us`); undefined: none. */
+export function cpuQuota(read: (path: string) => string | undefined = readSysFile): number | undefined {
+  const v2 = read("/sys/fs/cgroup/cpu.max")?.trim().split(/\s+/);
+  const [quota, period] = v2 ?? [read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")?.trim(), read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")?.trim()];
+  const cores = Number(quota) / Number(period);
+  return Number.isFinite(cores) && cores > 0 ? cores : undefined;
+}
+
+function readSysFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * availableCores is what M2M_WORKERS=auto means: the cores this process may run on, bounded by
+ * a container's CPU limit (os.availableParallelism() sees the whole node, not the limit), at least 1.
+ */
+export function availableCores(): number {
+  const quota = cpuQuota();
+  return Math.max(1, Math.min(availableParallelism(), quota === undefined ? Infinity : Math.ceil(quota)));
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
-export function loadConfig(env: Env = process.env, cores: number = availableParallelism()): Config {
+export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
   const store = redis(env);
   const workerCount = workers(env, store, cores);

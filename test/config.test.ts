@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
+import { availableCores, ConfigError, cpuQuota, loadConfig } from "../src/config.js";
 
 describe("loadConfig", () => {
   it("applies defaults and freezes the result", () => {
@@ -98,6 +98,16 @@ describe("loadConfig", () => {
     expect(loadConfig({ REDIS_URL: "redis://h:1" }, 8).signOnThreadPool).toBe(false);
     expect(loadConfig({}, 2).signOnThreadPool).toBe(true);
     expect(loadConfig({}, 1).signOnThreadPool).toBe(false);
+  });
+
+  it("bounds auto workers by a container's CPU limit (cgroup v2 and v1)", () => {
+    const files = (entries: Record<string, string>) => (path: string) => entries[path];
+    expect(cpuQuota(files({ "/sys/fs/cgroup/cpu.max": "250000 100000\n" }))).toBe(2.5);
+    expect(cpuQuota(files({ "/sys/fs/cgroup/cpu.max": "max 100000\n" }))).toBeUndefined();
+    expect(cpuQuota(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "150000", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }))).toBe(1.5);
+    expect(cpuQuota(files({ "/sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-1", "/sys/fs/cgroup/cpu/cpu.cfs_period_us": "100000" }))).toBeUndefined();
+    expect(cpuQuota(files({}))).toBeUndefined();
+    expect(availableCores()).toBeGreaterThanOrEqual(1);
   });
 
   it("never repeats a value that may hold a password", () => {
