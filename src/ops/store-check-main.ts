@@ -1,8 +1,7 @@
 import { adminClientStateName } from "../clients/admin-client.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { createKeyLayout } from "../store/key-layout.js";
-import { available } from "../store/redis-calls.js";
-import { createRedisConnection, pingDeployment } from "../store/redis-connection.js";
+import { createRedisConnection } from "../store/redis-connection.js";
 import { issuerStateNames } from "./state-check.js";
 import { checkStore } from "./store-check.js";
 import { formatReport } from "./store-check-report.js";
@@ -38,7 +37,6 @@ if (config.redis === undefined) {
 
 const redis = createRedisConnection(config.redis);
 try {
-  await available(redis, () => pingDeployment(redis));
   // With the admin in the environment, the store holds no admin of its own (a stored one is checked if present).
   const expectedState = config.admin === undefined ? issuerStateNames : issuerStateNames.filter((name) => name !== adminClientStateName);
   const report = await checkStore(redis, createKeyLayout(config.keyPrefix), { repair, expectedState });

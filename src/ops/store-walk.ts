@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from "ioredis";
 import { decodeRecord, indexMember } from "../store/client-record-codec.js";
 import { clientTag, organizationTag, type KeyLayout, type ParsedKey } from "../store/key-layout.js";
-import type { RedisClient } from "../store/redis-connection.js";
+import { available } from "../store/redis-calls.js";
+import { pingDeployment, type RedisClient } from "../store/redis-connection.js";
 
 // One pass over every key under the prefix: SCAN on each node that holds data (every master of a
 // Cluster), reading the keys each batch names in one pipeline to that node. Records are decoded
@@ -112,6 +113,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
 
 /** walkStore reads every key under the layout's prefix on every master; it throws when a node cannot be read. */
 export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<WalkedStore> {
+  // Connected first (a Cluster learns its masters and slots as it connects), every master answering.
+  await available(redis, () => pingDeployment(redis));
   const nodes = dataNodes(redis);
   const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [] };
   for (const node of nodes) {

@@ -3,7 +3,8 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { loadIssuerState } from "../../src/issuer-state.js";
 import type { Store } from "../../src/store/client-store.js";
 import { createKeyLayout, type KeyLayout } from "../../src/store/key-layout.js";
-import { createRedisConnection, type RedisClient, type RedisConnectionOptions } from "../../src/store/redis-connection.js";
+import { available } from "../../src/store/redis-calls.js";
+import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "../../src/store/redis-connection.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { makeRecord } from "../store/client-record-fixtures.js";
 
@@ -33,6 +34,8 @@ export async function fillStore(connection: RedisConnectionOptions, prefix: stri
   }
   await store.clients.recordSecretUse(records.map((record) => ({ clientId: record.client!.clientId, secretId: "sec_1", timeMs: Date.now() })));
   const redis = createRedisConnection(connection);
+  // A Cluster client takes commands only once connected (no offline queue).
+  await available(redis, () => pingDeployment(redis));
   return {
     store,
     layout: createKeyLayout(prefix),
