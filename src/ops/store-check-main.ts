@@ -1,5 +1,6 @@
 import { adminClientStateName } from "../clients/admin-client.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
+import { UnavailableError } from "../errors.js";
 import { createKeyLayout } from "../store/key-layout.js";
 import { createRedisConnection } from "../store/redis-connection.js";
 import { issuerStateNames } from "./state-check.js";
@@ -10,7 +11,7 @@ import { formatReport } from "./store-check-report.js";
 // as the service, so the same Redis and prefix) → one walk → a report. Exit 0 clean, 1 findings
 // (repaired or not: the damage happened), 2 bad configuration or usage, 3 the check could not run.
 
-const usage = "usage: npm run store:check [-- --repair] [--json]";
+const usage = "usage: npm run store:check [-- [--repair] [--json]]";
 
 function fail(code: number, message: string): never {
   process.stderr.write(`store:check: ${message}\n`);
@@ -43,8 +44,8 @@ try {
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report, repair).join("\n")}\n`);
   process.exitCode = report.findings.length === 0 ? 0 : 1;
 } catch (err) {
-  const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : "";
-  process.stderr.write(`store:check: the check could not run: ${(err as Error).message}${cause}\n`);
+  const reason = err instanceof UnavailableError && err.cause instanceof Error ? `Redis is unreachable (${err.cause.message})` : String(err);
+  process.stderr.write(`store:check: the check could not run: ${reason}\n`);
   process.exitCode = 3;
 } finally {
   redis.disconnect();
