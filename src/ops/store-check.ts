@@ -162,18 +162,18 @@ export async function checkStore(redis: RedisClient, layout: KeyLayout, options:
   }
   if (cleared > 0) notes.push(`${cleared} suspected finding(s) cleared on re-check: the service changed those records meanwhile`);
 
-  const left = (key: string, detail: string, kind: FindingKind) => findings.push({ kind, key, detail, repaired: false });
-  for (const [, seen] of walked.records) if ("problem" in seen) left(seen.key, `record ${seen.problem}`, "undecodable");
-  for (const { key, problem } of walked.unreadable) left(key, problem, "undecodable");
-  for (const key of walked.unknown) left(key, "not a key m2m-auth writes (another application's or version's?)", "unknown-key");
+  const left = (kind: FindingKind, key: string, detail: string) => findings.push({ kind, key, detail, repaired: false });
+  for (const [, seen] of walked.records) if ("problem" in seen) left("undecodable", seen.key, `record ${seen.problem}`);
+  for (const { key, problem } of walked.unreadable) left("undecodable", key, problem);
+  for (const key of walked.unknown) left("unknown-key", key, "not a key m2m-auth writes (another application's or version's?)");
   for (const [name, { key, value }] of walked.state) {
     const judged = judgeState(name, value);
     if (judged === undefined) continue;
     if ("note" in judged) notes.push(judged.note);
-    else left(key, `state value "${name}" ${judged.problem}`, "undecodable");
+    else left("undecodable", key, `state value "${name}" ${judged.problem}`);
   }
   for (const name of options.expectedState ?? issuerStateNames) {
-    if (!walked.state.has(name)) left(layout.state(name), `state value "${name}" is missing (see docs/reliability.md: restore, or initialize a fresh prefix)`, "state-missing");
+    if (!walked.state.has(name)) left("state-missing", layout.state(name), `state value "${name}" is missing (see docs/reliability.md: restore, or initialize a fresh prefix)`);
   }
   if (walked.keys === 0) notes.push(`no key starts with "${layout.prefix}": is M2M_KEY_PREFIX right, and has the service run on this Redis?`);
 
