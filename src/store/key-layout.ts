@@ -26,8 +26,17 @@ export function clientTag(clientId: string): string {
   return match?.[1] ?? hashTag(`client:${clientId}`);
 }
 
+/** ParsedKey is what a key under the prefix holds, as `KeyLayout.parse` tells it. */
+export type ParsedKey =
+  | { readonly kind: "client"; readonly clientId: string }
+  | { readonly kind: "secret-use"; readonly clientId: string }
+  | { readonly kind: "organization-index"; readonly organizationId: string }
+  | { readonly kind: "state"; readonly name: string };
+
 /** KeyLayout names every Redis key the store uses, under one prefix. */
 export interface KeyLayout {
+  /** prefix starts every key. */
+  readonly prefix: string;
   /** client is the key of a client record (protobuf `ClientRecord`). */
   client(clientId: string): string;
   /** secretUse is the hash of a client's secrets' last-use times (secret id → ms). */
@@ -38,16 +47,60 @@ export interface KeyLayout {
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
   readonly clientChanges: string;
+  /** match is the SCAN pattern of every key under the prefix (glob characters escaped). */
+  readonly match: string;
+  /** parse tells which key `key` is, or undefined for a key this layout never names (another tag, kind or prefix). */
+  parse(key: string): ParsedKey | undefined;
 }
+
+// `{tag}:rest` after the prefix; the rest names the kind. Organization ids hold no `:`
+// (validate.ts); client ids may, so a client's id is all the rest of its key.
+const taggedKey = /^\{([^{}]*)\}:(.*)$/s;
+const kinds: readonly [RegExp, (id: string) => ParsedKey][] = [
+  [/^client:(.+)$/s, (clientId) => ({ kind: "client", clientId })],
+  [/^client-used:(.+)$/s, (clientId) => ({ kind: "secret-use", clientId })],
+  [/^org:([^:]+):clients$/s, (organizationId) => ({ kind: "organization-index", organizationId })],
+];
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
 export function createKeyLayout(prefix: string): KeyLayout {
-  return {
+  const layout: KeyLayout = {
+    prefix,
     client: (clientId) => `${prefix}{${clientTag(clientId)}}:client:${clientId}`,
     secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
     organizationIndex: (organizationId) =>
       `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
+    match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
+    parse(key) {
+      if (!key.startsWith(prefix)) return undefined;
+      const tagged = taggedKey.exec(key.slice(prefix.length));
+      if (!tagged) return undefined;
+      const [, tag, rest] = tagged as unknown as [string, string, string];
+      if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
+      for (const [pattern, parsed] of kinds) {
+        const id = pattern.exec(rest)?.[1];
+        if (id === undefined) continue;
+        const found = parsed(id);
+        // The key must be the very one the layout names (right tag for its id), else it is unknown.
+        return nameOf(layout, found) === key ? found : undefined;
+      }
+      return undefined;
+    },
   };
+  return layout;
+}
+
+function nameOf(layout: KeyLayout, key: ParsedKey): string {
+  switch (key.kind) {
+    case "client":
+      return layout.client(key.clientId);
+    case "secret-use":
+      return layout.secretUse(key.clientId);
+    case "organization-index":
+      return layout.organizationIndex(key.organizationId);
+    case "state":
+      return layout.state(key.name);
+  }
 }

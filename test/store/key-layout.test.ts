@@ -26,3 +26,30 @@ describe("key layout", () => {
     expect(layout.client("x").startsWith("p:")).toBe(true);
   });
 });
+
+describe("key layout parse", () => {
+  const layout = createKeyLayout("p:");
+  const clientId = `m2morg_${organizationTag("org_a")}abcdefghijklmnopqrst`;
+
+  it("tells every key the layout names, and its ids", () => {
+    expect(layout.parse(layout.client(clientId))).toEqual({ kind: "client", clientId });
+    expect(layout.parse(layout.client("ci:with:colons"))).toEqual({ kind: "client", clientId: "ci:with:colons" });
+    expect(layout.parse(layout.secretUse(clientId))).toEqual({ kind: "secret-use", clientId });
+    expect(layout.parse(layout.organizationIndex("org_a"))).toEqual({ kind: "organization-index", organizationId: "org_a" });
+    expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
+  });
+
+  it("refuses keys the layout never names: another prefix, tag or kind", () => {
+    expect(layout.parse(`q:{${clientTag(clientId)}}:client:${clientId}`)).toBeUndefined();
+    expect(layout.parse(`p:{aaaaaa}:client:${clientId}`)).toBeUndefined();
+    expect(layout.parse(`p:{${organizationTag("org_a")}}:org:org_b:clients`)).toBeUndefined();
+    expect(layout.parse(`p:{${clientTag(clientId)}}:thing:${clientId}`)).toBeUndefined();
+    expect(layout.parse("p:client-changes")).toBeUndefined();
+    expect(layout.parse("p:{state}:")).toBeUndefined();
+  });
+
+  it("scans its prefix with glob characters escaped", () => {
+    expect(layout.match).toBe("p:*");
+    expect(createKeyLayout("a*b?[c]\\:").match).toBe("a\\*b\\?\\[c\\]\\\\:*");
+  });
+});

@@ -1,0 +1,134 @@
+import type { Cluster, Redis } from "ioredis";
+import { decodeRecord, indexMember } from "../store/client-record-codec.js";
+import { clientTag, organizationTag, type KeyLayout, type ParsedKey } from "../store/key-layout.js";
+import { available } from "../store/redis-calls.js";
+import { pingDeployment, type RedisClient } from "../store/redis-connection.js";
+
+// One pass over every key under the prefix: SCAN on each node that holds data (every master of a
+// Cluster), reading the keys each batch names in one pipeline to that node. Records are decoded
+// here and only what the cross-checks need is kept, so memory grows with the ids, not the bytes.
+
+const scanCount = 1_000;
+const clusterSlots = 16_384;
+
+/** SeenRecord is a client record as the walk read it: its place, or why it cannot be used. */
+export type SeenRecord =
+  | { readonly key: string; readonly organizationId: string; readonly member: string; readonly secretIds: ReadonlySet<string> }
+  | { readonly key: string; readonly problem: string };
+
+/** WalkedStore is everything under the prefix, by kind; ids are the ones the keys name. */
+export interface WalkedStore {
+  /** masters is how many nodes were walked (1 unless a Cluster). */
+  masters: number;
+  keys: number;
+  records: Map<string, SeenRecord>;
+  /** indexes maps an organization id to its index key and members. */
+  indexes: Map<string, { key: string; members: string[] }>;
+  /** uses maps a client id to its secret-use hash key and the secret ids it holds. */
+  uses: Map<string, { key: string; secretIds: string[] }>;
+  /** state maps a state name to its key and value. */
+  state: Map<string, { key: string; value: Buffer }>;
+  /** unreadable are keys of a known kind holding another Redis type (e.g. a hash where a record belongs). */
+  unreadable: { key: string; problem: string }[];
+  /** unknown are keys under the prefix the layout never names. */
+  unknown: string[];
+}
+
+/** judgeRecord reads a record stored under `key` (named for `clientId`): its place, or why it cannot be used. */
+export function judgeRecord(key: string, clientId: string, bytes: Buffer): SeenRecord {
+  let record;
+  try {
+    record = decodeRecord(bytes);
+  } catch (err) {
+    return { key, problem: `cannot be decoded as a ClientRecord (${(err as Error).message})` };
+  }
+  const id = record.client?.clientId ?? "";
+  const organizationId = record.client?.organizationId ?? "";
+  if (id !== clientId) return { key, problem: `holds client "${id}", not the "${clientId}" its key names` };
+  if (organizationId !== "" && organizationTag(organizationId) !== clientTag(clientId)) {
+    return { key, problem: `belongs to organization "${organizationId}", whose hash tag its key does not carry` };
+  }
+  return { key, organizationId, member: indexMember(record), secretIds: new Set(record.secretHashes.map((hash) => hash.secretId)) };
+}
+
+// The nodes to SCAN: the client itself, or every master of a Cluster, checked to serve every slot
+// between them, so no key can be missed.
+function dataNodes(redis: RedisClient): Redis[] {
+  if (!redis.isCluster) return [redis as Redis];
+  const cluster = redis as Cluster;
+  const masters = cluster.nodes("master");
+  const walked = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
+  for (let slot = 0; slot < clusterSlots; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined || !walked.has(owner)) {
+      throw new Error(`the Cluster's slot ${slot} is served by ${owner ?? "no node"}, not one of the connected masters; check again once the Cluster is stable`);
+    }
+  }
+  return masters;
+}
+
+function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: unknown): void {
+  switch (parsed.kind) {
+    case "client":
+      if (value !== null) walked.records.set(parsed.clientId, judgeRecord(key, parsed.clientId, value as Buffer));
+      return;
+    case "secret-use":
+      walked.uses.set(parsed.clientId, { key, secretIds: Object.keys(value as Record<string, string>) });
+      return;
+    case "organization-index":
+      walked.indexes.set(parsed.organizationId, { key, members: value as string[] });
+      return;
+    case "state":
+      if (value !== null) walked.state.set(parsed.name, { key, value: value as Buffer });
+      return;
+  }
+}
+
+async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[], walked: WalkedStore): Promise<void> {
+  const known: [string, ParsedKey][] = [];
+  const pipeline = node.pipeline();
+  for (const key of keys) {
+    const parsed = layout.parse(key);
+    if (parsed === undefined) {
+      walked.unknown.push(key);
+      continue;
+    }
+    known.push([key, parsed]);
+    if (parsed.kind === "secret-use") pipeline.hgetall(key);
+    else if (parsed.kind === "organization-index") pipeline.zrange(key, "0", "-1");
+    else pipeline.getBuffer(key);
+  }
+  if (known.length === 0) return;
+  const replies = (await pipeline.exec()) ?? [];
+  known.forEach(([key, parsed], i) => {
+    const [err, value] = replies[i] ?? [new Error("no reply"), null];
+    if (err) {
+      if (!err.message.startsWith("WRONGTYPE")) throw err;
+      walked.unreadable.push({ key, problem: `holds another Redis type than a ${parsed.kind} key does` });
+      return;
+    }
+    addValue(walked, key, parsed, value);
+  });
+}
+
+/** walkStore reads every key under the layout's prefix on every master; it throws when a node cannot be read. */
+export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<WalkedStore> {
+  // Connected first (a Cluster learns its masters and slots as it connects), every master answering.
+  await available(redis, () => pingDeployment(redis));
+  const nodes = dataNodes(redis);
+  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [] };
+  for (const node of nodes) {
+    // SCAN may return a key twice (its guarantee is only that every key present throughout is returned).
+    const seen = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, batch] = await node.scan(cursor, "MATCH", layout.match, "COUNT", scanCount);
+      cursor = next;
+      const fresh = batch.filter((key) => !seen.has(key));
+      for (const key of fresh) seen.add(key);
+      await readBatch(node, layout, fresh, walked);
+    } while (cursor !== "0");
+    walked.keys += seen.size;
+  }
+  return walked;
+}
