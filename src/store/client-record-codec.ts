@@ -54,6 +54,17 @@ export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
+/** removedSecretIds lists the secrets `current` holds and `next` does not: their use times must go. */
+export function removedSecretIds(current: ClientRecord, next: ClientRecord): string[] {
+  const kept = new Set(next.secretHashes.map((hash) => hash.secretId));
+  return current.secretHashes.map((hash) => hash.secretId).filter((id) => !kept.has(id));
+}
+
+/** holdsSecret reports whether a record still holds the secret `secretId`. */
+export function holdsSecret(record: ClientRecord, secretId: string): boolean {
+  return record.secretHashes.some((hash) => hash.secretId === secretId);
+}
+
 /** checkSameIdentity throws TypeError if an update changed what places a record (id, organization, create time). */
 export function checkSameIdentity(current: ClientRecord, next: ClientRecord): void {
   if (indexMember(current) !== indexMember(next) || current.client?.organizationId !== next.client?.organizationId) {

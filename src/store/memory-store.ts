@@ -9,7 +9,9 @@ import {
   indexMember,
   memberClientId,
   checkSameIdentity,
+  holdsSecret,
   recordIds,
+  removedSecretIds,
 } from "./client-record-codec.js";
 
 // The memory backend is for tests and single-process development. It keeps the same bytes and
@@ -95,13 +97,19 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
       const next = change(decodeRecord(bytes));
       checkSameIdentity(current, next);
       records.set(clientId, encodeRecord(next));
+      // A removed secret's use time goes with it, in the same step, as in Redis.
+      const times = uses.get(clientId);
+      for (const secretId of removedSecretIds(current, next)) times?.delete(secretId);
+      if (times?.size === 0) uses.delete(clientId);
       return decodeRecord(records.get(clientId) as Uint8Array);
     },
 
     async recordSecretUse(entries) {
       assertOpen();
       for (const { clientId, secretId, timeMs } of entries) {
-        if (!records.has(clientId)) continue;
+        const bytes = records.get(clientId);
+        // Dropped for a client or secret deleted meanwhile, as in Redis.
+        if (bytes === undefined || !holdsSecret(decodeRecord(bytes), secretId)) continue;
         const times = uses.get(clientId) ?? new Map<string, number>();
         if ((times.get(secretId) ?? 0) < timeMs) times.set(secretId, timeMs);
         uses.set(clientId, times);

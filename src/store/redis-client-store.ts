@@ -10,6 +10,7 @@ import {
   indexMember,
   memberClientId,
   recordIds,
+  removedSecretIds,
 } from "./client-record-codec.js";
 import { clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
 import { available, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
@@ -113,8 +114,9 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during delete`) });
     },
 
-    // Two round trips per attempt: GET, then the compare-and-set script. The index needs no
-    // write: an update keeps the create time and id, so the index member stays the same.
+    // Two round trips per attempt: GET, then the update script (compare-and-set, plus the use
+    // times of secrets the change removed). The index needs no write: an update keeps the create
+    // time and id, so the index member stays the same.
     async update(organizationId, clientId, change) {
       if (organizationId === "") return undefined;
       const key = layout.client(clientId);
@@ -130,7 +132,8 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
           const nextBytes = encodeRecord(next);
           // Announced with the write, so every instance's record cache drops its copy at once.
           const announce = { channel: layout.clientChanges, message: clientId };
-          const set = await available(redis, () => scripts.compareAndSet(key, bytes, toBuffer(nextBytes), announce));
+          const removed = removedSecretIds(current, next);
+          const set = await available(redis, () => scripts.update(key, layout.secretUse(clientId), bytes, toBuffer(nextBytes), announce, removed));
           if (set === 1) {
             wrote(clientId);
             return decodeRecord(nextBytes);
