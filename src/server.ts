@@ -114,7 +114,13 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   });
   const adminId = admin.record.client?.clientId ?? "";
 
-  const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
+  const clients = createClientService({
+    store: store.clients,
+    hasher,
+    pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+    keyEncryptionKey: options.keyEncryptionKey,
+    now,
+  });
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
   const cache =

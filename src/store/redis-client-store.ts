@@ -3,6 +3,7 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
 import type { ClientPage, ClientStore, SecretUseTimes } from "./client-store.js";
 import {
+  checkCreateRequest,
   checkLimit,
   checkSameIdentity,
   decodeRecord,
@@ -68,6 +69,28 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       }
       const keys = [recordKey, layout.organizationIndex(organizationId)];
       return (await available(redis, () => scripts.create(keys, toBuffer(encodeRecord(record)), indexMember(record)))) === 1;
+    },
+
+    // One round trip: the create script, keeping the request in the organization's slot too.
+    async createOnce(record, request) {
+      const { clientId, organizationId } = recordIds(record);
+      checkCreateRequest(organizationId, request);
+      if (clientTag(clientId) !== organizationTag(organizationId)) {
+        throw new TypeError(`client_id ${clientId} does not carry organization ${organizationId}'s hash tag (see newClientId)`);
+      }
+      const reply = await available(redis, () =>
+        scripts.createOnce(
+          layout.client(clientId),
+          layout.organizationIndex(organizationId),
+          layout.createRequest(organizationId, request.key),
+          toBuffer(encodeRecord(record)),
+          indexMember(record),
+          toBuffer(request.bytes),
+          request.ttlMs,
+        ),
+      );
+      if (typeof reply !== "number") return { created: false, earlier: new Uint8Array(reply) };
+      return reply === 1 ? { created: true } : { created: false, earlier: undefined };
     },
 
     // One round trip: GET.

@@ -5,11 +5,19 @@ import type { RedisClient } from "./redis-connection.js";
 // can never leave a record without its index entry or the reverse. Every key a script touches is
 // passed in KEYS (never built in Lua) and shares one hash tag, as Redis Cluster requires.
 
-// KEYS: record[, index]. ARGV: record bytes, index member. 1 if created, 0 if the id is taken.
+// KEYS: record[, index[, create request]]. ARGV: record bytes, index member[, request bytes,
+// request ttl in ms]. 1 if created, 0 if the id is taken. With a request key: if a request is kept
+// there, its bytes, and nothing is written (the create happened before: a retry); else the
+// request is kept with the record, so a create and its replayable answer exist together or not.
 const createLua = `
+if #KEYS > 2 then
+  local earlier = redis.call('GET', KEYS[3])
+  if earlier then return earlier end
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 if #KEYS > 1 then redis.call('ZADD', KEYS[2], 0, ARGV[2]) end
+if #KEYS > 2 then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
 return 1`;
 
 // KEYS: record, index, secret use. ARGV: the record bytes the caller read, its index member, the
@@ -102,6 +110,8 @@ export function secretIdField(secretId: string): Buffer | undefined {
 export interface StoreScripts {
   /** create runs the create script; `keys` is the record key, then the index key if indexed. */
   create(keys: string[], bytes: Buffer, member: string): Promise<number>;
+  /** createOnce runs the create script with a create request: 1, 0, or the bytes of a request kept before. */
+  createOnce(recordKey: string, indexKey: string, requestKey: string, bytes: Buffer, member: string, request: Buffer, ttlMs: number): Promise<number | Buffer>;
   /** delete runs the compare-and-delete script over the record, index and secret-use keys; it announces `announce` on success. */
   delete(recordKey: string, indexKey: string, useKey: string, bytes: Buffer, member: string, announce: Announcement): Promise<number>;
   /** list returns the total and up to `count` members from `start`. */
@@ -122,6 +132,7 @@ export interface StoreScripts {
 // because the commands are defined on a client the caller may share.
 interface ScriptedRedis {
   m2mStoreCreate(numberOfKeys: number, ...args: Arg[]): Promise<number>;
+  m2mStoreCreateBuffer(numberOfKeys: number, ...args: Arg[]): Promise<number | Buffer>;
   m2mStoreDelete(...args: Arg[]): Promise<number>;
   m2mStoreList(...args: Arg[]): Promise<[number, string[]]>;
   m2mStorePutIfAbsentBuffer(...args: Arg[]): Promise<Buffer>;
@@ -148,6 +159,8 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
   const scripted = redis as unknown as ScriptedRedis;
   return {
     create: (keys, bytes, member) => scripted.m2mStoreCreate(keys.length, ...keys, bytes, member),
+    createOnce: (recordKey, indexKey, requestKey, bytes, member, request, ttlMs) =>
+      scripted.m2mStoreCreateBuffer(3, recordKey, indexKey, requestKey, bytes, member, request, String(ttlMs)),
     delete: (recordKey, indexKey, useKey, bytes, member, announce) =>
       scripted.m2mStoreDelete(recordKey, indexKey, useKey, bytes, member, announce.channel, announce.message),
     list: (indexKey, start, count) => scripted.m2mStoreList(indexKey, start, count),
