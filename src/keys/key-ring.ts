@@ -169,12 +169,12 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       if (wait !== undefined && !force) {
         throw new FailedPreconditionError(`${wait.reason}; or set force, which breaks verification of new tokens until verifiers refetch the JWKS`);
       }
-      if (wait !== undefined && attempt === 0) logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
       const rotated = rotateRing(ring, await newRecord(), now());
       const written = toBinary(SigningKeyRingSchema, rotated);
       if (await state.compareAndSet(keyRingStateName, bytes, written)) {
         await apply(written, rotated);
         logger?.info({ current: view.current.kid, alg: view.current.alg, previous: expectedKid }, "signing key rotated");
+        if (wait !== undefined) logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
         return view.currentInfo;
       }
     }

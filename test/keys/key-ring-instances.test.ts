@@ -65,6 +65,7 @@ describe("key ring instances on one Redis", () => {
     expect(a.current().kid).toBe(next);
     expect(b.current().kid).toBe(next);
     expect(logged(logs[0]!, "info", /signing key rotated/) + logged(logs[1]!, "info", /signing key rotated/)).toBe(1);
+    expect(logged(logs[0]!, "warn", /forced signing key rotation/) + logged(logs[1]!, "warn", /forced signing key rotation/)).toBe(1);
     const stored = await storedRing(s1!);
     expect(stored.keys.map((k) => k.kid)).toEqual([next, a.list()[1]!.kid, before]);
     expect(b.jwks()).toEqual(a.jwks());
