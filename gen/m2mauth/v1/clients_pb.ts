@@ -226,10 +226,11 @@ export type CreateOrganizationClientRequest = Message<"m2mauth.v1.CreateOrganiza
 
   /**
    * Optional (AIP-155): makes the create safe to retry. A UUID is recommended; 1 to 128
-   * characters of A-Z a-z 0-9 _ . : -. A retry by the same caller with the same request_id within
-   * an hour returns the first answer, secret included, instead of registering another client; the
-   * same request_id with a different organization_id or client is INVALID_ARGUMENT. Over REST it
-   * is the Idempotency-Key header.
+   * characters of A-Z a-z 0-9 _ . : -. A retry by the same caller in the same organization with
+   * the same request_id within an hour returns the first answer, secret included (response header
+   * idempotent-replayed: true), instead of registering another client; the same request_id with a
+   * different client is INVALID_ARGUMENT (header m2m-error-reason: REQUEST_ID_REUSED). Over REST
+   * it is the Idempotency-Key header.
    *
    * @generated from field: string request_id = 3;
    */
