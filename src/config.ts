@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
+import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions, RedisNode } from "./store/redis-connection.js";
 
@@ -31,6 +32,11 @@ export interface Config {
   readonly admin: { readonly clientId: string; readonly clientSecret: string } | undefined;
   /** keyRotationDays rotates the signing key automatically this often; undefined: only on request. */
   readonly keyRotationDays: number | undefined;
+  /**
+   * jwksMaxAgeSeconds is the JWKS `Cache-Control` max-age, and how long a next key is published
+   * before a rotation may make it sign (M2M_JWKS_MAX_AGE_SECONDS).
+   */
+  readonly jwksMaxAgeSeconds: number;
   /** keyEncryptionKey (32 bytes) encrypts private signing keys at rest; undefined: stored in clear. */
   readonly keyEncryptionKey: Uint8Array | undefined;
   readonly logLevel: LogLevel;
@@ -125,6 +131,15 @@ function keyRotationDays(env: Env): number | undefined {
   // refresh their JWKS cache, or a token may meet a verifier that does not know its key yet.
   if (!/^\d+(\.\d+)?$/.test(raw) || !(days > 0)) throw new ConfigError("M2M_KEY_ROTATION_DAYS", `must be a positive number of days, got "${raw}"`);
   return days;
+}
+
+function jwksMaxAgeSeconds(env: Env): number {
+  const raw = read(env, "M2M_JWKS_MAX_AGE_SECONDS") ?? String(defaultJwksMaxAgeSeconds);
+  const seconds = Number(raw);
+  // At least the unknown-kid refetch cooldown of common verifiers (the interceptor's and jose's,
+  // 30 s), or a rotation could reach one that may not refetch yet (see keys/rotation-guard.ts).
+  if (!/^\d+$/.test(raw) || seconds < 30 || seconds > 86_400) throw new ConfigError("M2M_JWKS_MAX_AGE_SECONDS", `must be 30 to 86400 (s), got "${raw}"`);
+  return seconds;
 }
 
 function keyEncryptionKey(env: Env): Uint8Array | undefined {
@@ -254,6 +269,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),
     admin: admin(env),
     keyRotationDays: keyRotationDays(env),
+    jwksMaxAgeSeconds: jwksMaxAgeSeconds(env),
     keyEncryptionKey: keyEncryptionKey(env),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
     clientCacheMs: clientCacheMs(env),

@@ -9,12 +9,18 @@ export class M2MError extends Error {
   readonly code: string;
   /** retryable tells a caller the same request may succeed later. */
   readonly retryable: boolean;
+  /**
+   * reason names, where `code` alone does not tell, what exactly went wrong (UPPER_SNAKE_CASE,
+   * stable, as AIP-193's ErrorInfo.reason); callers see it in the `m2m-error-reason` header.
+   */
+  readonly reason: string | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean; reason?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
     this.retryable = options?.retryable ?? false;
+    this.reason = options?.reason;
   }
 }
 
@@ -58,9 +64,25 @@ export class InvalidArgumentError extends M2MError {
   /** field is the request field at fault, in snake_case as it is on the wire. */
   readonly field: string;
 
-  constructor(field: string, message: string) {
-    super("invalid_argument", `${field}: ${message}`);
+  constructor(field: string, message: string, options?: { reason?: string }) {
+    super("invalid_argument", `${field}: ${message}`, options);
     this.field = field;
+  }
+}
+
+/** requestIdReusedReason is the `reason` of RequestIdReusedError; REST answers it 422. */
+export const requestIdReusedReason = "REQUEST_ID_REUSED";
+
+/**
+ * RequestIdReusedError says a create's request_id (REST: Idempotency-Key) was first used with a
+ * different request, so its answer cannot be replayed (draft-ietf-httpapi-idempotency-key-header
+ * §2.7 asks for 422 over HTTP; RPC has INVALID_ARGUMENT).
+ */
+export class RequestIdReusedError extends InvalidArgumentError {
+  constructor() {
+    super("request_id", "was first used with a different request (REST: the Idempotency-Key header); use a new one for a new request", {
+      reason: requestIdReusedReason,
+    });
   }
 }
 
@@ -146,7 +168,8 @@ const connectCodes: Record<string, Code> = {
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   const e = toM2MError(err);
-  return new ConnectError(e.message, connectCodes[e.code] ?? Code.Internal, undefined, undefined, e);
+  const metadata = e.reason === undefined ? undefined : { "m2m-error-reason": e.reason };
+  return new ConnectError(e.message, connectCodes[e.code] ?? Code.Internal, metadata, undefined, e);
 }
 
 const httpStatuses: Record<string, number> = {

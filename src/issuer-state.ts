@@ -15,6 +15,7 @@ export interface IssuerStateOptions {
   keyRotationDays?: number | undefined;
   keyReloadIntervalMs?: number | undefined;
   keyRotationCheckIntervalMs?: number | undefined;
+  jwksMaxAgeSeconds?: number | undefined;
   now: () => number;
   logger: Logger;
 }
@@ -44,6 +45,7 @@ export async function loadIssuerState(options: IssuerStateOptions): Promise<Issu
     rotationPeriodMs: options.keyRotationDays === undefined ? undefined : options.keyRotationDays * 86_400_000,
     ...(options.keyReloadIntervalMs ? { reloadIntervalMs: options.keyReloadIntervalMs } : {}),
     ...(options.keyRotationCheckIntervalMs ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
+    ...(options.jwksMaxAgeSeconds !== undefined ? { jwksMaxAgeSeconds: options.jwksMaxAgeSeconds } : {}),
     now,
     logger,
   });

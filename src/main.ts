@@ -58,6 +58,7 @@ const stateOptions = {
   admin: config.admin,
   keyEncryptionKey: config.keyEncryptionKey,
   keyRotationDays: config.keyRotationDays,
+  jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
   logger,
 };
 

@@ -49,6 +49,11 @@ export interface M2MServerOptions {
   keyReloadIntervalMs?: number;
   /** keyRotationCheckIntervalMs is how often the rotation period is checked; default 60_000. */
   keyRotationCheckIntervalMs?: number;
+  /**
+   * jwksMaxAgeSeconds (M2M_JWKS_MAX_AGE_SECONDS) is the JWKS `Cache-Control` max-age, and how long
+   * a next key is published before a rotation may make it sign; default 300.
+   */
+  jwksMaxAgeSeconds?: number | undefined;
   /** usageFlushIntervalMs bounds how stale a secret's last_used_time may be; default 1000. */
   usageFlushIntervalMs?: number;
   /**
@@ -103,12 +108,19 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyRotationDays: options.keyRotationDays,
     keyReloadIntervalMs: options.keyReloadIntervalMs,
     keyRotationCheckIntervalMs: options.keyRotationCheckIntervalMs,
+    jwksMaxAgeSeconds: options.jwksMaxAgeSeconds,
     now,
     logger,
   });
   const adminId = admin.record.client?.clientId ?? "";
 
-  const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
+  const clients = createClientService({
+    store: store.clients,
+    hasher,
+    pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+    keyEncryptionKey: options.keyEncryptionKey,
+    now,
+  });
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
   const cache =

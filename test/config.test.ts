@@ -15,6 +15,7 @@ describe("loadConfig", () => {
       signingAlg: "RS256",
       admin: undefined,
       keyRotationDays: undefined,
+      jwksMaxAgeSeconds: 300,
       keyEncryptionKey: undefined,
       logLevel: "info",
     });
@@ -38,6 +39,9 @@ describe("loadConfig", () => {
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "0123456789abcdef0123456789abcdef" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: "Zx9".repeat(86) + "abcdefghijklmnop" }, "M2M_ADMIN_CLIENT_SECRET"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
+    [{ M2M_JWKS_MAX_AGE_SECONDS: "29" }, "M2M_JWKS_MAX_AGE_SECONDS"],
+    [{ M2M_JWKS_MAX_AGE_SECONDS: "86401" }, "M2M_JWKS_MAX_AGE_SECONDS"],
+    [{ M2M_JWKS_MAX_AGE_SECONDS: "5m" }, "M2M_JWKS_MAX_AGE_SECONDS"],
     [{ REDIS_URL: "redis://a:1", REDIS_CLUSTER_NODES: "a:1" }, "REDIS_CLUSTER_NODES"],
     [{ REDIS_CLUSTER_NODES: "a:1", REDIS_SENTINELS: "b:2", REDIS_SENTINEL_NAME: "m" }, "REDIS_SENTINELS"],
     [{ REDIS_CLUSTER_NODES: "a" }, "REDIS_CLUSTER_NODES"],
@@ -141,6 +145,7 @@ describe("loadConfig", () => {
     expect(Buffer.from(config.keyEncryptionKey!).equals(key)).toBe(true);
     expect(loadConfig({ M2M_KEY_ROTATION_DAYS: "90" }).keyRotationDays).toBe(90);
     expect(loadConfig({ M2M_KEY_ENCRYPTION_KEY: key.toString("hex") }).keyEncryptionKey).toEqual(new Uint8Array(key));
+    expect(loadConfig({ M2M_JWKS_MAX_AGE_SECONDS: "600" }).jwksMaxAgeSeconds).toBe(600);
   });
 
   it("never repeats a malformed key encryption key in the error", () => {

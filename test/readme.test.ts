@@ -44,6 +44,7 @@ describe("README", () => {
       expect(token).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "deploy:applications read:deployments" });
       expect(stdout).toContain('"valid": true');
       expect(stdout).toContain('"alg": "RS256"');
+      expect(stdout).toContain('"failed_precondition"');
       expect(stdout).toContain('"status": "SIGNING_KEY_STATUS_CURRENT"');
       expect(stdout).toContain('"expires_in": 3600');
       expect(stdout).toContain('"total_size": 1');

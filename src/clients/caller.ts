@@ -6,6 +6,8 @@ export interface Caller {
   organizationId: string | undefined;
   /** scopes are the scopes the token grants. */
   scopes: readonly string[];
+  /** clientId is the token's `client_id`, who calls: a create's request id is the caller's own. */
+  clientId?: string | undefined;
 }
 
 /** reservedScopePrefix marks the service's own scopes (m2m:clients:*, m2m:keys:*). */

@@ -7,6 +7,7 @@ import type { ClientStore } from "../store/client-store.js";
 import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
 import { addSecret, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
 import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
+import { checkRequestId, createIdempotency, createRequestWindowMs, idempotencyKey, type CreateAnswer } from "./idempotency.js";
 import { newClientId } from "./ids.js";
 import type { PageTokens } from "./page-token.js";
 import type { SecretHasher } from "./secret-hasher.js";
@@ -24,8 +25,12 @@ export interface ClientPageResult {
  * Every method first checks that the caller may act on the organization.
  */
 export interface ClientService {
-  /** create registers a client; the plain secret is returned here and never again. */
-  create(caller: Caller, organizationId: string, input: OrganizationClient | undefined): Promise<{ client: M2MClient; plainSecret: string }>;
+  /**
+   * create registers a client; the plain secret is returned here and never again, except to a
+   * retry: with a `requestId` (AIP-155), the same caller's same request within the window gets
+   * the first answer again (`replayed`) instead of a second client (see idempotency.ts).
+   */
+  create(caller: Caller, organizationId: string, input: OrganizationClient | undefined, requestId?: string): Promise<CreateResult>;
   /** get returns a client of the organization; another organization's client is not found. */
   get(caller: Caller, organizationId: string, clientId: string): Promise<M2MClient>;
   /** list returns a page of the organization's clients, oldest first. */
@@ -40,11 +45,18 @@ export interface ClientService {
   deleteSecret(caller: Caller, organizationId: string, clientId: string, secretId: string): Promise<void>;
 }
 
+/** CreateResult is a create's answer; `replayed` when it is the kept answer of an earlier attempt. */
+export interface CreateResult extends CreateAnswer {
+  replayed: boolean;
+}
+
 /** ClientServiceOptions configures createClientService. */
 export interface ClientServiceOptions {
   store: ClientStore;
   hasher: SecretHasher;
   pageTokens: PageTokens;
+  /** keyEncryptionKey (M2M_KEY_ENCRYPTION_KEY) encrypts the secrets kept for retries; unset: a key derived from `hasher`'s. */
+  keyEncryptionKey?: Uint8Array | undefined;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
 }
@@ -65,6 +77,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   if (!hasher) throw new TypeError("createClientService: options.hasher is required");
   if (!pageTokens) throw new TypeError("createClientService: options.pageTokens is required");
   const now = options.now ?? Date.now;
+  const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
 
   const notFound = (organizationId: string, clientId: string) =>
     new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
@@ -102,8 +115,9 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   }
 
   return {
-    async create(caller, organizationId, input) {
+    async create(caller, organizationId, input, requestId = "") {
       check(caller, organizationId);
+      if (requestId !== "") checkRequestId(requestId);
       const valid = validateClient(input);
       checkGrantable(caller, valid.scopes);
       const ms = now();
@@ -117,9 +131,22 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       });
       applyValid(client, valid);
       const record = create(ClientRecordSchema, { client, secretHashes: [secret.hash] });
+      const answer = { client, plainSecret: secret.plainSecret };
       // 100 random bits make a taken id all but impossible; if it happens, fail rather than overwrite.
-      if (!(await store.create(record))) throw new InternalError({ cause: new Error("client id collision") });
-      return { client, plainSecret: secret.plainSecret };
+      const collision = () => new InternalError({ cause: new Error("client id collision") });
+      if (requestId === "") {
+        if (!(await store.create(record))) throw collision();
+        return { ...answer, replayed: false };
+      }
+      // The check for an earlier attempt and the create are one step in the store: two attempts
+      // at once, or a retry of one whose answer was lost, make one client and get one answer.
+      const key = idempotency.requestKey(caller.clientId ?? "", requestId);
+      const fingerprint = idempotency.fingerprint(organizationId, input);
+      const kept = idempotency.seal(key, fingerprint, answer);
+      const result = await store.createOnce(record, { key, bytes: kept, ttlMs: createRequestWindowMs });
+      if (result.created) return { ...answer, replayed: false };
+      if (result.earlier === undefined) throw collision();
+      return { ...idempotency.open(key, fingerprint, result.earlier), replayed: true };
     },
 
     async get(caller, organizationId, clientId) {

@@ -13,8 +13,6 @@ export interface DiscoveryOptions {
   ping: () => Promise<void>;
   /** readiness holds the conditions `/readyz` reports besides the store's answer. */
   readiness: Readiness;
-  /** jwksMaxAgeSeconds is the JWKS `Cache-Control` max-age; verifiers refetch on an unknown kid. */
-  jwksMaxAgeSeconds?: number;
 }
 
 /** jwksPaths are where the JWKS is served: the seed's `/keys` and the conventional well-known path. */
@@ -24,7 +22,8 @@ export const jwksPaths: readonly string[] = ["/keys", "/.well-known/jwks.json"];
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
   const { keyRing, ping, readiness } = options;
   const base = options.issuer.replace(/\/+$/, "");
-  const jwksCache = `public, max-age=${options.jwksMaxAgeSeconds ?? 300}`;
+  // The key ring's: rotations wait this long after publishing a key, so cached sets hold it.
+  const jwksCache = `public, max-age=${keyRing.jwksMaxAgeSeconds}`;
   // RFC 8414 §2: what a client needs to find the token endpoint and the keys.
   const metadata = {
     issuer: options.issuer,

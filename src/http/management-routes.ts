@@ -41,6 +41,20 @@ function target(match: RegExpExecArray): Target {
   };
 }
 
+/**
+ * idempotencyKey reads the Idempotency-Key header (draft-ietf-httpapi-idempotency-key-header §2):
+ * an RFC 8941 sf-string, `"…"`, or the bare key most clients send; the service checks its format
+ * as the RPC's `request_id`. Two such headers arrive joined by a comma, which that check refuses.
+ */
+function idempotencyKey(header: string | string[] | undefined): string {
+  if (header === undefined) return "";
+  const value = Array.isArray(header) ? header.join(", ") : header.trim();
+  const key = /^"[^"\\]*"$/.test(value) ? value.slice(1, -1) : value;
+  // An empty key would silently mean "no key": the caller meant one.
+  if (key === "") throw new ConnectError("Idempotency-Key: is empty", Code.InvalidArgument);
+  return key;
+}
+
 function allowed(t: Target): string {
   if (t.secretId !== undefined) return "DELETE";
   if (t.secrets) return "POST";
@@ -62,8 +76,13 @@ export function createManagementRoutes(transport: Transport): ManagementRoutes {
       switch (route) {
         case "POST clients": {
           const client = messageFromJson(OrganizationClientSchema, await readJsonObject(req));
-          const response = await clients.createOrganizationClient({ organizationId, client }, call);
-          sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, restJsonWrite), noStore);
+          let replayed = false;
+          const onHeader = (headers: Headers) => void (replayed = headers.get("idempotent-replayed") === "true");
+          const requestId = idempotencyKey(req.headers["idempotency-key"]);
+          const response = await clients.createOrganizationClient({ organizationId, client, requestId }, { ...call, onHeader });
+          // A retry gets the first answer again, status included.
+          const headers = replayed ? { ...noStore, "idempotent-replayed": "true" } : noStore;
+          sendJson(res, 201, toJson(CreateOrganizationClientResponseSchema, response, restJsonWrite), headers);
           break;
         }
         case "GET clients": {

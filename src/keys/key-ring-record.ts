@@ -18,6 +18,13 @@ export const retirementSkewMs = 300_000;
  */
 export const previousKeyRetentionMs = maxTokenLifetimeMs + retirementSkewMs;
 
+/**
+ * maxPreviousKeys bounds the previous keys a ring keeps, so the JWKS stays small. A rotation that
+ * would go past it waits until the oldest retires (see rotation-guard.ts); a forced one drops the
+ * oldest, and tokens it signed stop verifying.
+ */
+export const maxPreviousKeys = 10;
+
 /** KeyStatus is a key's place in the ring. */
 export type KeyStatus = "current" | "next" | "previous";
 
@@ -47,13 +54,21 @@ function demoted(record: SigningKeyRecord, now: number): SigningKeyRecord {
   return copy;
 }
 
-function asNext(record: SigningKeyRecord): SigningKeyRecord {
-  return activated(record, 0n);
+// A next key is published by the ring write that adds it: `now` is that write's time.
+function asNext(record: SigningKeyRecord, now: number): SigningKeyRecord {
+  const copy = activated(record, 0n);
+  copy.publishTimeMs = BigInt(now);
+  return copy;
+}
+
+/** publishTime is when a key entered the JWKS (rings from before publish_time_ms: its create time). */
+export function publishTime(record: SigningKeyRecord): number {
+  return Number(record.publishTimeMs > 0n ? record.publishTimeMs : record.createTimeMs);
 }
 
 /** firstRing is the ring of a new store: `current`, active from `now`, and `next`. */
 export function firstRing(current: SigningKeyRecord, next: SigningKeyRecord, now: number): SigningKeyRing {
-  return create(SigningKeyRingSchema, { keys: [activated(current, BigInt(now)), asNext(next)], version: 1n });
+  return create(SigningKeyRingSchema, { keys: [activated(current, BigInt(now)), asNext(next, now)], version: 1n });
 }
 
 /** NormalizeOptions says what a ring must be like under the running configuration. */
@@ -96,11 +111,11 @@ export async function normalizeRing(stored: SigningKeyRing, options: NormalizeOp
     changes.push("made the stored one-key ring current + next");
   }
   if (next === undefined) {
-    next = await options.newNext();
+    next = asNext(await options.newNext(), now);
     changes.push(`added a next key (${next.alg})`);
   } else if (next.alg !== options.alg) {
     const replaced = next.alg;
-    next = await options.newNext();
+    next = asNext(await options.newNext(), now);
     changes.push(`replaced the next key ${replaced} → ${next.alg}; the next rotation signs with ${next.alg}`);
   }
   let keys = [current, next, ...previous];
@@ -118,13 +133,14 @@ function pruned(keys: SigningKeyRecord[], now: number): SigningKeyRecord[] {
 
 /**
  * rotateRing makes the next key current (activate time `now`), demotes the current key to
- * previous (retire time `now` + previousKeyRetentionMs), adds `newNext`, and drops retired keys.
+ * previous (retire time `now` + previousKeyRetentionMs), adds `newNext`, drops retired keys, and
+ * keeps at most maxPreviousKeys previous keys, the newest (previous keys are kept newest first).
  */
 export function rotateRing(stored: SigningKeyRing, newNext: SigningKeyRecord, now: number): SigningKeyRing {
   const [current, next, ...previous] = stored.keys;
   if (current === undefined || next === undefined || statusAt(stored, 1) !== "next") {
     throw new Error("the stored signing key ring has no next key");
   }
-  const keys = [activated(next, BigInt(now)), asNext(newNext), demoted(current, now), ...previous];
-  return create(SigningKeyRingSchema, { keys: pruned(keys, now), version: stored.version + 1n });
+  const keys = [activated(next, BigInt(now)), asNext(newNext, now), demoted(current, now), ...previous];
+  return create(SigningKeyRingSchema, { keys: pruned(keys, now).slice(0, 2 + maxPreviousKeys), version: stored.version + 1n });
 }

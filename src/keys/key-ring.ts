@@ -2,12 +2,14 @@ import { randomUUID } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { SigningKeyRingSchema, type SigningKey as SigningKeyRecord, type SigningKeyRing } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { FailedPreconditionError } from "../errors.js";
 import type { StateStore } from "../store/client-store.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./algorithms.js";
 import { checkKeyEncryptionKey, sealRecord } from "./key-encryption.js";
 import { firstRing, normalizeRing, rotateRing } from "./key-ring-record.js";
 import { createKeyImporter, type JsonWebKeySet, type KeyInfo, type RingView } from "./key-ring-view.js";
 import { startKeyRingTimers } from "./key-ring-timers.js";
+import { defaultJwksMaxAgeSeconds, rotationWait } from "./rotation-guard.js";
 import { generateSigningKey, type SigningKey } from "./signing-key.js";
 
 export type { JsonWebKeySet, KeyInfo } from "./key-ring-view.js";
@@ -29,11 +31,18 @@ export interface KeyRing {
   list(): readonly KeyInfo[];
   /**
    * rotate makes the next key current and returns it. If another instance rotated since this one
-   * last read the ring, it adopts that rotation instead of rotating again.
+   * last read the ring, it adopts that rotation instead of rotating again. Unless `force`, it
+   * throws FailedPreconditionError, naming the time left, while the rotation would break verifiers
+   * (see rotation-guard.ts); forced, it rotates anyway and logs a warning.
    */
-  rotate(): Promise<KeyInfo>;
-  /** rotateIfDue rotates, under a store lock, when the current key is older than the rotation period. */
+  rotate(options?: { force?: boolean }): Promise<KeyInfo>;
+  /**
+   * rotateIfDue rotates, under a store lock, when the current key is older than the rotation
+   * period and a rotation breaks no verifier (it waits for that, never forces).
+   */
   rotateIfDue(): Promise<boolean>;
+  /** jwksMaxAgeSeconds is the JWKS `Cache-Control` max-age, which rotations wait for. */
+  readonly jwksMaxAgeSeconds: number;
   /** reload re-reads the ring from the store; it rebuilds only when the stored ring changed. */
   reload(): Promise<void>;
   /** close stops the reload and rotation timers and waits for a running reload or rotation. */
@@ -53,6 +62,12 @@ export interface KeyRingOptions {
   reloadIntervalMs?: number;
   /** rotationCheckIntervalMs is how often the rotation period is checked; default 60_000. */
   rotationCheckIntervalMs?: number;
+  /**
+   * jwksMaxAgeSeconds (M2M_JWKS_MAX_AGE_SECONDS) is how long verifiers may cache the JWKS: a
+   * rotation waits until the next key has been published this long, plus the reload interval;
+   * default 300.
+   */
+  jwksMaxAgeSeconds?: number;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
   logger?: Pick<Logger, "info" | "warn"> | undefined;
@@ -79,6 +94,10 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const rotationPeriodMs = positive("rotationPeriodMs", options.rotationPeriodMs, undefined);
   const reloadIntervalMs = positive("reloadIntervalMs", options.reloadIntervalMs, 2000) as number;
   const rotationCheckIntervalMs = positive("rotationCheckIntervalMs", options.rotationCheckIntervalMs, 60_000) as number;
+  const jwksMaxAgeSeconds = options.jwksMaxAgeSeconds ?? defaultJwksMaxAgeSeconds;
+  if (!Number.isSafeInteger(jwksMaxAgeSeconds) || jwksMaxAgeSeconds < 0) throw new TypeError("createKeyRing: options.jwksMaxAgeSeconds must be a whole number of seconds");
+  // Another instance serves a ring written elsewhere only after its next reload.
+  const publishWindowMs = jwksMaxAgeSeconds * 1000 + reloadIntervalMs;
   const now = options.now ?? Date.now;
   const importer = createKeyImporter(encryptionKey);
   const instanceId = randomUUID();
@@ -136,7 +155,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     if (bytes !== undefined) await apply(bytes);
   }
 
-  async function rotateNow(): Promise<KeyInfo> {
+  async function rotateNow(force: boolean): Promise<KeyInfo> {
     const expectedKid = view.current.kid;
     for (let attempt = 0; attempt < 10; attempt++) {
       const bytes = await read();
@@ -146,19 +165,27 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         await apply(bytes, ring);
         return view.currentInfo;
       }
+      const wait = rotationWait(ring, now(), publishWindowMs);
+      if (wait !== undefined && !force) {
+        throw new FailedPreconditionError(`${wait.reason}; or set force, which breaks verification of new tokens until verifiers refetch the JWKS`);
+      }
       const rotated = rotateRing(ring, await newRecord(), now());
       const written = toBinary(SigningKeyRingSchema, rotated);
       if (await state.compareAndSet(keyRingStateName, bytes, written)) {
         await apply(written, rotated);
         logger?.info({ current: view.current.kid, alg: view.current.alg, previous: expectedKid }, "signing key rotated");
+        if (wait !== undefined) logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
         return view.currentInfo;
       }
     }
     throw new Error("the signing key ring kept changing during a rotation");
   }
 
+  // Due, and breaking no verifier: an automatic rotation waits rather than forcing.
   const isDue = (): boolean =>
-    rotationPeriodMs !== undefined && now() - (view.currentInfo.activateTime ?? view.currentInfo.createTime) >= rotationPeriodMs;
+    rotationPeriodMs !== undefined &&
+    now() - (view.currentInfo.activateTime ?? view.currentInfo.createTime) >= rotationPeriodMs &&
+    rotationWait(decode(view.bytes), now(), publishWindowMs) === undefined;
 
   async function rotateIfDueNow(): Promise<boolean> {
     if (!isDue()) return false;
@@ -167,7 +194,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     try {
       await reloadNow();
       if (!isDue()) return false;
-      await rotateNow();
+      await rotateNow(false);
       return true;
     } finally {
       await state.releaseLock(keyRotationLockName, instanceId);
@@ -178,9 +205,10 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     current: () => view.current,
     jwks: () => view.published(now()).jwks,
     list: () => view.published(now()).keys,
-    rotate: () => serial(rotateNow),
+    rotate: (rotation) => serial(() => rotateNow(rotation?.force === true)),
     rotateIfDue: () => serial(rotateIfDueNow),
     reload: () => serial(reloadNow),
+    jwksMaxAgeSeconds,
     close: async () => {
       timers.stop();
       await queue;

@@ -6,5 +6,5 @@ import { getAuthClaims } from "../interceptor/index.js";
 export function callerOf(context: HandlerContext): Caller {
   const claims = getAuthClaims(context);
   const oid = claims["oid"];
-  return { organizationId: typeof oid === "string" && oid !== "" ? oid : undefined, scopes: claims.scopes };
+  return { organizationId: typeof oid === "string" && oid !== "" ? oid : undefined, scopes: claims.scopes, clientId: claims.client_id };
 }

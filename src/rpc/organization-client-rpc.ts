@@ -17,9 +17,11 @@ import { callerOf } from "./caller.js";
 export function createOrganizationClientRpc(clients: ClientService): ServiceImpl<typeof OrganizationClientService> {
   return {
     async createOrganizationClient(req, ctx) {
-      const { client, plainSecret } = await clients.create(callerOf(ctx), req.organizationId, req.client);
+      const { client, plainSecret, replayed } = await clients.create(callerOf(ctx), req.organizationId, req.client, req.requestId);
       // The only copy of a secret: no cache may keep it (RFC 6749 §5.1 asks the same of tokens).
       ctx.responseHeader.set("cache-control", "no-store");
+      // A retry's answer is the first one, replayed (the header Stripe's idempotent API sends too).
+      if (replayed) ctx.responseHeader.set("idempotent-replayed", "true");
       return create(CreateOrganizationClientResponseSchema, { client, plainSecret });
     },
     async getOrganizationClient(req, ctx) {

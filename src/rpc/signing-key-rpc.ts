@@ -44,9 +44,9 @@ export function createSigningKeyRpc(keyRing: KeyRing): ServiceImpl<typeof Signin
       requireEnvironmentAdmin(context);
       return create(ListSigningKeysResponseSchema, { keys: keyRing.list().map(toSigningKey) });
     },
-    async rotateSigningKey(_req, context) {
+    async rotateSigningKey(req, context) {
       requireEnvironmentAdmin(context);
-      return create(RotateSigningKeyResponseSchema, { key: toSigningKey(await keyRing.rotate()) });
+      return create(RotateSigningKeyResponseSchema, { key: toSigningKey(await keyRing.rotate({ force: req.force })) });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import type { CreateRequest } from "./client-store.js";
 
 // Both backends keep records as protobuf bytes and name index entries the same way, so the
 // memory backend orders, pages and copies exactly as Redis does.
@@ -52,6 +53,26 @@ export function checkLimit(limit: number): void {
 /** compareBytes orders strings by their UTF-8 bytes, as Redis orders sorted-set members by lex. */
 export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/** checkCreateRequest throws TypeError unless `request` can be kept for a client of `organizationId`. */
+export function checkCreateRequest(organizationId: string, request: CreateRequest): void {
+  // A system client has no organization, so no slot to keep its request in.
+  if (organizationId === "") throw new TypeError("createOnce: a system client (no organization) takes no create request");
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(request?.key ?? "")) throw new TypeError("createOnce: request.key must be 1-64 characters of base64url");
+  if (!(request.bytes instanceof Uint8Array)) throw new TypeError("createOnce: request.bytes must be bytes");
+  if (!Number.isSafeInteger(request.ttlMs) || request.ttlMs < 1) throw new TypeError("createOnce: request.ttlMs must be a positive integer");
+}
+
+/** removedSecretIds lists the secrets `current` holds and `next` does not: their use times must go. */
+export function removedSecretIds(current: ClientRecord, next: ClientRecord): string[] {
+  const kept = new Set(next.secretHashes.map((hash) => hash.secretId));
+  return current.secretHashes.map((hash) => hash.secretId).filter((id) => !kept.has(id));
+}
+
+/** holdsSecret reports whether a record still holds the secret `secretId`. */
+export function holdsSecret(record: ClientRecord, secretId: string): boolean {
+  return record.secretHashes.some((hash) => hash.secretId === secretId);
 }
 
 /** checkSameIdentity throws TypeError if an update changed what places a record (id, organization, create time). */

@@ -16,6 +16,22 @@ export interface SecretUseEntry {
   timeMs: number;
 }
 
+/** CreateRequest is an idempotent create's answer, kept for the create's retries (AIP-155). */
+export interface CreateRequest {
+  /** key names the request within the record's organization: up to 64 characters of base64url. */
+  key: string;
+  /** bytes are the answer to keep; the store never reads them. */
+  bytes: Uint8Array;
+  /** ttlMs is how long they are kept (a positive integer); a retry after that creates anew. */
+  ttlMs: number;
+}
+
+/**
+ * CreateOnceResult is what createOnce did: created the record; or found the request made
+ * already (`earlier`: its kept bytes) and wrote nothing; or neither, the client id being taken.
+ */
+export type CreateOnceResult = { created: true } | { created: false; earlier: Uint8Array | undefined };
+
 /** SecretUseTimes maps client id → secret id → last use in ms. */
 export type SecretUseTimes = Map<string, Map<string, number>>;
 
@@ -31,6 +47,13 @@ export type SecretUseTimes = Map<string, Map<string, number>>;
 export interface ClientStore {
   /** create stores a new record and its index entry; false if the client id is taken. */
   create(record: ClientRecord): Promise<boolean>;
+  /**
+   * createOnce is create for a request that may be a retry: if the record's organization keeps a
+   * request under `request.key`, it writes nothing and returns that request's bytes; otherwise it
+   * stores the record, its index entry and the request, all or nothing, in the organization's slot.
+   * An organization client only (TypeError for a system client).
+   */
+  createOnce(record: ClientRecord, request: CreateRequest): Promise<CreateOnceResult>;
   /** get returns the record of a client id, or undefined. One round trip: the token path's read. */
   get(clientId: string): Promise<ClientRecord | undefined>;
   /** list returns up to `limit` records of an organization after `cursor`, stable under writes. */

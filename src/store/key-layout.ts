@@ -43,6 +43,8 @@ export interface KeyLayout {
   secretUse(clientId: string): string;
   /** organizationIndex is the sorted set of an organization's clients, ordered by creation. */
   organizationIndex(organizationId: string): string;
+  /** createRequest is the key of an idempotent create's kept answer, in its organization's slot (it expires). */
+  createRequest(organizationId: string, requestKey: string): string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -70,6 +72,8 @@ export function createKeyLayout(prefix: string): KeyLayout {
     secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
     organizationIndex: (organizationId) =>
       `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
+    createRequest: (organizationId, requestKey) =>
+      `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
     match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,

@@ -2,6 +2,7 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
 import type { ClientPage, ClientStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
 import {
+  checkCreateRequest,
   checkLimit,
   compareBytes,
   decodeRecord,
@@ -9,7 +10,9 @@ import {
   indexMember,
   memberClientId,
   checkSameIdentity,
+  holdsSecret,
   recordIds,
+  removedSecretIds,
 } from "./client-record-codec.js";
 
 // The memory backend is for tests and single-process development. It keeps the same bytes and
@@ -32,22 +35,44 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
   const uses = new Map<string, Map<string, number>>();
   // Each organization's index: its members sorted by bytes, as a Redis sorted set with score 0.
   const indexes = new Map<string, string[]>();
+  // Idempotent creates' kept answers, by organization and request key; they expire as in Redis.
+  const requests = new Map<string, { bytes: Uint8Array; until: number }>();
+
+  // Writes the record and its index entry; false if the id is taken. Synchronous, so a create
+  // is one step, as a Redis script is.
+  function insert(record: ClientRecord): boolean {
+    const { clientId, organizationId } = recordIds(record);
+    if (records.has(clientId)) return false;
+    records.set(clientId, encodeRecord(record));
+    // A system client (no organization, e.g. the bootstrap admin) belongs to no organization's
+    // list; in Redis its key may not share a slot with any index, so it is never indexed.
+    if (organizationId !== "") {
+      const members = indexes.get(organizationId) ?? [];
+      const member = indexMember(record);
+      members.splice(firstAfter(members, member), 0, member);
+      indexes.set(organizationId, members);
+    }
+    return true;
+  }
 
   return {
     async create(record: ClientRecord): Promise<boolean> {
       assertOpen();
-      const { clientId, organizationId } = recordIds(record);
-      if (records.has(clientId)) return false;
-      records.set(clientId, encodeRecord(record));
-      // A system client (no organization, e.g. the bootstrap admin) belongs to no organization's
-      // list; in Redis its key may not share a slot with any index, so it is never indexed.
-      if (organizationId !== "") {
-        const members = indexes.get(organizationId) ?? [];
-        const member = indexMember(record);
-        members.splice(firstAfter(members, member), 0, member);
-        indexes.set(organizationId, members);
-      }
-      return true;
+      return insert(record);
+    },
+
+    async createOnce(record, request) {
+      assertOpen();
+      const { organizationId } = recordIds(record);
+      checkCreateRequest(organizationId, request);
+      const now = Date.now();
+      for (const [name, kept] of requests) if (kept.until <= now) requests.delete(name);
+      const name = `${organizationId}\n${request.key}`;
+      const kept = requests.get(name);
+      if (kept !== undefined) return { created: false, earlier: new Uint8Array(kept.bytes) };
+      if (!insert(record)) return { created: false, earlier: undefined };
+      requests.set(name, { bytes: new Uint8Array(request.bytes), until: now + request.ttlMs });
+      return { created: true };
     },
 
     async get(clientId: string): Promise<ClientRecord | undefined> {
@@ -95,13 +120,19 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
       const next = change(decodeRecord(bytes));
       checkSameIdentity(current, next);
       records.set(clientId, encodeRecord(next));
+      // A removed secret's use time goes with it, in the same step, as in Redis.
+      const times = uses.get(clientId);
+      for (const secretId of removedSecretIds(current, next)) times?.delete(secretId);
+      if (times?.size === 0) uses.delete(clientId);
       return decodeRecord(records.get(clientId) as Uint8Array);
     },
 
     async recordSecretUse(entries) {
       assertOpen();
       for (const { clientId, secretId, timeMs } of entries) {
-        if (!records.has(clientId)) continue;
+        const bytes = records.get(clientId);
+        // Dropped for a client or secret deleted meanwhile, as in Redis.
+        if (bytes === undefined || !holdsSecret(decodeRecord(bytes), secretId)) continue;
         const times = uses.get(clientId) ?? new Map<string, number>();
         if ((times.get(secretId) ?? 0) < timeMs) times.set(secretId, timeMs);
         uses.set(clientId, times);

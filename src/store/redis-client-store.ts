@@ -3,6 +3,7 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
 import type { ClientPage, ClientStore, SecretUseTimes } from "./client-store.js";
 import {
+  checkCreateRequest,
   checkLimit,
   checkSameIdentity,
   decodeRecord,
@@ -10,6 +11,7 @@ import {
   indexMember,
   memberClientId,
   recordIds,
+  removedSecretIds,
 } from "./client-record-codec.js";
 import { clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
 import { available, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
@@ -69,6 +71,28 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       return (await available(redis, () => scripts.create(keys, toBuffer(encodeRecord(record)), indexMember(record)))) === 1;
     },
 
+    // One round trip: the create script, keeping the request in the organization's slot too.
+    async createOnce(record, request) {
+      const { clientId, organizationId } = recordIds(record);
+      checkCreateRequest(organizationId, request);
+      if (clientTag(clientId) !== organizationTag(organizationId)) {
+        throw new TypeError(`client_id ${clientId} does not carry organization ${organizationId}'s hash tag (see newClientId)`);
+      }
+      const reply = await available(redis, () =>
+        scripts.createOnce(
+          layout.client(clientId),
+          layout.organizationIndex(organizationId),
+          layout.createRequest(organizationId, request.key),
+          toBuffer(encodeRecord(record)),
+          indexMember(record),
+          toBuffer(request.bytes),
+          request.ttlMs,
+        ),
+      );
+      if (typeof reply !== "number") return { created: false, earlier: new Uint8Array(reply) };
+      return reply === 1 ? { created: true } : { created: false, earlier: undefined };
+    },
+
     // One round trip: GET.
     async get(clientId: string): Promise<ClientRecord | undefined> {
       const bytes = await available(redis, () => redis.getBuffer(layout.client(clientId)));
@@ -113,8 +137,9 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
       throw new UnavailableError(undefined, { cause: new Error(`client ${clientId} kept changing during delete`) });
     },
 
-    // Two round trips per attempt: GET, then the compare-and-set script. The index needs no
-    // write: an update keeps the create time and id, so the index member stays the same.
+    // Two round trips per attempt: GET, then the update script (compare-and-set, plus the use
+    // times of secrets the change removed). The index needs no write: an update keeps the create
+    // time and id, so the index member stays the same.
     async update(organizationId, clientId, change) {
       if (organizationId === "") return undefined;
       const key = layout.client(clientId);
@@ -130,7 +155,8 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
           const nextBytes = encodeRecord(next);
           // Announced with the write, so every instance's record cache drops its copy at once.
           const announce = { channel: layout.clientChanges, message: clientId };
-          const set = await available(redis, () => scripts.compareAndSet(key, bytes, toBuffer(nextBytes), announce));
+          const removed = removedSecretIds(current, next);
+          const set = await available(redis, () => scripts.update(key, layout.secretUse(clientId), bytes, toBuffer(nextBytes), announce, removed));
           if (set === 1) {
             wrote(clientId);
             return decodeRecord(nextBytes);

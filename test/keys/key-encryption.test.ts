@@ -72,7 +72,7 @@ describe("signing keys at rest", () => {
     expect(Buffer.from(await rawRing(prefix)).equals(raw)).toBe(true); // nothing rewritten
     await signsVerifiably(restarted);
     // The next key was sealed from the start as well: once current, its DER is still not stored.
-    await restarted.rotate();
+    await restarted.rotate({ force: true });
     await signsVerifiably(restarted);
     const rotated = await rawRing(prefix);
     expect(rotated.includes(currentDer(restarted))).toBe(false);
@@ -96,7 +96,7 @@ describe("signing keys at rest", () => {
     expect(logged(logger, "info", /encrypted the stored private keys/)).toBe(1);
 
     // Rotation keeps encrypting: the new next key is sealed too.
-    await encrypted.rotate();
+    await encrypted.rotate({ force: true });
     const rotated = fromBinary(SigningKeyRingSchema, await rawRing(prefix));
     expect(rotated.keys.every((k) => k.privateKeyNonce.length === 12)).toBe(true);
   });

@@ -59,12 +59,13 @@ describe("key ring instances on one Redis", () => {
     const a = await ring(s1!, { logger: logs[0] });
     const b = await ring(s2!, { logger: logs[1] });
     const [before, next] = a.list().map((k) => k.kid);
-    const [fromA, fromB] = await Promise.all([a.rotate(), b.rotate()]);
+    const [fromA, fromB] = await Promise.all([a.rotate({ force: true }), b.rotate({ force: true })]);
     expect(fromA.kid).toBe(next);
     expect(fromB.kid).toBe(next);
     expect(a.current().kid).toBe(next);
     expect(b.current().kid).toBe(next);
     expect(logged(logs[0]!, "info", /signing key rotated/) + logged(logs[1]!, "info", /signing key rotated/)).toBe(1);
+    expect(logged(logs[0]!, "warn", /forced signing key rotation/) + logged(logs[1]!, "warn", /forced signing key rotation/)).toBe(1);
     const stored = await storedRing(s1!);
     expect(stored.keys.map((k) => k.kid)).toEqual([next, a.list()[1]!.kid, before]);
     expect(b.jwks()).toEqual(a.jwks());
@@ -74,7 +75,7 @@ describe("key ring instances on one Redis", () => {
     const [s1, s2] = instances(2);
     const a = await ring(s1!);
     const b = await ring(s2!, { reloadIntervalMs: 50 });
-    const rotated = await a.rotate();
+    const rotated = await a.rotate({ force: true });
     expect(b.current().kid).not.toBe(rotated.kid);
     const started = Date.now();
     await until(() => b.current().kid === rotated.kid, 1000);
@@ -108,7 +109,7 @@ describe("key ring instances on one Redis", () => {
     const options = { now: () => now, rotationPeriodMs: 1000, rotationCheckIntervalMs: 3_600_000 };
     const a = await ring(s1!, options);
     const b = await ring(s2!, options);
-    now += 1000;
+    now += 302_000; // past the period, and the next key has been published for the JWKS max-age
     const results = await Promise.all([a.rotateIfDue(), b.rotateIfDue()]);
     expect(results.filter(Boolean)).toHaveLength(1);
     await b.reload();

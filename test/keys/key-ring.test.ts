@@ -69,7 +69,7 @@ describe("key ring", () => {
     try {
       const [first, second] = ring.list().map((k) => k.kid);
       const old = await token(ring, now);
-      now += 1000;
+      now += 302_000; // the next key has been published for the JWKS max-age (300 s) plus the reload (2 s)
       const rotatedAt = now;
       const rotated = await ring.rotate();
       expect(rotated).toMatchObject({ kid: second, status: "current", activateTime: rotatedAt });
@@ -84,7 +84,7 @@ describe("key ring", () => {
       // A token signed just before the rotation verifies until it expires, with the key still published.
       const fresh = await token(ring, now);
       expect(decodeProtectedHeader(fresh).kid).toBe(second);
-      now = rotatedAt + day - 5000; // the old token expires at rotatedAt - 1000 + 1 day
+      now = rotatedAt - 302_000 + day - 5000; // the old token expires at rotatedAt - 302 s + 1 day
       expect(await verifies(ring, old, now)).toBe(true);
       expect(await verifies(ring, fresh, now)).toBe(true);
       now = rotatedAt + previousKeyRetentionMs - 1;
@@ -124,7 +124,7 @@ describe("key ring", () => {
       expect(decodeProtectedHeader(await token(restarted, Date.now())).alg).toBe("RS256");
       expect(logged(logger, "info", /replaced the next key RS256 → EdDSA/)).toBe(1);
 
-      await restarted.rotate();
+      await restarted.rotate({ force: true }); // the replaced next key was published just now
       expect(decodeProtectedHeader(await token(restarted, Date.now()))).toMatchObject({ alg: "EdDSA", kid: replaced!.kid });
       expect(restarted.list().map((k) => [k.status, k.alg])).toEqual([
         ["current", "EdDSA"],
@@ -181,7 +181,7 @@ describe("key ring", () => {
     const logger = recordingLogger();
     const a = await createKeyRing({ state: store.state, alg: "EdDSA" });
     const b = await createKeyRing({ state: store.state, alg: "EdDSA", reloadIntervalMs: 10, logger });
-    const rotated = await a.rotate();
+    const rotated = await a.rotate({ force: true });
     for (let waited = 0; b.current().kid !== rotated.kid; waited += 10) {
       expect(waited).toBeLessThan(2000);
       await new Promise((r) => setTimeout(r, 10));
@@ -203,5 +203,6 @@ describe("key ring", () => {
     await expect(createKeyRing({ state, alg: "RS256", encryptionKey: new Uint8Array(16) })).rejects.toThrow(/options.encryptionKey/);
     await expect(createKeyRing({ state, alg: "RS256", reloadIntervalMs: 0 })).rejects.toThrow(/options.reloadIntervalMs/);
     await expect(createKeyRing({ state, alg: "RS256", rotationPeriodMs: -1 })).rejects.toThrow(/options.rotationPeriodMs/);
+    await expect(createKeyRing({ state, alg: "RS256", jwksMaxAgeSeconds: 1.5 })).rejects.toThrow(/options.jwksMaxAgeSeconds/);
   });
 });

@@ -91,7 +91,8 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
       const before = await getToken(t.url, c.id, c.secret);
       const keys = createClient(SigningKeyService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" }));
       const admin = { headers: { authorization: `Bearer ${await getToken(t.url, t.admin.clientId, t.admin.clientSecret)}` } };
-      const rotated = await keys.rotateSigningKey({}, admin);
+      // Forced: the ring was made moments ago, and no verifier here caches the JWKS.
+      const rotated = await keys.rotateSigningKey({ force: true }, admin);
       expect(rotated.key?.kid).not.toBe(decodeProtectedHeader(before).kid);
       const after = await getToken(t.url, c.id, c.secret);
       expect(decodeProtectedHeader(after).kid).toBe(rotated.key?.kid);

@@ -16,9 +16,11 @@ describe("SigningKeyService", () => {
   let t: TestServer;
   let keys: Client<typeof SigningKeyService>;
   let auth: { headers: { authorization: string } };
+  // The server's clock runs ahead by `ahead` ms, so a test can wait out the rotation guard.
+  let ahead = 0;
 
   beforeAll(async () => {
-    t = await startTestServer();
+    t = await startTestServer({ now: () => Date.now() + ahead });
     keys = createClient(SigningKeyService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" }));
     auth = { headers: { authorization: `Bearer ${await getToken(t.url, t.admin.clientId, t.admin.clientSecret)}` } };
   });
@@ -32,6 +34,13 @@ describe("SigningKeyService", () => {
     expect(current!.activateTime).toBeDefined();
     expect(current!.retireTime).toBeUndefined();
     expect(next!.activateTime).toBeUndefined();
+
+    // The next key was published at start: verifiers may not have fetched it for 5 minutes.
+    const refused = ConnectError.from(await keys.rotateSigningKey({}, auth).catch((e: unknown) => e));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.rawMessage).toMatch(/^the next signing key was published \d+ s ago .*rotate again in \d+ s; or set force/);
+    expect((await keys.listSigningKeys({}, auth)).keys[0]!.kid).toBe(current!.kid);
+    ahead += 302_000;
 
     const rotated = await keys.rotateSigningKey({}, auth);
     expect(rotated.key).toMatchObject({ kid: next!.kid, status: SigningKeyStatus.CURRENT });
@@ -77,5 +86,18 @@ describe("SigningKeyService", () => {
     const { keys: listed } = await keys.listSigningKeys({}, auth);
     const token = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
     expect(decodeProtectedHeader(token).kid).toBe(listed[0]!.kid);
+  });
+
+  it("refuses a second rotation a second after the first; force rotates at once", async () => {
+    ahead += 302_000;
+    const first = await keys.rotateSigningKey({}, auth);
+    ahead += 1000;
+    const refused = ConnectError.from(await keys.rotateSigningKey({}, auth).catch((e: unknown) => e));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.rawMessage).toMatch(/published 1 s ago .*rotate again in 301 s/);
+    expect((await keys.listSigningKeys({}, auth)).keys[0]!.kid).toBe(first.key!.kid);
+    const forced = await keys.rotateSigningKey({ force: true }, auth);
+    expect(forced.key!.kid).not.toBe(first.key!.kid);
+    expect((await keys.listSigningKeys({}, auth)).keys[0]!.kid).toBe(forced.key!.kid);
   });
 });

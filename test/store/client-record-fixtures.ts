@@ -27,11 +27,12 @@ export function newClientId(organizationId: string, body = randomBase32(14)): st
   return `m2morg_${organizationTag(organizationId)}${body}`;
 }
 
-/** makeRecord is a fully populated record of `organizationId`, created at `createMs`. */
+/** makeRecord is a fully populated record of `organizationId`, created at `createMs`, with secrets `secretIds` (default `sec_1`). */
 export function makeRecord(
   organizationId: string,
-  options: { clientId?: string; createMs?: number; name?: string } = {},
+  options: { clientId?: string; createMs?: number; name?: string; secretIds?: readonly string[] } = {},
 ): ClientRecord {
+  const secretIds = options.secretIds ?? ["sec_1"];
   const createMs = options.createMs ?? Date.now();
   const clientId = options.clientId ?? newClientId(organizationId);
   return create(ClientRecordSchema, {
@@ -46,18 +47,18 @@ export function makeRecord(
       audience: ["https://api.example.com"],
       customClaims: [create(CustomClaimSchema, { key: "tier", value: "gold" })],
       expiry: 3600,
-      secrets: [
+      secrets: secretIds.map((id) =>
         create(ClientSecretSchema, {
-          id: "sec_1",
+          id,
           createTime: timestampFromMs(createMs),
           updateTime: timestampFromMs(createMs + 5),
           secretSuffix: "x9Qz",
           status: ClientSecretStatus.ACTIVE,
           lastUsedTime: timestampFromMs(createMs + 60_000),
         }),
-      ],
+      ),
     }),
-    secretHashes: [create(SecretHashSchema, { secretId: "sec_1", hash: new Uint8Array(randomBytes(32)) })],
+    secretHashes: secretIds.map((secretId) => create(SecretHashSchema, { secretId, hash: new Uint8Array(randomBytes(32)) })),
   });
 }
 

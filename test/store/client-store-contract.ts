@@ -4,6 +4,7 @@ import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/interna
 import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
+import { describeCreateRequestContract } from "./create-request-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
 
@@ -170,6 +171,7 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     });
 
     describeClientUpdateContract(() => store);
+    describeCreateRequestContract(() => store);
     describeSecretUseContract(() => store);
     describeStateStoreContract(() => store);
   });

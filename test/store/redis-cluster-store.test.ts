@@ -53,7 +53,7 @@ describe("redis cluster store", () => {
     const ids: string[] = [];
     const perMaster = new Map<number, number>();
     while (ids.length < 200 && (perMaster.size < 3 || Math.min(...perMaster.values()) < 4)) {
-      const record = makeRecord(newOrganizationId());
+      const record = makeRecord(newOrganizationId(), { secretIds: ["sec_1", "sec_2"] });
       expect(await store.clients.create(record)).toBe(true);
       const id = record.client?.clientId ?? "";
       ids.push(id);

@@ -40,7 +40,7 @@ describe("redis store: updates, secret use and locks", () => {
 
   /** created stores a new client of `org` and returns its id. */
   async function created(org: string): Promise<string> {
-    const record = makeRecord(org);
+    const record = makeRecord(org, { secretIds: ["sec_1", "sec_2", "sec_3"] });
     expect(await store.clients.create(record)).toBe(true);
     return record.client?.clientId ?? "";
   }
@@ -64,7 +64,17 @@ describe("redis store: updates, secret use and locks", () => {
     const useKey = layout.secretUse(clientId);
     expect(hashTagOf(useKey)).toBe(hashTagOf(layout.client(clientId)));
     expect(hashTagOf(useKey)).toBe(hashTagOf(layout.organizationIndex(org)));
-    await store.clients.recordSecretUse([{ clientId, secretId: "sec_1", timeMs: 1_700_000_000_000 }]);
+    await store.clients.recordSecretUse([
+      { clientId, secretId: "sec_1", timeMs: 1_700_000_000_000 },
+      { clientId, secretId: "sec_2", timeMs: 1_700_000_000_000 },
+    ]);
+    expect(await raw.hgetall(useKey)).toEqual({ sec_1: "1700000000000", sec_2: "1700000000000" });
+    // Removing a secret removes its field in the update's own script: no extra round trip.
+    const dropSecond = (record: ClientRecord) => {
+      record.secretHashes = record.secretHashes.filter((hash) => hash.secretId !== "sec_2");
+      return record;
+    };
+    expect(await writes(() => store.clients.update(org, clientId, dropSecond))).toBe(2);
     expect(await raw.hgetall(useKey)).toEqual({ sec_1: "1700000000000" });
     expect(await store.clients.delete(org, clientId)).toBe(true);
     expect(await raw.exists(useKey, layout.client(clientId))).toBe(0);

@@ -77,6 +77,24 @@ describe("redis store", () => {
     await store.close();
   });
 
+  it("keeps a create request in its organization's slot, written with the record, and lets Redis expire it", async () => {
+    const prefix = uniquePrefix();
+    const layout = createKeyLayout(prefix);
+    const store = createRedisStore({ url: testRedisUrl(), keyPrefix: prefix });
+    const org = newOrganizationId();
+    const record = makeRecord(org);
+    const key = randomBase32(20);
+    expect(await store.clients.createOnce(record, { key, bytes: new Uint8Array([1, 2, 3]), ttlMs: 60_000 })).toEqual({ created: true });
+    const requestKey = layout.createRequest(org, key);
+    expect(hashTagOf(requestKey)).toBe(hashTagOf(layout.organizationIndex(org)));
+    expect(hashTagOf(requestKey)).toBe(hashTagOf(layout.client(record.client!.clientId)));
+    expect(await raw.getBuffer(requestKey)).toEqual(Buffer.from([1, 2, 3]));
+    const ttl = await raw.pttl(requestKey);
+    expect(ttl).toBeGreaterThan(55_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await store.close();
+  });
+
   it("deletes only the record the caller read, so a record created again is read again", async () => {
     const layout = createKeyLayout(uniquePrefix());
     const scripts = defineStoreScripts(raw);

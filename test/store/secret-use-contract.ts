@@ -1,12 +1,14 @@
 import { expect, it } from "vitest";
+import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { ClientStore, SecretUseEntry, Store } from "../../src/store/client-store.js";
 import { makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
 
 const t0 = Date.UTC(2025, 0, 1);
+const secretIds = ["sec_1", "sec_2", ...Array.from({ length: 8 }, (_, i) => `sec_m${i}`)];
 
-/** createClient stores a new client of `organizationId` and returns its id. */
+/** createClient stores a new client of `organizationId`, holding the secrets these cases use, and returns its id. */
 async function createClient(clients: ClientStore, organizationId: string): Promise<string> {
-  const record = makeRecord(organizationId);
+  const record = makeRecord(organizationId, { secretIds });
   expect(await clients.create(record)).toBe(true);
   return record.client?.clientId ?? "";
 }
@@ -70,5 +72,35 @@ export function describeSecretUseContract(store: () => Store): void {
     expect([...(await clients.secretUse([idKept, idGone])).keys()]).toEqual([idKept]);
     await clients.recordSecretUse([{ clientId: idGone, secretId: "sec_1", timeMs: t0 + 1 }]);
     expect((await clients.secretUse([idGone])).size).toBe(0);
+  });
+
+  it("secret use: an update that removes a secret removes its time with it; a later use of it is dropped", async () => {
+    const { clients } = store();
+    const org = newOrganizationId();
+    const clientId = await createClient(clients, org);
+    await clients.recordSecretUse([
+      { clientId, secretId: "sec_1", timeMs: t0 },
+      { clientId, secretId: "sec_2", timeMs: t0 + 1 },
+      { clientId, secretId: "sec_m0", timeMs: t0 + 2 },
+    ]);
+    const drop = (ids: string[]) => (record: ClientRecord) => {
+      record.secretHashes = record.secretHashes.filter((hash) => !ids.includes(hash.secretId));
+      if (record.client) record.client.secrets = record.client.secrets.filter((secret) => !ids.includes(secret.id));
+      return record;
+    };
+    await clients.update(org, clientId, drop(["sec_2", "sec_m0"]));
+    expect((await clients.secretUse([clientId])).get(clientId)).toEqual(new Map([["sec_1", t0]]));
+    // A use the token path noted before the delete, flushed after it, does not bring it back.
+    await clients.recordSecretUse([
+      { clientId, secretId: "sec_2", timeMs: t0 + 10 },
+      { clientId, secretId: "sec_1", timeMs: t0 + 11 },
+      { clientId, secretId: "sec_", timeMs: t0 + 12 }, // a prefix of a held id matches nothing
+    ]);
+    expect((await clients.secretUse([clientId])).get(clientId)).toEqual(new Map([["sec_1", t0 + 11]]));
+    // An update that keeps every secret keeps every time; removing the last used one leaves none.
+    await clients.update(org, clientId, (record) => record);
+    expect((await clients.secretUse([clientId])).get(clientId)?.get("sec_1")).toBe(t0 + 11);
+    await clients.update(org, clientId, drop(["sec_1"]));
+    expect((await clients.secretUse([clientId])).size).toBe(0);
   });
 }

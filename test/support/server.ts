@@ -31,7 +31,7 @@ export async function startTestServer(
     /** clientCacheMs is the token path's record cache (M2M_CLIENT_CACHE_MS); default 500, as in production. */
     clientCacheMs?: number;
     /** keys passes the key ring's options through (reload interval, encryption, rotation). */
-    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs">;
+    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs" | "jwksMaxAgeSeconds">;
   } = {},
 ): Promise<TestServer> {
   const store =

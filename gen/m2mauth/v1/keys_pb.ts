@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/v1/keys.proto.
  */
 export const file_m2mauth_v1_keys: GenFile = /*@__PURE__*/
-  fileDesc("ChVtMm1hdXRoL3YxL2tleXMucHJvdG8SCm0ybWF1dGgudjEi6QEKClNpZ25pbmdLZXkSCwoDa2lkGAEgASgJEgsKA2FsZxgCIAEoCRIsCgZzdGF0dXMYAyABKA4yHC5tMm1hdXRoLnYxLlNpZ25pbmdLZXlTdGF0dXMSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWFjdGl2YXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JldGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIYChZMaXN0U2lnbmluZ0tleXNSZXF1ZXN0Ij8KF0xpc3RTaWduaW5nS2V5c1Jlc3BvbnNlEiQKBGtleXMYASADKAsyFi5tMm1hdXRoLnYxLlNpZ25pbmdLZXkiGQoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QiPwoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEiMKA2tleRgBIAEoCzIWLm0ybWF1dGgudjEuU2lnbmluZ0tleSqUAQoQU2lnbmluZ0tleVN0YXR1cxIiCh5TSUdOSU5HX0tFWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIeChpTSUdOSU5HX0tFWV9TVEFUVVNfQ1VSUkVOVBABEhsKF1NJR05JTkdfS0VZX1NUQVRVU19ORVhUEAISHwobU0lHTklOR19LRVlfU1RBVFVTX1BSRVZJT1VTEAMy9QEKEVNpZ25pbmdLZXlTZXJ2aWNlEm0KD0xpc3RTaWduaW5nS2V5cxIiLm0ybWF1dGgudjEuTGlzdFNpZ25pbmdLZXlzUmVxdWVzdBojLm0ybWF1dGgudjEuTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2UiEYqAGQ1tMm06a2V5czpyZWFkEnEKEFJvdGF0ZVNpZ25pbmdLZXkSIy5tMm1hdXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiQubTJtYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2UiEoqAGQ5tMm06a2V5czp3cml0ZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_m2mauth_v1_options]);
+  fileDesc("ChVtMm1hdXRoL3YxL2tleXMucHJvdG8SCm0ybWF1dGgudjEi6QEKClNpZ25pbmdLZXkSCwoDa2lkGAEgASgJEgsKA2FsZxgCIAEoCRIsCgZzdGF0dXMYAyABKA4yHC5tMm1hdXRoLnYxLlNpZ25pbmdLZXlTdGF0dXMSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWFjdGl2YXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JldGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIYChZMaXN0U2lnbmluZ0tleXNSZXF1ZXN0Ij8KF0xpc3RTaWduaW5nS2V5c1Jlc3BvbnNlEiQKBGtleXMYASADKAsyFi5tMm1hdXRoLnYxLlNpZ25pbmdLZXkiKAoXUm90YXRlU2lnbmluZ0tleVJlcXVlc3QSDQoFZm9yY2UYASABKAgiPwoYUm90YXRlU2lnbmluZ0tleVJlc3BvbnNlEiMKA2tleRgBIAEoCzIWLm0ybWF1dGgudjEuU2lnbmluZ0tleSqUAQoQU2lnbmluZ0tleVN0YXR1cxIiCh5TSUdOSU5HX0tFWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIeChpTSUdOSU5HX0tFWV9TVEFUVVNfQ1VSUkVOVBABEhsKF1NJR05JTkdfS0VZX1NUQVRVU19ORVhUEAISHwobU0lHTklOR19LRVlfU1RBVFVTX1BSRVZJT1VTEAMy9QEKEVNpZ25pbmdLZXlTZXJ2aWNlEm0KD0xpc3RTaWduaW5nS2V5cxIiLm0ybWF1dGgudjEuTGlzdFNpZ25pbmdLZXlzUmVxdWVzdBojLm0ybWF1dGgudjEuTGlzdFNpZ25pbmdLZXlzUmVzcG9uc2UiEYqAGQ1tMm06a2V5czpyZWFkEnEKEFJvdGF0ZVNpZ25pbmdLZXkSIy5tMm1hdXRoLnYxLlJvdGF0ZVNpZ25pbmdLZXlSZXF1ZXN0GiQubTJtYXV0aC52MS5Sb3RhdGVTaWduaW5nS2V5UmVzcG9uc2UiEoqAGQ5tMm06a2V5czp3cml0ZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_m2mauth_v1_options]);
 
 /**
  * SigningKey describes a key; the private key never leaves the service.
@@ -100,11 +100,21 @@ export const ListSigningKeysResponseSchema: GenMessage<ListSigningKeysResponse> 
   messageDesc(file_m2mauth_v1_keys, 2);
 
 /**
- * RotateSigningKeyRequest is empty: the next key's algorithm is the configured M2M_SIGNING_ALG.
+ * RotateSigningKeyRequest asks for a rotation; the next key's algorithm is the configured
+ * M2M_SIGNING_ALG.
  *
  * @generated from message m2mauth.v1.RotateSigningKeyRequest
  */
 export type RotateSigningKeyRequest = Message<"m2mauth.v1.RotateSigningKeyRequest"> & {
+  /**
+   * Rotate even when it breaks verifiers: a verifier that has not fetched the JWKS since the next
+   * key was published rejects the new tokens until it refetches (up to the JWKS max-age, or its
+   * unknown-kid cooldown), and when the ring already holds 10 previous keys the oldest is dropped,
+   * so tokens it signed stop verifying. For an emergency (a leaked key), never for routine.
+   *
+   * @generated from field: bool force = 1;
+   */
+  force: boolean;
 };
 
 /**
@@ -192,7 +202,10 @@ export const SigningKeyService: GenService<{
   /**
    * RotateSigningKey makes the next key current (it has been published in the JWKS since the last
    * rotation, so verifiers already know it), publishes a new next key, and keeps the previous
-   * current key in the JWKS until every token it signed has expired.
+   * current key in the JWKS until every token it signed has expired. It is refused with
+   * FAILED_PRECONDITION, naming the time left, while verifiers may not know the next key yet (it
+   * has been published for less than the JWKS max-age) or while the ring already holds the most
+   * previous keys it keeps (10) that may still verify tokens; see RotateSigningKeyRequest.force.
    *
    * @generated from rpc m2mauth.v1.SigningKeyService.RotateSigningKey
    */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/internal/v1/records.proto.
  */
 export const file_m2mauth_internal_v1_records: GenFile = /*@__PURE__*/
-  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCK8AQoKU2lnbmluZ0tleRILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgMEhYKDmNyZWF0ZV90aW1lX21zGAQgASgDEhkKEXByaXZhdGVfa2V5X25vbmNlGAUgASgMEhgKEGFjdGl2YXRlX3RpbWVfbXMYBiABKAMSGgoSZGVhY3RpdmF0ZV90aW1lX21zGAcgASgDEhYKDnJldGlyZV90aW1lX21zGAggASgDIlAKDlNpZ25pbmdLZXlSaW5nEi0KBGtleXMYASADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNpZ25pbmdLZXkSDwoHdmVyc2lvbhgCIAEoAyI5CglTZWNyZXRVc2USEQoJc2VjcmV0X2lkGAEgASgJEhkKEWxhc3RfdXNlZF90aW1lX21zGAIgASgDYgZwcm90bzM", [file_m2mauth_v1_clients]);
+  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCLVAQoKU2lnbmluZ0tleRILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgMEhYKDmNyZWF0ZV90aW1lX21zGAQgASgDEhkKEXByaXZhdGVfa2V5X25vbmNlGAUgASgMEhgKEGFjdGl2YXRlX3RpbWVfbXMYBiABKAMSGgoSZGVhY3RpdmF0ZV90aW1lX21zGAcgASgDEhYKDnJldGlyZV90aW1lX21zGAggASgDEhcKD3B1Ymxpc2hfdGltZV9tcxgJIAEoAyJQCg5TaWduaW5nS2V5UmluZxItCgRrZXlzGAEgAygLMh8ubTJtYXV0aC5pbnRlcm5hbC52MS5TaWduaW5nS2V5Eg8KB3ZlcnNpb24YAiABKAMiOQoJU2VjcmV0VXNlEhEKCXNlY3JldF9pZBgBIAEoCRIZChFsYXN0X3VzZWRfdGltZV9tcxgCIAEoAyJ+ChNDbGllbnRDcmVhdGVSZXF1ZXN0EhMKC2ZpbmdlcnByaW50GAEgASgMEiUKBmNsaWVudBgCIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EhUKDXNlYWxlZF9zZWNyZXQYAyABKAwSFAoMc2VjcmV0X25vbmNlGAQgASgMYgZwcm90bzM", [file_m2mauth_v1_clients]);
 
 /**
  * ClientRecord is what the store keeps for a client: the public record plus the secrets' hashes.
@@ -119,6 +119,14 @@ export type SigningKey = Message<"m2mauth.internal.v1.SigningKey"> & {
    * @generated from field: int64 retire_time_ms = 8;
    */
   retireTimeMs: bigint;
+
+  /**
+   * When the key was first written to the ring as the next key, i.e. published in the JWKS; 0 in
+   * rings written before this field, where create_time_ms (set just before that write) stands in.
+   *
+   * @generated from field: int64 publish_time_ms = 9;
+   */
+  publishTimeMs: bigint;
 };
 
 /**
@@ -178,4 +186,47 @@ export type SecretUse = Message<"m2mauth.internal.v1.SecretUse"> & {
  */
 export const SecretUseSchema: GenMessage<SecretUse> = /*@__PURE__*/
   messageDesc(file_m2mauth_internal_v1_records, 4);
+
+/**
+ * ClientCreateRequest is the first answer to an idempotent CreateOrganizationClient (request_id,
+ * or REST's Idempotency-Key), kept for a short window so that a retry replays it.
+ *
+ * @generated from message m2mauth.internal.v1.ClientCreateRequest
+ */
+export type ClientCreateRequest = Message<"m2mauth.internal.v1.ClientCreateRequest"> & {
+  /**
+   * SHA-256 of what was asked (the organization and the client's fields): a retry must match.
+   *
+   * @generated from field: bytes fingerprint = 1;
+   */
+  fingerprint: Uint8Array;
+
+  /**
+   * The client as first returned.
+   *
+   * @generated from field: m2mauth.v1.M2MClient client = 2;
+   */
+  client?: M2MClient | undefined;
+
+  /**
+   * The plain secret as first returned: AES-256-GCM ciphertext with its 16-byte tag appended.
+   *
+   * @generated from field: bytes sealed_secret = 3;
+   */
+  sealedSecret: Uint8Array;
+
+  /**
+   * The 96-bit AES-256-GCM nonce of sealed_secret.
+   *
+   * @generated from field: bytes secret_nonce = 4;
+   */
+  secretNonce: Uint8Array;
+};
+
+/**
+ * Describes the message m2mauth.internal.v1.ClientCreateRequest.
+ * Use `create(ClientCreateRequestSchema)` to create a new message.
+ */
+export const ClientCreateRequestSchema: GenMessage<ClientCreateRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_internal_v1_records, 5);
 
