@@ -32,6 +32,8 @@ export interface WalkedStore {
   unreadable: { key: string; problem: string }[];
   /** unknown are keys under the prefix the layout never names. */
   unknown: string[];
+  /** createRequests counts idempotent creates' kept answers: they expire by themselves, nothing to check. */
+  createRequests: number;
 }
 
 /** judgeRecord reads a record stored under `key` (named for `clientId`): its place, or why it cannot be used. */
@@ -81,6 +83,8 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
     case "state":
       if (value !== null) walked.state.set(parsed.name, { key, value: value as Buffer });
       return;
+    case "create-request":
+      return;
   }
 }
 
@@ -91,6 +95,10 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
     const parsed = layout.parse(key);
     if (parsed === undefined) {
       walked.unknown.push(key);
+      continue;
+    }
+    if (parsed.kind === "create-request") {
+      walked.createRequests++;
       continue;
     }
     known.push([key, parsed]);
@@ -116,7 +124,7 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
   // Connected first (a Cluster learns its masters and slots as it connects), every master answering.
   await available(redis, () => pingDeployment(redis));
   const nodes = dataNodes(redis);
-  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [] };
+  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [], createRequests: 0 };
   for (const node of nodes) {
     // SCAN may return a key twice (its guarantee is only that every key present throughout is returned).
     const seen = new Set<string>();

@@ -31,6 +31,7 @@ export type ParsedKey =
   | { readonly kind: "client"; readonly clientId: string }
   | { readonly kind: "secret-use"; readonly clientId: string }
   | { readonly kind: "organization-index"; readonly organizationId: string }
+  | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
   | { readonly kind: "state"; readonly name: string };
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
@@ -58,10 +59,11 @@ export interface KeyLayout {
 // `{tag}:rest` after the prefix; the rest names the kind. Organization ids hold no `:`
 // (validate.ts); client ids may, so a client's id is all the rest of its key.
 const taggedKey = /^\{([^{}]*)\}:(.*)$/s;
-const kinds: readonly [RegExp, (id: string) => ParsedKey][] = [
+const kinds: readonly [RegExp, (id: string, more: string) => ParsedKey][] = [
   [/^client:(.+)$/s, (clientId) => ({ kind: "client", clientId })],
   [/^client-used:(.+)$/s, (clientId) => ({ kind: "secret-use", clientId })],
   [/^org:([^:]+):clients$/s, (organizationId) => ({ kind: "organization-index", organizationId })],
+  [/^org:([^:]+):create-request:(.+)$/s, (organizationId, requestKey) => ({ kind: "create-request", organizationId, requestKey })],
 ];
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
@@ -84,9 +86,9 @@ export function createKeyLayout(prefix: string): KeyLayout {
       const [, tag, rest] = tagged as unknown as [string, string, string];
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
       for (const [pattern, parsed] of kinds) {
-        const id = pattern.exec(rest)?.[1];
-        if (id === undefined) continue;
-        const found = parsed(id);
+        const match = pattern.exec(rest);
+        if (match?.[1] === undefined) continue;
+        const found = parsed(match[1], match[2] ?? "");
         // The key must be the very one the layout names (right tag for its id), else it is unknown.
         return nameOf(layout, found) === key ? found : undefined;
       }
@@ -104,6 +106,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.secretUse(key.clientId);
     case "organization-index":
       return layout.organizationIndex(key.organizationId);
+    case "create-request":
+      return layout.createRequest(key.organizationId, key.requestKey);
     case "state":
       return layout.state(key.name);
   }

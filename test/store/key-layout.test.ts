@@ -36,6 +36,7 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.client("ci:with:colons"))).toEqual({ kind: "client", clientId: "ci:with:colons" });
     expect(layout.parse(layout.secretUse(clientId))).toEqual({ kind: "secret-use", clientId });
     expect(layout.parse(layout.organizationIndex("org_a"))).toEqual({ kind: "organization-index", organizationId: "org_a" });
+    expect(layout.parse(layout.createRequest("org_a", "k:1"))).toEqual({ kind: "create-request", organizationId: "org_a", requestKey: "k:1" });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
   });
 
