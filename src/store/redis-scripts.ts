@@ -50,6 +50,24 @@ redis.call('SET', KEYS[1], ARGV[3])
 if ARGV[4] then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1`;
 
+// KEYS: the expected names, then the names to set, then the names to delete. ARGV: the number of
+// expected names, the number to set, then per expected name '0' and '' (must not exist, of any
+// type) or '1' and its bytes (a string holding exactly those), then the values to set. 1 if
+// applied; 0 if an expectation failed (nothing written).
+const commitLua = `
+local expected, set = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, expected do
+  if ARGV[1 + 2 * i] == '0' then
+    if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+  elseif redis.call('TYPE', KEYS[i]).ok ~= 'string' or redis.call('GET', KEYS[i]) ~= ARGV[2 + 2 * i] then
+    return 0
+  end
+end
+local values = 2 + 2 * expected
+for i = 1, set do redis.call('SET', KEYS[expected + i], ARGV[values + i]) end
+for i = expected + set + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1`;
+
 // KEYS: record, secret use. ARGV: secret id, time in ms. 1 if stored. Only while the record
 // exists (a late use of a deleted client must not recreate its hash), and only forward: times
 // at or before the stored one (or 0, as for a secret never used) are dropped.
@@ -87,6 +105,8 @@ export interface StoreScripts {
   putIfAbsent(key: string, value: Buffer): Promise<Buffer>;
   /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set, then announces `announce`. */
   compareAndSet(key: string, expected: Buffer | undefined, value: Buffer, announce?: Announcement): Promise<number>;
+  /** commit runs the multi-value compare-and-set script: `expect` pairs a key with its bytes (undefined: absent). */
+  commit(expect: readonly [string, Buffer | undefined][], set: readonly [string, Buffer][], remove: readonly string[]): Promise<number>;
   /** queueRecordSecretUse adds one secret-use script call to `pipeline` (run by its exec). */
   queueRecordSecretUse(pipeline: ChainableCommander, recordKey: string, useKey: string, secretId: string, timeMs: number): void;
   /** releaseLock deletes the lock key if it holds `owner`. */
@@ -102,6 +122,7 @@ interface ScriptedRedis {
   m2mStorePutIfAbsentBuffer(...args: Arg[]): Promise<Buffer>;
   m2mStoreCompareAndSet(...args: Arg[]): Promise<number>;
   m2mStoreReleaseLock(...args: Arg[]): Promise<number>;
+  m2mStoreCommit(numberOfKeys: number, ...args: Arg[]): Promise<number>;
 }
 
 // A pipeline copies the commands defined on its client; queued calls resolve through exec().
@@ -118,6 +139,7 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
   redis.defineCommand("m2mStoreCompareAndSet", { lua: compareAndSetLua, numberOfKeys: 1 });
   redis.defineCommand("m2mStoreRecordSecretUse", { lua: recordSecretUseLua, numberOfKeys: 2 });
   redis.defineCommand("m2mStoreReleaseLock", { lua: releaseLockLua, numberOfKeys: 1 });
+  redis.defineCommand("m2mStoreCommit", { lua: commitLua });
   const scripted = redis as unknown as ScriptedRedis;
   return {
     create: (keys, bytes, member) => scripted.m2mStoreCreate(keys.length, ...keys, bytes, member),
@@ -135,5 +157,10 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
       (pipeline as unknown as ScriptedPipeline).m2mStoreRecordSecretUse(recordKey, useKey, secretId, String(timeMs));
     },
     releaseLock: (key, owner) => scripted.m2mStoreReleaseLock(key, owner),
+    commit: (expect, set, remove) => {
+      const keys = [...expect.map(([key]) => key), ...set.map(([key]) => key), ...remove];
+      const expectations = expect.flatMap(([, bytes]): Arg[] => (bytes === undefined ? ["0", ""] : ["1", bytes]));
+      return scripted.m2mStoreCommit(keys.length, ...keys, expect.length, set.length, ...expectations, ...set.map(([, value]) => value));
+    },
   };
 }
