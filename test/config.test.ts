@@ -16,6 +16,8 @@ describe("loadConfig", () => {
       admin: undefined,
       keyRotationDays: undefined,
       keyEncryptionKey: undefined,
+      secretHashKey: undefined,
+      allowEvictingRedis: false,
       logLevel: "info",
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -56,6 +58,9 @@ describe("loadConfig", () => {
     [{ M2M_KEY_ROTATION_DAYS: "weekly" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ENCRYPTION_KEY: "not-a-key" }, "M2M_KEY_ENCRYPTION_KEY"],
     [{ M2M_KEY_ENCRYPTION_KEY: "ab".repeat(31) }, "M2M_KEY_ENCRYPTION_KEY"],
+    [{ M2M_SECRET_HASH_KEY: "ab".repeat(16) }, "M2M_SECRET_HASH_KEY"],
+    [{ M2M_SECRET_HASH_KEY: "cd".repeat(32), M2M_KEY_ENCRYPTION_KEY: "cd".repeat(32) }, "M2M_SECRET_HASH_KEY"],
+    [{ M2M_ALLOW_EVICTING_REDIS: "maybe" }, "M2M_ALLOW_EVICTING_REDIS"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -131,6 +136,14 @@ describe("loadConfig", () => {
     expect(Buffer.from(config.keyEncryptionKey!).equals(key)).toBe(true);
     expect(loadConfig({ M2M_KEY_ROTATION_DAYS: "90" }).keyRotationDays).toBe(90);
     expect(loadConfig({ M2M_KEY_ENCRYPTION_KEY: key.toString("hex") }).keyEncryptionKey).toEqual(new Uint8Array(key));
+  });
+
+  it("reads the secret-hash key and the eviction override", () => {
+    const key = Buffer.alloc(32, 7);
+    const config = loadConfig({ M2M_SECRET_HASH_KEY: key.toString("base64"), M2M_ALLOW_EVICTING_REDIS: "true" });
+    expect(config.secretHashKey).toEqual(new Uint8Array(key));
+    expect(config.allowEvictingRedis).toBe(true);
+    expect(() => loadConfig({ M2M_SECRET_HASH_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });
 
   it("never repeats a malformed key encryption key in the error", () => {
