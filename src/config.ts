@@ -39,6 +39,10 @@ export interface Config {
   readonly jwksMaxAgeSeconds: number;
   /** keyEncryptionKey (32 bytes) encrypts private signing keys at rest; undefined: stored in clear. */
   readonly keyEncryptionKey: Uint8Array | undefined;
+  /** secretHashKey (32 bytes, M2M_SECRET_HASH_KEY) keys the secrets' HMAC; undefined: a key made once and kept in the store. */
+  readonly secretHashKey: Uint8Array | undefined;
+  /** allowEvictingRedis (M2M_ALLOW_EVICTING_REDIS) starts on a Redis whose maxmemory-policy evicts keys, with a warning. */
+  readonly allowEvictingRedis: boolean;
   readonly logLevel: LogLevel;
   /**
    * clientCacheMs is how long a worker may answer the token path from its own copy of a client
@@ -142,16 +146,25 @@ function jwksMaxAgeSeconds(env: Env): number {
   return seconds;
 }
 
-function keyEncryptionKey(env: Env): Uint8Array | undefined {
-  const raw = read(env, "M2M_KEY_ENCRYPTION_KEY");
+function key32(env: Env, name: string): Uint8Array | undefined {
+  const raw = read(env, name);
   if (raw === undefined) return undefined;
-  // 32 bytes (AES-256): 64 hex digits, or base64 / base64url (44 characters padded, 43 unpadded).
+  // 32 bytes (256 bits): 64 hex digits, or base64 / base64url (44 characters padded, 43 unpadded).
   let key: Buffer | undefined;
   if (/^[0-9A-Fa-f]{64}$/.test(raw)) key = Buffer.from(raw, "hex");
   else if (/^[A-Za-z0-9+/]{43}=?$/.test(raw) || /^[A-Za-z0-9_-]{43}=?$/.test(raw)) key = Buffer.from(raw, /[_-]/.test(raw) ? "base64url" : "base64");
   // The value is a secret: the message never repeats it.
-  if (key?.length !== 32) throw new ConfigError("M2M_KEY_ENCRYPTION_KEY", "must be 32 bytes as 64 hex digits or base64/base64url (43-44 characters)");
+  if (key?.length !== 32) throw new ConfigError(name, "must be 32 bytes as 64 hex digits or base64/base64url (43-44 characters)");
   return new Uint8Array(key);
+}
+
+function secretHashKey(env: Env, encryptionKey: Uint8Array | undefined): Uint8Array | undefined {
+  const key = key32(env, "M2M_SECRET_HASH_KEY");
+  // One key for two algorithms (HMAC and AES-GCM) and two purposes is one leak away from both.
+  if (key !== undefined && encryptionKey !== undefined && Buffer.from(key).equals(encryptionKey)) {
+    throw new ConfigError("M2M_SECRET_HASH_KEY", "must differ from M2M_KEY_ENCRYPTION_KEY");
+  }
+  return key;
 }
 
 function nodes(env: Env, name: string): RedisNode[] | undefined {
@@ -255,6 +268,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
   const store = redis(env);
   const workerCount = workers(env, store, cores);
   const keyPrefix = env["M2M_KEY_PREFIX"] ?? "m2m:";
+  const encryptionKey = key32(env, "M2M_KEY_ENCRYPTION_KEY");
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");
   }
@@ -270,7 +284,9 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     admin: admin(env),
     keyRotationDays: keyRotationDays(env),
     jwksMaxAgeSeconds: jwksMaxAgeSeconds(env),
-    keyEncryptionKey: keyEncryptionKey(env),
+    keyEncryptionKey: encryptionKey,
+    secretHashKey: secretHashKey(env, encryptionKey),
+    allowEvictingRedis: flag(env, "M2M_ALLOW_EVICTING_REDIS"),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
     clientCacheMs: clientCacheMs(env),
   });

@@ -5,8 +5,9 @@ export { createM2MServer, publicProcedures, type M2MServer, type M2MServerOption
 export { ConfigError, loadConfig, type Config, type LogLevel } from "./config.js";
 export { createLogger, type LoggerOptions } from "./logger.js";
 export { KeyEncryptionError } from "./keys/key-encryption.js";
+export { StoreStateError } from "./state/store-state-error.js";
 export type { SigningAlgorithm } from "./keys/algorithms.js";
-export type { ClientPage, ClientStore, StateStore, Store } from "./store/client-store.js";
+export type { ClientPage, ClientStore, StateChange, StateStore, Store } from "./store/client-store.js";
 export { createMemoryStore } from "./store/memory-store.js";
 export { createRedisStore, type RedisStoreOptions } from "./store/redis-store.js";
 export {

@@ -1,21 +1,34 @@
+import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import { loadAdminClient, type AdminClient } from "./clients/admin-client.js";
-import { createSecretHasher, loadSecretHashKey, type SecretHasher } from "./clients/secret-hasher.js";
+import type { ClientRecord } from "../gen/m2mauth/internal/v1/records_pb.js";
+import { adminClientStateName, chooseAdmin, type AdminCredentials } from "./clients/admin-client.js";
+import { createSecretHasher, type SecretHasher } from "./clients/secret-hasher.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import { createKeyRing, type KeyRing } from "./keys/key-ring.js";
-import type { StateStore } from "./store/client-store.js";
+import { createReadiness, type Readiness } from "./readiness.js";
+import { openState } from "./state/open-state.js";
+import { createStateWatch, type StateWatch } from "./state/state-watch.js";
+import { storeInitCommand } from "./state/store-state-error.js";
+import type { Store } from "./store/client-store.js";
 
 /** IssuerStateOptions are the parts of the server options that the issuer's own state depends on. */
 export interface IssuerStateOptions {
-  state: StateStore;
+  store: Store;
   issuer: string;
   signingAlg: SigningAlgorithm;
-  admin?: { clientId: string; clientSecret: string } | undefined;
+  admin?: AdminCredentials | undefined;
   keyEncryptionKey?: Uint8Array | undefined;
+  /** secretHashKey (M2M_SECRET_HASH_KEY) is the secret-hash key; undefined: the one kept in the store. */
+  secretHashKey?: Uint8Array | undefined;
+  /** allowEvictingStore (M2M_ALLOW_EVICTING_REDIS) starts on a Redis whose maxmemory-policy evicts. */
+  allowEvictingStore?: boolean | undefined;
   keyRotationDays?: number | undefined;
+  /** keyReloadIntervalMs is how often the ring is re-read and the state checked; default 2000. */
   keyReloadIntervalMs?: number | undefined;
   keyRotationCheckIntervalMs?: number | undefined;
   jwksMaxAgeSeconds?: number | undefined;
+  /** readiness gets the "state" condition while the store does not hold this process's state. */
+  readiness?: Readiness | undefined;
   now: () => number;
   logger: Logger;
 }
@@ -25,33 +38,101 @@ export interface IssuerState {
   hasher: SecretHasher;
   /** keyRing runs its reload (and rotation) timers until closed. */
   keyRing: KeyRing;
-  /** admin holds new plain credentials only on the one call that bootstrapped them. */
-  admin: AdminClient;
+  /** systemClients are the admin clients that authenticate now (client id → record), kept current by the watch. */
+  systemClients: ReadonlyMap<string, ClientRecord>;
+  /** adminCredentials are set on the one start that bootstrapped the admin: show them once. */
+  adminCredentials: AdminCredentials | undefined;
+  /** watch refuses work while the store does not hold this process's state. */
+  watch: StateWatch;
+  /** close stops the watch and the key ring's timers. */
+  close(): Promise<void>;
 }
 
+const noAdminWarning = `no admin client: the stored bootstrap admin was disabled when M2M_ADMIN_CLIENT_ID/_SECRET were set; set them again, or make a new one with \`${storeInitCommand} --reset-admin\``;
+
 /**
- * loadIssuerState loads the issuer's state from the store, creating on first start what is missing
- * (create-if-absent, so instances starting at once agree). It throws KeyEncryptionError when the
- * stored signing keys cannot be opened with the configuration.
+ * loadIssuerState opens the issuer's state (initializing an empty store; see state/open-state.ts),
+ * loads the key ring and the admin, and starts the watch. It throws StoreStateError when the state
+ * cannot be used as it is, and KeyEncryptionError when the signing keys cannot be opened.
  */
 export async function loadIssuerState(options: IssuerStateOptions): Promise<IssuerState> {
-  const { state, now, logger } = options;
-  const hasher = createSecretHasher({ key: await loadSecretHashKey(state) });
+  const { store, now, logger, issuer } = options;
+  const configured = options.admin;
+  const opened = await openState({
+    store,
+    configuredHashKey: options.secretHashKey,
+    alg: options.signingAlg,
+    encryptionKey: options.keyEncryptionKey,
+    adminConfigured: configured !== undefined,
+    allowEvictingStore: options.allowEvictingStore ?? false,
+    now,
+    logger,
+  });
+  const hasher = createSecretHasher({ key: opened.hashKey });
+  const reloadIntervalMs = options.keyReloadIntervalMs ?? 2000;
+  let watch: StateWatch | undefined;
   // An M2M_SIGNING_ALG change replaces the next key; the next rotation makes it sign.
   const keyRing = await createKeyRing({
-    state,
+    state: store.state,
     alg: options.signingAlg,
     encryptionKey: options.keyEncryptionKey,
     rotationPeriodMs: options.keyRotationDays === undefined ? undefined : options.keyRotationDays * 86_400_000,
-    ...(options.keyReloadIntervalMs ? { reloadIntervalMs: options.keyReloadIntervalMs } : {}),
+    reloadIntervalMs,
     ...(options.keyRotationCheckIntervalMs ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
     ...(options.jwksMaxAgeSeconds !== undefined ? { jwksMaxAgeSeconds: options.jwksMaxAgeSeconds } : {}),
+    createIfAbsent: false,
+    assertUsable: () => watch?.assertIntact(),
     now,
     logger,
   });
   try {
-    const admin = await loadAdminClient({ state, hasher, issuer: options.issuer, configured: options.admin, now });
-    return { hasher, keyRing, admin };
+    const systemClients = new Map<string, ClientRecord>();
+    const useAdmin = (stored: Uint8Array) => {
+      const choice = chooseAdmin({ stored, configured, hasher, issuer, now: now() });
+      systemClients.clear();
+      if (choice.record?.client) systemClients.set(choice.record.client.clientId, choice.record);
+      return choice;
+    };
+    let admin = opened.admin;
+    const choice = useAdmin(admin);
+    if (choice.disable !== undefined) {
+      // Configured credentials take the stored admin's place for good: it is disabled, not just unused.
+      if (await store.state.compareAndSet(adminClientStateName, admin, choice.disable)) {
+        admin = choice.disable;
+        logger.info("disabled the stored bootstrap admin: M2M_ADMIN_CLIENT_ID/_SECRET are set, and it stays disabled when they are removed");
+      } else {
+        admin = (await store.state.get(adminClientStateName)) ?? admin;
+      }
+    }
+    if (choice.record === undefined) logger.warn(noAdminWarning);
+    watch = createStateWatch({
+      state: store.state,
+      held: { ...opened, admin },
+      ring: () => keyRing.stored(),
+      intervalMs: reloadIntervalMs,
+      readiness: options.readiness ?? createReadiness(),
+      logger,
+      instanceId: randomUUID(),
+      encryptionKey: options.keyEncryptionKey,
+      onAdmin: (stored) => {
+        if (configured !== undefined) return;
+        const changed = useAdmin(stored);
+        if (changed.record === undefined) logger.warn(noAdminWarning);
+        else logger.info({ clientId: changed.record.client?.clientId }, "the bootstrap admin changed in the store: using the new one");
+      },
+    });
+    const started = watch;
+    return {
+      hasher,
+      keyRing,
+      systemClients,
+      adminCredentials: opened.credentials,
+      watch: started,
+      async close() {
+        await started.close();
+        await keyRing.close();
+      },
+    };
   } catch (err) {
     await keyRing.close();
     throw err;

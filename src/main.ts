@@ -5,6 +5,7 @@ import { KeyEncryptionError } from "./keys/key-encryption.js";
 import { createLogger } from "./logger.js";
 import { notifyListening, releaseWorker, startPrimary } from "./primary.js";
 import { createM2MServer } from "./server.js";
+import { StoreStateError } from "./state/store-state-error.js";
 import type { Store } from "./store/client-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { createRedisStore } from "./store/redis-store.js";
@@ -48,7 +49,9 @@ async function failStart(err: unknown, store: Store): Promise<void> {
   await store.close().catch(() => undefined);
   // Signing keys the configuration cannot open are a configuration error, like a bad variable.
   if (err instanceof KeyEncryptionError) process.stderr.write(`m2m-auth: invalid configuration: ${err.message}\n`);
-  process.exitCode = err instanceof KeyEncryptionError ? 2 : 1;
+  // State the store lacks or that disagrees with the configuration: the operator is told what to do.
+  if (err instanceof StoreStateError) process.stderr.write(`m2m-auth: refusing to start: ${err.message}\n`);
+  process.exitCode = err instanceof KeyEncryptionError ? 2 : err instanceof StoreStateError ? err.exitCode : 1;
   releaseWorker();
 }
 
@@ -57,6 +60,8 @@ const stateOptions = {
   signingAlg: config.signingAlg,
   admin: config.admin,
   keyEncryptionKey: config.keyEncryptionKey,
+  secretHashKey: config.secretHashKey,
+  allowEvictingStore: config.allowEvictingRedis,
   keyRotationDays: config.keyRotationDays,
   jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
   logger,
@@ -108,9 +113,9 @@ async function serve(): Promise<void> {
 async function supervise(): Promise<void> {
   const store = openStore();
   try {
-    const state = await loadIssuerState({ ...stateOptions, state: store.state, now: Date.now });
-    await state.keyRing.close();
-    if (state.admin.created) showAdminCredentials(state.admin.created);
+    const state = await loadIssuerState({ ...stateOptions, store, now: Date.now });
+    await state.close();
+    if (state.adminCredentials) showAdminCredentials(state.adminCredentials);
     await store.close();
   } catch (err) {
     await failStart(err, store);

@@ -43,9 +43,13 @@ export interface M2MServerOptions {
   now?: () => number;
   /** keyEncryptionKey (32 bytes, M2M_KEY_ENCRYPTION_KEY) encrypts private signing keys at rest. */
   keyEncryptionKey?: Uint8Array | undefined;
+  /** secretHashKey (32 bytes, M2M_SECRET_HASH_KEY) is the secret-hash key; undefined: the store keeps one. */
+  secretHashKey?: Uint8Array | undefined;
+  /** allowEvictingStore (M2M_ALLOW_EVICTING_REDIS) starts on a Redis that may evict keys, with a warning. */
+  allowEvictingStore?: boolean | undefined;
   /** keyRotationDays (M2M_KEY_ROTATION_DAYS) rotates the signing key automatically; undefined: never. */
   keyRotationDays?: number | undefined;
-  /** keyReloadIntervalMs is how soon a rotation on another instance is picked up; default 2000. */
+  /** keyReloadIntervalMs is how soon a rotation on another instance, or a loss of the store's state, is noticed; default 2000. */
   keyReloadIntervalMs?: number;
   /** keyRotationCheckIntervalMs is how often the rotation period is checked; default 60_000. */
   keyRotationCheckIntervalMs?: number;
@@ -90,6 +94,15 @@ export const publicProcedures: readonly string[] = [
   `/${TokenService.typeName}/${TokenService.method.validateToken.name}`,
 ];
 
+/** whileIntact wraps every method of a service so it first checks `assertIntact` (which throws to refuse). */
+function whileIntact<T extends object>(service: T, assertIntact: () => void): T {
+  const guarded: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(service)) {
+    guarded[name] = typeof method === "function" ? async (...args: unknown[]) => (assertIntact(), method.apply(service, args)) : method;
+  }
+  return guarded as T;
+}
+
 /**
  * createM2MServer composes the service: store → keys → clients and tokens → RPC and HTTP routes →
  * one listener. The management API is protected by the project's own auth interceptor, like any
@@ -99,38 +112,46 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
-  const { hasher, keyRing, admin } = await loadIssuerState({
-    state: store.state,
+  const state = await loadIssuerState({
+    store,
     issuer,
     signingAlg: options.signingAlg,
     admin: options.admin,
     keyEncryptionKey: options.keyEncryptionKey,
+    secretHashKey: options.secretHashKey,
+    allowEvictingStore: options.allowEvictingStore,
     keyRotationDays: options.keyRotationDays,
     keyReloadIntervalMs: options.keyReloadIntervalMs,
     keyRotationCheckIntervalMs: options.keyRotationCheckIntervalMs,
     jwksMaxAgeSeconds: options.jwksMaxAgeSeconds,
+    readiness,
     now,
     logger,
   });
-  const adminId = admin.record.client?.clientId ?? "";
+  const { hasher, keyRing, watch } = state;
 
-  const clients = createClientService({
-    store: store.clients,
-    hasher,
-    pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
-    keyEncryptionKey: options.keyEncryptionKey,
-    now,
-  });
+  // While the store does not hold this process's state, it issues no token and manages no client:
+  // serving from its own copy would accept what another instance refuses (see state/state-watch.ts).
+  const clients = whileIntact(
+    createClientService({
+      store: store.clients,
+      hasher,
+      pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      keyEncryptionKey: options.keyEncryptionKey,
+      now,
+    }),
+    watch.assertIntact,
+  );
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
   const cache =
     store.changes && options.clientCacheMs
       ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: options.clientCacheMs, now })
       : undefined;
-  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: new Map([[adminId, admin.record]]) });
+  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({ store: store.clients, logger, now, ...(options.usageFlushIntervalMs ? { flushIntervalMs: options.usageFlushIntervalMs } : {}) });
-  const tokens = createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false });
+  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), watch.assertIntact);
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {
@@ -175,11 +196,11 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     async close() {
       await listener.close();
       await usage.close();
-      await keyRing.close();
+      await state.close();
       await cache?.close();
     },
     keyRing,
     readiness,
-    adminCredentials: admin.created,
+    adminCredentials: state.adminCredentials,
   };
 }

@@ -17,6 +17,8 @@ describe("loadConfig", () => {
       keyRotationDays: undefined,
       jwksMaxAgeSeconds: 300,
       keyEncryptionKey: undefined,
+      secretHashKey: undefined,
+      allowEvictingRedis: false,
       logLevel: "info",
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -60,6 +62,9 @@ describe("loadConfig", () => {
     [{ M2M_KEY_ROTATION_DAYS: "weekly" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ENCRYPTION_KEY: "not-a-key" }, "M2M_KEY_ENCRYPTION_KEY"],
     [{ M2M_KEY_ENCRYPTION_KEY: "ab".repeat(31) }, "M2M_KEY_ENCRYPTION_KEY"],
+    [{ M2M_SECRET_HASH_KEY: "ab".repeat(16) }, "M2M_SECRET_HASH_KEY"],
+    [{ M2M_SECRET_HASH_KEY: "cd".repeat(32), M2M_KEY_ENCRYPTION_KEY: "cd".repeat(32) }, "M2M_SECRET_HASH_KEY"],
+    [{ M2M_ALLOW_EVICTING_REDIS: "maybe" }, "M2M_ALLOW_EVICTING_REDIS"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -146,6 +151,14 @@ describe("loadConfig", () => {
     expect(loadConfig({ M2M_KEY_ROTATION_DAYS: "90" }).keyRotationDays).toBe(90);
     expect(loadConfig({ M2M_KEY_ENCRYPTION_KEY: key.toString("hex") }).keyEncryptionKey).toEqual(new Uint8Array(key));
     expect(loadConfig({ M2M_JWKS_MAX_AGE_SECONDS: "600" }).jwksMaxAgeSeconds).toBe(600);
+  });
+
+  it("reads the secret-hash key and the eviction override", () => {
+    const key = Buffer.alloc(32, 7);
+    const config = loadConfig({ M2M_SECRET_HASH_KEY: key.toString("base64"), M2M_ALLOW_EVICTING_REDIS: "true" });
+    expect(config.secretHashKey).toEqual(new Uint8Array(key));
+    expect(config.allowEvictingRedis).toBe(true);
+    expect(() => loadConfig({ M2M_SECRET_HASH_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });
 
   it("never repeats a malformed key encryption key in the error", () => {

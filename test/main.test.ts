@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { testRedisUrl, uniquePrefix } from "./support/redis.js";
 import { getToken } from "./support/server.js";
@@ -27,7 +28,8 @@ function start(env: Record<string, string>): Promise<Running> {
   children.push(child);
   let stdout = "";
   let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // "close", not "exit": it comes once stdout and stderr are read to the end, so a message is whole.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout!.on("data", (d: Buffer) => {
@@ -112,6 +114,21 @@ describe("main", () => {
     );
     await expect(start({ ...env, M2M_KEY_ENCRYPTION_KEY: "short" })).rejects.toThrow(/exited 2: .*M2M_KEY_ENCRYPTION_KEY/);
    }, 60_000);
+
+  it("refuses to start, exit code 1, on a store that lost part of its state, naming the command that restores it", async () => {
+    const keyPrefix = uniquePrefix();
+    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: keyPrefix, M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET };
+    const first = await start(env);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    const redis = new Redis(testRedisUrl());
+    try {
+      expect(await redis.del(`${keyPrefix}{state}:signing-keys`)).toBe(1);
+    } finally {
+      redis.disconnect();
+    }
+    await expect(start(env)).rejects.toThrow(/exited 1: m2m-auth: refusing to start: .*signing key ring missing.*npm run store:init -- --restore/);
+  });
 
   it("fails to start, closed, when Redis is unreachable", async () => {
     await expect(start({ REDIS_URL: "redis://127.0.0.1:1" })).rejects.toThrow(/exited 1/);

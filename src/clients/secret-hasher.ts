@@ -39,7 +39,17 @@ export function createSecretHasher(options: { key: Uint8Array }): SecretHasher {
   };
 }
 
-/** loadSecretHashKey returns the store's secret-hash key, making it on first start. */
+/** newSecretHashKey returns a fresh random 256-bit secret-hash key (made once per store, at its initialization). */
+export function newSecretHashKey(): Uint8Array {
+  return new Uint8Array(randomBytes(32));
+}
+
+/**
+ * loadSecretHashKey returns the secret-hash key stored in the store. It never makes one: a key
+ * made here while the store's was missing would part this process from every other.
+ */
 export async function loadSecretHashKey(state: StateStore): Promise<Uint8Array> {
-  return (await state.get(secretHashKeyStateName)) ?? (await state.putIfAbsent(secretHashKeyStateName, randomBytes(32)));
+  const key = await state.get(secretHashKeyStateName);
+  if (key === undefined) throw new Error("the store holds no secret-hash key (it is made by the store's initialization, or configured)");
+  return key;
 }

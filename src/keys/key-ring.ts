@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { SigningKeyRingSchema, type SigningKey as SigningKeyRecord, type SigningKeyRing } from "../../gen/m2mauth/internal/v1/records_pb.js";
-import { FailedPreconditionError } from "../errors.js";
+import { FailedPreconditionError, UnavailableError } from "../errors.js";
 import type { StateStore } from "../store/client-store.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./algorithms.js";
+import { newKeyRingBytes } from "./first-ring.js";
 import { checkKeyEncryptionKey, sealRecord } from "./key-encryption.js";
-import { firstRing, normalizeRing, rotateRing } from "./key-ring-record.js";
+import { normalizeRing, rotateRing } from "./key-ring-record.js";
 import { createKeyImporter, type JsonWebKeySet, type KeyInfo, type RingView } from "./key-ring-view.js";
 import { startKeyRingTimers } from "./key-ring-timers.js";
 import { defaultJwksMaxAgeSeconds, rotationWait } from "./rotation-guard.js";
@@ -45,6 +46,8 @@ export interface KeyRing {
   readonly jwksMaxAgeSeconds: number;
   /** reload re-reads the ring from the store; it rebuilds only when the stored ring changed. */
   reload(): Promise<void>;
+  /** stored returns the stored ring this instance holds (what a restore would write back). */
+  stored(): Uint8Array;
   /** close stops the reload and rotation timers and waits for a running reload or rotation. */
   close(): Promise<void>;
 }
@@ -71,6 +74,14 @@ export interface KeyRingOptions {
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
   logger?: Pick<Logger, "info" | "warn"> | undefined;
+  /**
+   * createIfAbsent makes a first ring at start when the store has none; default true, for a ring
+   * used on its own. The service passes false: its ring is made once, with the store's
+   * initialization, and a ring missing from the store is never made again behind its back.
+   */
+  createIfAbsent?: boolean;
+  /** assertUsable throws (UnavailableError) when this instance must not rotate: its state is not the store's. */
+  assertUsable?: (() => void) | undefined;
 }
 
 function positive(option: string, value: unknown, fallback: number | undefined): number | undefined {
@@ -108,17 +119,19 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   };
   if (encryptionKey === undefined) logger?.warn("M2M_KEY_ENCRYPTION_KEY is not set: private signing keys are stored unencrypted");
 
-  async function read(): Promise<Uint8Array> {
+  // A rotation never makes a ring: one gone from the store (wiped, evicted) must be restored, or
+  // the tokens its keys signed would stop verifying.
+  async function read(create: boolean): Promise<Uint8Array> {
     const stored = await state.get(keyRingStateName);
     if (stored !== undefined) return stored;
-    const [current, next] = await Promise.all([newRecord(), newRecord()]);
-    return state.putIfAbsent(keyRingStateName, toBinary(SigningKeyRingSchema, firstRing(current, next, now())));
+    if (!create) throw new UnavailableError(undefined, { cause: new Error("the signing key ring is missing from the store") });
+    return state.putIfAbsent(keyRingStateName, await newKeyRingBytes(alg, encryptionKey, now()));
   }
 
   // Start: read (or create), open every key, then bring the ring in line with the configuration.
   async function start(): Promise<RingView> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const bytes = await read();
+      const bytes = await read(options.createIfAbsent ?? true);
       const ring = decode(bytes);
       const loaded = await importer.view(bytes, ring);
       const change = await normalizeRing(ring, { alg, now: now(), newNext: newRecord, seal });
@@ -156,9 +169,10 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   }
 
   async function rotateNow(force: boolean): Promise<KeyInfo> {
+    options.assertUsable?.();
     const expectedKid = view.current.kid;
     for (let attempt = 0; attempt < 10; attempt++) {
-      const bytes = await read();
+      const bytes = await read(false);
       const ring = decode(bytes);
       if (ring.keys[0]?.kid !== expectedKid) {
         // Someone else rotated since this instance last looked: that rotation is the one asked for.
@@ -189,6 +203,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
 
   async function rotateIfDueNow(): Promise<boolean> {
     if (!isDue()) return false;
+    options.assertUsable?.();
     // One instance rotates: the lock keeps the others out, the re-read shows them its rotation.
     if (!(await state.acquireLock(keyRotationLockName, instanceId, 60_000))) return false;
     try {
@@ -209,6 +224,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     rotateIfDue: () => serial(rotateIfDueNow),
     reload: () => serial(reloadNow),
     jwksMaxAgeSeconds,
+    stored: () => view.bytes,
     close: async () => {
       timers.stop();
       await queue;

@@ -3,17 +3,23 @@ import { ClientRecordSchema, SigningKeyRingSchema } from "../../gen/m2mauth/inte
 import { adminClientStateName } from "../clients/admin-client.js";
 import { secretHashKeyStateName } from "../clients/secret-hasher.js";
 import { keyRingStateName } from "../keys/key-ring.js";
+import { storeMarkerStateName } from "../state/store-marker.js";
 
 // The issuer's own state: what each value must be to be usable, and which must exist.
 
 /** issuerStateNames are the state values a running issuer needs in the store. */
-export const issuerStateNames: readonly string[] = [keyRingStateName, secretHashKeyStateName, adminClientStateName];
+export const issuerStateNames: readonly string[] = [storeMarkerStateName, keyRingStateName, secretHashKeyStateName, adminClientStateName];
 
 // Each known value's check: undefined when usable, else why not.
 const checks: Record<string, (value: Buffer) => string | undefined> = {
   [keyRingStateName]: (value) => (fromBinary(SigningKeyRingSchema, value).keys.length === 0 ? "holds a key ring without keys" : undefined),
   // The hasher refuses a shorter key (secret-hasher.ts).
   [secretHashKeyStateName]: (value) => (value.length < 32 ? `holds ${value.length} bytes, not a key of at least 32` : undefined),
+  // The marker is JSON (state/store-marker.ts): a generation and the secret-hash key's fingerprint.
+  [storeMarkerStateName]: (value) => {
+    const marker = JSON.parse(value.toString("utf8")) as unknown;
+    return typeof marker === "object" && marker !== null ? undefined : "holds no store marker object";
+  },
   [adminClientStateName]: (value) => ((fromBinary(ClientRecordSchema, value).client?.clientId ?? "") === "" ? "holds an admin record without a client id" : undefined),
 };
 

@@ -1,4 +1,5 @@
 import { adminClientStateName } from "../clients/admin-client.js";
+import { secretHashKeyStateName } from "../clients/secret-hasher.js";
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { UnavailableError } from "../errors.js";
 import { createKeyLayout } from "../store/key-layout.js";
@@ -39,7 +40,9 @@ if (config.redis === undefined) {
 const redis = createRedisConnection(config.redis);
 try {
   // With the admin in the environment, the store holds no admin of its own (a stored one is checked if present).
-  const expectedState = config.admin === undefined ? issuerStateNames : issuerStateNames.filter((name) => name !== adminClientStateName);
+  // A configured admin or secret-hash key (M2M_ADMIN_CLIENT_ID, M2M_SECRET_HASH_KEY) is not kept in the store.
+  const configured = new Set([...(config.admin === undefined ? [] : [adminClientStateName]), ...(config.secretHashKey === undefined ? [] : [secretHashKeyStateName])]);
+  const expectedState = issuerStateNames.filter((name) => !configured.has(name));
   const report = await checkStore(redis, createKeyLayout(config.keyPrefix), { repair, expectedState });
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report, repair).join("\n")}\n`);
   process.exitCode = report.findings.length === 0 ? 0 : 1;

@@ -175,6 +175,7 @@ export async function checkStore(redis: RedisClient, layout: KeyLayout, options:
   for (const name of options.expectedState ?? issuerStateNames) {
     if (!walked.state.has(name)) left("state-missing", layout.state(name), `state value "${name}" is missing (see docs/reliability.md: restore, or initialize a fresh prefix)`);
   }
+  if (walked.restoreOffers) notes.push("running instances offered their copy of a lost issuer state: npm run store:init -- --status, then --restore");
   if (walked.keys === 0) notes.push(`no key starts with "${layout.prefix}": is M2M_KEY_PREFIX right, and has the service run on this Redis?`);
 
   const indexEntries = [...walked.indexes.values()].reduce((sum, index) => sum + index.members.length, 0);

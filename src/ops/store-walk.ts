@@ -1,4 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
+import { restoreCandidatesStateName } from "../state/restore-candidate.js";
 import { decodeRecord, indexMember } from "../store/client-record-codec.js";
 import { clientTag, organizationTag, type KeyLayout, type ParsedKey } from "../store/key-layout.js";
 import { available } from "../store/redis-calls.js";
@@ -34,6 +35,8 @@ export interface WalkedStore {
   unknown: string[];
   /** createRequests counts idempotent creates' kept answers: they expire by themselves, nothing to check. */
   createRequests: number;
+  /** restoreOffers is true when running instances offered their copy of a lost issuer state (store:init --restore reads it). */
+  restoreOffers: boolean;
 }
 
 /** judgeRecord reads a record stored under `key` (named for `clientId`): its place, or why it cannot be used. */
@@ -101,6 +104,11 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
       walked.createRequests++;
       continue;
     }
+    // A hash of instances' offers (state/restore-candidate.ts), not a state value.
+    if (parsed.kind === "state" && parsed.name === restoreCandidatesStateName) {
+      walked.restoreOffers = true;
+      continue;
+    }
     known.push([key, parsed]);
     if (parsed.kind === "secret-use") pipeline.hgetall(key);
     else if (parsed.kind === "organization-index") pipeline.zrange(key, "0", "-1");
@@ -124,7 +132,7 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
   // Connected first (a Cluster learns its masters and slots as it connects), every master answering.
   await available(redis, () => pingDeployment(redis));
   const nodes = dataNodes(redis);
-  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [], createRequests: 0 };
+  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [], createRequests: 0, restoreOffers: false };
   for (const node of nodes) {
     // SCAN may return a key twice (its guarantee is only that every key present throughout is returned).
     const seen = new Set<string>();

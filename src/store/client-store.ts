@@ -77,12 +77,34 @@ export interface ClientStore {
 }
 
 /**
+ * StateChange is one atomic write of several state values: applied only if every `expect` holds
+ * at that moment, so a marker and the state it vouches for are written together or not at all.
+ */
+export interface StateChange {
+  /** expect maps names to the bytes they must hold now; undefined: the name must not exist (of any kind). */
+  expect: ReadonlyMap<string, Uint8Array | undefined>;
+  /** set stores these values. */
+  set?: ReadonlyMap<string, Uint8Array>;
+  /** remove deletes these names, values or field maps alike. */
+  remove?: readonly string[];
+}
+
+/**
  * StateStore keeps the issuer's own small, rarely written values (signing keys, the secret-hash
- * key, the bootstrap admin client) as named byte strings.
+ * key, the bootstrap admin client, the store marker) as named byte strings, and a few named
+ * field maps. Every name shares one Redis hash tag, so any set of them can change atomically.
  */
 export interface StateStore {
   /** get returns the value stored under `name`, or undefined. */
   get(name: string): Promise<Uint8Array | undefined>;
+  /** getMany returns the values of `names` as they were at one moment (one round trip). */
+  getMany(names: readonly string[]): Promise<(Uint8Array | undefined)[]>;
+  /** commit applies `change` atomically if every expectation holds; false (nothing written) otherwise. */
+  commit(change: StateChange): Promise<boolean>;
+  /** putField stores `value` as field `field` of the field map `name`. */
+  putField(name: string, field: string, value: Uint8Array): Promise<void>;
+  /** fields returns every field of the field map `name` (empty when there is none). */
+  fields(name: string): Promise<Map<string, Uint8Array>>;
   /** putIfAbsent stores `value` unless `name` has one, and returns the value that is stored now. */
   putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array>;
   /** put stores `value` under `name`, replacing what was there. */
@@ -125,6 +147,17 @@ export interface Store {
   readonly changes?: ClientChangeFeed;
   /** ping resolves when the backend answers, and throws UnavailableError when it does not. */
   ping(): Promise<void>;
+  /**
+   * empty resolves true when the backend holds no key at all under its prefix. It may walk the
+   * keyspace (Redis SCAN, stopping at the first key found): call it only when the store marker
+   * is missing, never on a path that runs often.
+   */
+  empty(): Promise<boolean>;
+  /**
+   * evictionPolicies returns the distinct `maxmemory-policy` values of the nodes holding data;
+   * undefined for a backend that never evicts (memory).
+   */
+  readonly evictionPolicies?: () => Promise<string[]>;
   /** close releases the connection; pending writes are flushed first. */
   close(): Promise<void>;
 }

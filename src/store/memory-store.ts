@@ -30,7 +30,7 @@ function firstAfter(members: string[], cursor: string): number {
   return low;
 }
 
-function createMemoryClientStore(assertOpen: () => void): ClientStore {
+function createMemoryClientStore(assertOpen: () => void): ClientStore & { readonly size: () => number } {
   const records = new Map<string, Uint8Array>();
   const uses = new Map<string, Map<string, number>>();
   // Each organization's index: its members sorted by bytes, as a Redis sorted set with score 0.
@@ -56,6 +56,7 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
   }
 
   return {
+    size: () => records.size,
     async create(record: ClientRecord): Promise<boolean> {
       assertOpen();
       return insert(record);
@@ -151,16 +152,49 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore {
   };
 }
 
-function createMemoryStateStore(assertOpen: () => void): StateStore {
+function createMemoryStateStore(assertOpen: () => void): StateStore & { readonly size: () => number } {
   const values = new Map<string, Uint8Array>();
+  const maps = new Map<string, Map<string, Uint8Array>>();
   const locks = new Map<string, { owner: string; until: number }>();
+  const same = (current: Uint8Array | undefined, expected: Uint8Array | undefined): boolean =>
+    current === undefined || expected === undefined ? current === expected : Buffer.from(current).equals(expected);
   // Values are copied in and out (new Uint8Array, not slice: Buffer#slice shares memory), so no
   // caller shares bytes with the store or another caller.
   return {
+    size: () => values.size + maps.size,
     async get(name: string): Promise<Uint8Array | undefined> {
       assertOpen();
       const value = values.get(name);
       return value === undefined ? undefined : new Uint8Array(value);
+    },
+    async getMany(names) {
+      assertOpen();
+      return names.map((name) => {
+        const value = values.get(name);
+        return value === undefined ? undefined : new Uint8Array(value);
+      });
+    },
+    async commit(change) {
+      assertOpen();
+      for (const [name, expected] of change.expect) {
+        if (expected === undefined ? values.has(name) || maps.has(name) : !same(values.get(name), expected)) return false;
+      }
+      for (const [name, value] of change.set ?? []) values.set(name, new Uint8Array(value));
+      for (const name of change.remove ?? []) {
+        values.delete(name);
+        maps.delete(name);
+      }
+      return true;
+    },
+    async putField(name, field, value) {
+      assertOpen();
+      const map = maps.get(name) ?? new Map<string, Uint8Array>();
+      map.set(field, new Uint8Array(value));
+      maps.set(name, map);
+    },
+    async fields(name) {
+      assertOpen();
+      return new Map([...(maps.get(name) ?? [])].map(([field, value]) => [field, new Uint8Array(value)]));
     },
     async putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array> {
       assertOpen();
@@ -173,9 +207,7 @@ function createMemoryStateStore(assertOpen: () => void): StateStore {
     },
     async compareAndSet(name, expected, value) {
       assertOpen();
-      const current = values.get(name);
-      const same = current === undefined || expected === undefined ? current === expected : Buffer.from(current).equals(expected);
-      if (!same) return false;
+      if (!same(values.get(name), expected)) return false;
       values.set(name, new Uint8Array(value));
       return true;
     },
@@ -200,11 +232,17 @@ export function createMemoryStore(): Store {
   const assertOpen = (): void => {
     if (closed) throw new UnavailableError(undefined, { cause: new Error("the memory store is closed") });
   };
+  const clients = createMemoryClientStore(assertOpen);
+  const state = createMemoryStateStore(assertOpen);
   return {
-    clients: createMemoryClientStore(assertOpen),
-    state: createMemoryStateStore(assertOpen),
+    clients,
+    state,
     async ping(): Promise<void> {
       assertOpen();
+    },
+    async empty(): Promise<boolean> {
+      assertOpen();
+      return clients.size() === 0 && state.size() === 0;
     },
     async close(): Promise<void> {
       closed = true;

@@ -69,6 +69,24 @@ if #ARGV > 4 then redis.call('HDEL', KEYS[2], unpack(ARGV, 5)) end
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1`;
 
+// KEYS: the expected names, then the names to set, then the names to delete. ARGV: the number of
+// expected names, the number to set, then per expected name '0' and '' (must not exist, of any
+// type) or '1' and its bytes (a string holding exactly those), then the values to set. 1 if
+// applied; 0 if an expectation failed (nothing written).
+const commitLua = `
+local expected, set = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, expected do
+  if ARGV[1 + 2 * i] == '0' then
+    if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+  elseif redis.call('TYPE', KEYS[i]).ok ~= 'string' or redis.call('GET', KEYS[i]) ~= ARGV[2 + 2 * i] then
+    return 0
+  end
+end
+local values = 2 + 2 * expected
+for i = 1, set do redis.call('SET', KEYS[expected + i], ARGV[values + i]) end
+for i = expected + set + 1, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1`;
+
 // KEYS: record, secret use. ARGV: secret id, time in ms, the secret id as the record encodes it
 // (see secretIdField). 1 if stored. Only while the record exists and still holds the secret (a
 // late use of a deleted client or secret must not bring its time back), and only forward: times
@@ -122,6 +140,8 @@ export interface StoreScripts {
   compareAndSet(key: string, expected: Buffer | undefined, value: Buffer, announce?: Announcement): Promise<number>;
   /** update writes a record over the bytes it was read as, drops the use times of `removedSecretIds`, and announces `announce`; 1 if written. */
   update(recordKey: string, useKey: string, expected: Buffer, value: Buffer, announce: Announcement, removedSecretIds: readonly string[]): Promise<number>;
+  /** commit runs the multi-value compare-and-set script: `expect` pairs a key with its bytes (undefined: absent). */
+  commit(expect: readonly [string, Buffer | undefined][], set: readonly [string, Buffer][], remove: readonly string[]): Promise<number>;
   /** queueRecordSecretUse adds one secret-use script call to `pipeline` (run by its exec). */
   queueRecordSecretUse(pipeline: ChainableCommander, recordKey: string, useKey: string, secretId: string, timeMs: number): void;
   /** releaseLock deletes the lock key if it holds `owner`. */
@@ -139,6 +159,7 @@ interface ScriptedRedis {
   m2mStoreCompareAndSet(...args: Arg[]): Promise<number>;
   m2mStoreUpdate(...args: Arg[]): Promise<number>;
   m2mStoreReleaseLock(...args: Arg[]): Promise<number>;
+  m2mStoreCommit(numberOfKeys: number, ...args: Arg[]): Promise<number>;
 }
 
 // A pipeline copies the commands defined on its client; queued calls resolve through exec().
@@ -156,6 +177,7 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
   redis.defineCommand("m2mStoreUpdate", { lua: updateLua, numberOfKeys: 2 });
   redis.defineCommand("m2mStoreRecordSecretUse", { lua: recordSecretUseLua, numberOfKeys: 2 });
   redis.defineCommand("m2mStoreReleaseLock", { lua: releaseLockLua, numberOfKeys: 1 });
+  redis.defineCommand("m2mStoreCommit", { lua: commitLua });
   const scripted = redis as unknown as ScriptedRedis;
   return {
     create: (keys, bytes, member) => scripted.m2mStoreCreate(keys.length, ...keys, bytes, member),
@@ -179,5 +201,10 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
       (pipeline as unknown as ScriptedPipeline).m2mStoreRecordSecretUse(recordKey, useKey, secretId, String(timeMs), field);
     },
     releaseLock: (key, owner) => scripted.m2mStoreReleaseLock(key, owner),
+    commit: (expect, set, remove) => {
+      const keys = [...expect.map(([key]) => key), ...set.map(([key]) => key), ...remove];
+      const expectations = expect.flatMap(([, bytes]): Arg[] => (bytes === undefined ? ["0", ""] : ["1", bytes]));
+      return scripted.m2mStoreCommit(keys.length, ...keys, expect.length, set.length, ...expectations, ...set.map(([, value]) => value));
+    },
   };
 }

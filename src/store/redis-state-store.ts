@@ -14,6 +14,25 @@ export function createRedisStateStore(redis: RedisClient, layout: KeyLayout, scr
       const bytes = await available(redis, () => redis.getBuffer(layout.state(name)));
       return bytes === null ? undefined : new Uint8Array(bytes);
     },
+    // MGET: one consistent read of several values (they share the `{state}` slot on a Cluster).
+    async getMany(names) {
+      if (names.length === 0) return [];
+      const values = await available(redis, () => redis.mgetBuffer(...names.map(layout.state)));
+      return values.map((bytes) => (bytes === null ? undefined : new Uint8Array(bytes)));
+    },
+    async commit(change) {
+      const expect = [...change.expect].map(([name, bytes]): [string, Buffer | undefined] => [layout.state(name), bytes === undefined ? undefined : toBuffer(bytes)]);
+      const set = [...(change.set ?? [])].map(([name, bytes]): [string, Buffer] => [layout.state(name), toBuffer(bytes)]);
+      const remove = (change.remove ?? []).map(layout.state);
+      return (await available(redis, () => scripts.commit(expect, set, remove))) === 1;
+    },
+    async putField(name, field, value) {
+      await available(redis, () => redis.hset(layout.state(name), field, toBuffer(value)));
+    },
+    async fields(name) {
+      const stored = await available(redis, () => redis.hgetallBuffer(layout.state(name)));
+      return new Map(Object.entries(stored).map(([field, bytes]) => [field, new Uint8Array(bytes)]));
+    },
     // The script sets the value if absent and returns what is stored.
     async putIfAbsent(name: string, value: Uint8Array): Promise<Uint8Array> {
       const stored = await available(redis, () => scripts.putIfAbsent(layout.state(name), toBuffer(value)));

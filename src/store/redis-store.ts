@@ -4,6 +4,7 @@ import { available } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
 import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { globPattern, hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -44,6 +45,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     async ping(): Promise<void> {
       await available(redis, () => pingDeployment(redis));
     },
+    async empty(): Promise<boolean> {
+      return !(await available(redis, () => hasKeyMatching(redis, globPattern(options.keyPrefix))));
+    },
+    evictionPolicies: () => available(redis, () => readEvictionPolicies(redis)),
     async close(): Promise<void> {
       await changes.close();
       if (!owned || redis.status === "end") return;

@@ -156,7 +156,7 @@ export async function runWriter(options: WriterOptions): Promise<void> {
         : await call("DELETE", rest(organizationId, `/${clientId}`));
       if (outcome("delete", answer) === "acked") client.state = "deleted";
     } else {
-      const answer = await call("POST", "/m2mauth.v1.SigningKeyService/RotateSigningKey", {});
+      const answer = await call("POST", "/m2mauth.v1.SigningKeyService/RotateSigningKey", { force: true });
       // A rotation guard refuses quick successive rotations (failed_precondition): that is no failure.
       if (answer !== undefined && answer.status === 400 && answer.json?.code === "failed_precondition") ledger.refusedRotations++;
       else if (outcome("rotate", answer) === "acked") ledger.rotatedKids.push(answer!.json.key.kid);

@@ -59,7 +59,7 @@ describe("store:check on a Redis Cluster", () => {
       }
       const report = await checkStore(f.redis, f.layout, { repair: true });
       expect(report.masters).toBe(3);
-      expect(report.counts).toMatchObject({ records: 6, indexes: 3, indexEntries: 3, secretUses: 6, stateValues: 3 });
+      expect(report.counts).toMatchObject({ records: 6, indexes: 3, indexEntries: 3, secretUses: 6, stateValues: 4 });
       expect(report.findings.map((finding) => `${finding.kind} ${finding.key}`).sort()).toEqual([...expected, ...unknown].sort());
       expect(report.findings.filter((finding) => finding.repaired)).toHaveLength(3);
       const second = await checkStore(f.redis, f.layout);

@@ -70,8 +70,8 @@ async function damageBeyondRepair(f: StoreFixture & { prefix: string }): Promise
   await redis.set(`${f.prefix}{aaaaaa}:client:${records[5]!.client!.clientId}`, "x");
   await redis.del(layout.state("secret-hash-key"));
   await redis.set(layout.state("signing-keys"), "not a key ring");
-  // Another version's state (a marker) is informational only.
-  await redis.set(layout.state("store-marker"), "x");
+  // Another version's state is informational only.
+  await redis.set(layout.state("future-state"), "x");
   return [
     entry("undecodable", layout.client(garbled)),
     entry("undecodable", layout.client(impostor)),
@@ -91,7 +91,7 @@ describe("store:check", () => {
     const report = await checkStore(f.redis, f.layout);
     expect(report.findings).toEqual([]);
     expect(report.masters).toBe(1);
-    expect(report.counts).toEqual({ keys: 6 + 2 + 6 + 3 + 1, records: 6, indexes: 2, indexEntries: 6, secretUses: 6, stateValues: 3 });
+    expect(report.counts).toEqual({ keys: 6 + 2 + 6 + 4 + 1, records: 6, indexes: 2, indexEntries: 6, secretUses: 6, stateValues: 4 });
   });
 
   it("finds each kind of damage", async () => {
@@ -101,7 +101,7 @@ describe("store:check", () => {
     const report = await checkStore(f.redis, f.layout);
     expect(found(report)).toEqual([...safe.expected, ...beyond].sort());
     expect(report.findings.every((finding) => !finding.repaired)).toBe(true);
-    expect(report.notes.join("\n")).toContain('"store-marker"');
+    expect(report.notes.join("\n")).toContain('"future-state"');
     // Checking changed nothing.
     expect(await f.redis.zscore(f.layout.organizationIndex(f.organizations[0]!), safe.orphanMember)).toBeNull();
   });
@@ -165,7 +165,7 @@ describe("store:check", () => {
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: f.prefix };
     const clean = await runMain(env, []);
     expect(clean).toMatchObject({ code: 0 });
-    expect(clean.stdout).toMatch(/" on 1 node: 17 keys — 6 records, 2 organization indexes \(6 entries\), 6 secret-use hashes, 3 state values\nclean: no findings\n$/);
+    expect(clean.stdout).toMatch(/" on 1 node: 18 keys — 6 records, 2 organization indexes \(6 entries\), 6 secret-use hashes, 4 state values\nclean: no findings\n$/);
     await f.redis.zrem(f.layout.organizationIndex(f.organizations[0]!), indexMember(f.records[0]!));
     const damaged = await runMain(env, ["--json"]);
     expect(damaged.code).toBe(1);

@@ -70,6 +70,26 @@ describe("redis cluster store", () => {
     await store.close();
   });
 
+  it("reads every master's eviction policy, and finds a key on whichever master holds it", async () => {
+    const store = createRedisStore({ connection: cluster.connection, keyPrefix: uniquePrefix() });
+    try {
+      expect(await store.evictionPolicies?.()).toEqual(["noeviction"]);
+      const [master] = raw.nodes("master");
+      await master!.config("SET", "maxmemory-policy", "allkeys-lru");
+      try {
+        expect((await store.evictionPolicies?.())?.sort()).toEqual(["allkeys-lru", "noeviction"]);
+      } finally {
+        await master!.config("SET", "maxmemory-policy", "noeviction");
+      }
+      expect(await store.empty()).toBe(true);
+      // A client record alone (no state value) lands on a random master: it still counts.
+      expect(await store.clients.create(makeRecord(newOrganizationId()))).toBe(true);
+      expect(await store.empty()).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("keeps an organization's records, secret use and index in one slot", async () => {
     const prefix = uniquePrefix();
     const store = createRedisStore({ connection: cluster.connection, keyPrefix: prefix });

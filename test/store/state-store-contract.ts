@@ -72,6 +72,72 @@ export function describeStateStoreContract(store: () => Store): void {
     expect(text(await state.get("race"))).toBe(`next ${over.indexOf(true)}`);
   });
 
+  it("state: getMany reads several values at once, undefined where absent", async () => {
+    const { state } = store();
+    expect(await state.getMany([])).toEqual([]);
+    await state.put("a", bytes("one"));
+    await state.put("c", bytes("three"));
+    expect((await state.getMany(["a", "b", "c"])).map(text)).toEqual(["one", undefined, "three"]);
+  });
+
+  it("state: commit writes every value or none, by its expectations", async () => {
+    const { state } = store();
+    const initial = new Map([
+      ["marker", bytes("m1")],
+      ["key", bytes("k1")],
+    ]);
+    const fromNothing = { expect: new Map([["marker", undefined], ["key", undefined]]), set: initial };
+    expect(await state.commit(fromNothing)).toBe(true);
+    expect(await state.commit(fromNothing)).toBe(false);
+    expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m1", "k1"]);
+    // One expectation failing writes nothing, not even the values whose expectation held.
+    const wrong = { expect: new Map([["marker", bytes("m1")], ["key", bytes("other")]]), set: new Map([["marker", bytes("m2")], ["key", bytes("k2")]]) };
+    expect(await state.commit(wrong)).toBe(false);
+    expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m1", "k1"]);
+    await state.putField("offers", "one", bytes("x"));
+    // A field map counts as existing; it is not a value, so it never equals bytes.
+    expect(await state.commit({ expect: new Map([["offers", undefined]]), set: new Map([["marker", bytes("m3")]]) })).toBe(false);
+    expect(await state.commit({ expect: new Map([["offers", bytes("x")]]), set: new Map([["marker", bytes("m3")]]) })).toBe(false);
+    const replace = { expect: new Map([["marker", bytes("m1")], ["key", bytes("k1")]]), set: new Map([["marker", bytes("m2")]]), remove: ["key", "offers"] };
+    expect(await state.commit(replace)).toBe(true);
+    expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m2", undefined]);
+    expect((await state.fields("offers")).size).toBe(0);
+    // An expectation of absence on a value that is gone holds again.
+    expect(await state.commit({ expect: new Map([["key", undefined], ["offers", undefined]]) })).toBe(true);
+  });
+
+  it("state: of concurrent commits from nothing, exactly one wins", async () => {
+    const { state } = store();
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        state.commit({ expect: new Map([["m", undefined]]), set: new Map([["m", bytes(`m${i}`)], ["v", bytes(`v${i}`)]]) }),
+      ),
+    );
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const winner = results.indexOf(true);
+    expect((await state.getMany(["m", "v"])).map(text)).toEqual([`m${winner}`, `v${winner}`]);
+  });
+
+  it("state: field maps keep a value per field, binary safe", async () => {
+    const { state } = store();
+    expect((await state.fields("map")).size).toBe(0);
+    const binary = new Uint8Array(randomBytes(48));
+    await state.putField("map", "a", binary);
+    await state.putField("map", "b", bytes("two"));
+    await state.putField("map", "b", bytes("second"));
+    const fields = await state.fields("map");
+    expect([...fields.keys()].sort()).toEqual(["a", "b"]);
+    expect(Array.from(fields.get("a") ?? [])).toEqual(Array.from(binary));
+    expect(text(fields.get("b"))).toBe("second");
+  });
+
+  it("store: empty until anything is written under its prefix", async () => {
+    const fresh = store();
+    expect(await fresh.empty()).toBe(true);
+    await fresh.state.put("anything", bytes("x"));
+    expect(await fresh.empty()).toBe(false);
+  });
+
   it("state: a lock is held by one owner until it releases it; others cannot release it", async () => {
     const { state } = store();
     expect(await state.acquireLock("rotate", "owner-a", 10_000)).toBe(true);

@@ -10,3 +10,15 @@ export function testRedisUrl(): string {
 export function uniquePrefix(): string {
   return `${inject("runPrefix")}${randomBytes(4).toString("hex")}:`;
 }
+
+/** wipePrefix deletes every key under `prefix`, as a FLUSHDB would for a Redis holding one deployment; returns how many. */
+export async function wipePrefix(redis: import("ioredis").Redis, prefix: string): Promise<number> {
+  let cursor = "0";
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.del(...keys);
+  } while (cursor !== "0");
+  return deleted;
+}

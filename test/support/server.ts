@@ -1,4 +1,4 @@
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { createM2MServer, type M2MServer, type M2MServerOptions } from "../../src/server.js";
 import type { SigningAlgorithm } from "../../src/keys/algorithms.js";
 import type { Store } from "../../src/store/client-store.js";
@@ -30,8 +30,10 @@ export async function startTestServer(
     usageFlushIntervalMs?: number;
     /** clientCacheMs is the token path's record cache (M2M_CLIENT_CACHE_MS); default 500, as in production. */
     clientCacheMs?: number;
-    /** keys passes the key ring's options through (reload interval, encryption, rotation). */
-    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs" | "jwksMaxAgeSeconds">;
+    /** keys passes the key ring's options through (reload interval, encryption, rotation, the secret-hash key). */
+    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs" | "jwksMaxAgeSeconds" | "secretHashKey">;
+    /** logger receives the server's log; default silent. */
+    logger?: Logger;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -47,7 +49,7 @@ export async function startTestServer(
     signingAlg: options.alg ?? "RS256",
     admin: options.admin === false ? undefined : admin,
     store,
-    logger: pino({ level: "silent" }),
+    logger: options.logger ?? pino({ level: "silent" }),
     ...(options.now ? { now: options.now } : {}),
     ...(options.usageFlushIntervalMs ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
     clientCacheMs: options.clientCacheMs ?? 500,
