@@ -17,6 +17,8 @@ describe("loadConfig", () => {
       keyRotationDays: undefined,
       keyEncryptionKey: undefined,
       logLevel: "info",
+      storeTimeoutMs: 500,
+      drainSeconds: 5,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ PORT: "9000" }).issuer).toBe("http://localhost:9000");
@@ -56,6 +58,12 @@ describe("loadConfig", () => {
     [{ M2M_KEY_ROTATION_DAYS: "weekly" }, "M2M_KEY_ROTATION_DAYS"],
     [{ M2M_KEY_ENCRYPTION_KEY: "not-a-key" }, "M2M_KEY_ENCRYPTION_KEY"],
     [{ M2M_KEY_ENCRYPTION_KEY: "ab".repeat(31) }, "M2M_KEY_ENCRYPTION_KEY"],
+    [{ M2M_STORE_TIMEOUT_MS: "10" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_STORE_TIMEOUT_MS: "0.5s" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_STORE_TIMEOUT_MS: "600000" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_DRAIN_SECONDS: "-1" }, "M2M_DRAIN_SECONDS"],
+    [{ M2M_DRAIN_SECONDS: "1.5" }, "M2M_DRAIN_SECONDS"],
+    [{ M2M_DRAIN_SECONDS: "301" }, "M2M_DRAIN_SECONDS"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -120,8 +128,10 @@ describe("loadConfig", () => {
       M2M_ADMIN_CLIENT_ID: "admin",
       M2M_ADMIN_CLIENT_SECRET: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU",
       LOG_LEVEL: "debug",
+      M2M_STORE_TIMEOUT_MS: "250",
+      M2M_DRAIN_SECONDS: "0",
     });
-    expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug" });
+    expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug", storeTimeoutMs: 250, drainSeconds: 0 });
   });
 
   it("reads the key rotation period and the key encryption key", () => {

@@ -102,6 +102,12 @@ export interface Store {
   readonly changes?: ClientChangeFeed;
   /** ping resolves when the backend answers, and throws UnavailableError when it does not. */
   ping(): Promise<void>;
+  /**
+   * onHealth calls `listener(false)` once the backend is known to be unreachable (every call then
+   * fails at once with UnavailableError) and `listener(true)` once it answers again; returns a
+   * function that removes it. Undefined for a backend that cannot become unreachable (memory).
+   */
+  onHealth?(listener: (reachable: boolean) => void): () => void;
   /** close releases the connection; pending writes are flushed first. */
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import type { Store } from "./client-store.js";
 import { createKeyLayout } from "./key-layout.js";
-import { available } from "./redis-calls.js";
+import { available, circuitOf } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
 import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
@@ -20,6 +20,11 @@ export interface RedisStoreOptions {
   redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
   keyPrefix: string;
+  /**
+   * timeoutMs bounds each connection attempt and command of the connection the store opens
+   * (M2M_STORE_TIMEOUT_MS; default 500); with `redis`, that client's own commandTimeout applies.
+   */
+  timeoutMs?: number | undefined;
 }
 
 /** createRedisStore returns the Redis backend; it throws TypeError for missing or conflicting options. */
@@ -33,7 +38,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
   if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
   const owned = options.redis === undefined;
-  const redis = options.redis ?? createRedisConnection(options.connection ?? options.url ?? "");
+  if (!owned && options.timeoutMs !== undefined) throw new TypeError("createRedisStore: timeoutMs is for a connection the store opens; give it to createRedisConnection");
+  const target: RedisConnectionOptions = options.connection ?? { kind: "single", url: options.url ?? "" };
+  const redis = options.redis ?? createRedisConnection(options.timeoutMs === undefined ? target : { ...target, timeoutMs: options.timeoutMs });
   const layout = createKeyLayout(options.keyPrefix);
   const scripts = defineStoreScripts(redis);
   const changes = createRedisChangeFeed(redis, layout.clientChanges);
@@ -44,6 +51,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     async ping(): Promise<void> {
       await available(redis, () => pingDeployment(redis));
     },
+    onHealth: (listener) => circuitOf(redis).onChange(listener),
     async close(): Promise<void> {
       await changes.close();
       if (!owned || redis.status === "end") return;
