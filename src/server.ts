@@ -99,9 +99,6 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
-  // While the store is known to be down every call that needs it fails at once: a balancer
-  // should send this process nothing it cannot answer.
-  const stopHealth = store.onHealth?.((reachable) => readiness.set("store", reachable ? undefined : "unreachable"));
   const { hasher, keyRing, admin } = await loadIssuerState({
     state: store.state,
     issuer,
@@ -115,6 +112,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     logger,
   });
   const adminId = admin.record.client?.clientId ?? "";
+  // While the store is known to be down every call that needs it fails at once: a balancer
+  // should send this process nothing it cannot answer.
+  const stopHealth = store.onHealth?.((reachable) => readiness.set("store", reachable ? undefined : "unreachable"));
 
   const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), now });
   // The token path's one store read, answered from a short-lived copy where the store announces

