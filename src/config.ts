@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
-import type { RedisConnectionOptions, RedisNode } from "./store/redis-connection.js";
+import { defaultStoreTimeoutMs, type RedisConnectionOptions, type RedisNode } from "./store/redis-connection.js";
 
 /** LogLevel is a pino level name. */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -49,6 +49,16 @@ export interface Config {
    * record (M2M_CLIENT_CACHE_MS, 0 = off); writes drop copies everywhere at once through Redis pub/sub.
    */
   readonly clientCacheMs: number;
+  /**
+   * storeTimeoutMs bounds every Redis connection attempt and command (M2M_STORE_TIMEOUT_MS): a
+   * request that needs a store that is down or hung answers 503 within it.
+   */
+  readonly storeTimeoutMs: number;
+  /**
+   * drainSeconds is how long a stopping process keeps serving, not ready, so balancers move
+   * traffic away before it stops accepting (M2M_DRAIN_SECONDS; 0 = stop at once).
+   */
+  readonly drainSeconds: number;
 }
 
 /** ConfigError names the environment variable that is wrong and why. */
@@ -226,6 +236,30 @@ function clientCacheMs(env: Env): number {
   return ms;
 }
 
+// Under 50 ms an ordinary latency spike (a slow Lua script, a busy network) would read as an outage.
+const minStoreTimeoutMs = 50;
+const maxStoreTimeoutMs = 60_000;
+
+function storeTimeoutMs(env: Env): number {
+  const raw = read(env, "M2M_STORE_TIMEOUT_MS") ?? String(defaultStoreTimeoutMs);
+  const ms = Number(raw);
+  if (!/^\d+$/.test(raw) || ms < minStoreTimeoutMs || ms > maxStoreTimeoutMs) {
+    throw new ConfigError("M2M_STORE_TIMEOUT_MS", `must be ${minStoreTimeoutMs} to ${maxStoreTimeoutMs} (ms), got "${raw}"`);
+  }
+  return ms;
+}
+
+// Longer than any balancer's health-check window needs; an orchestrator's grace period
+// (Kubernetes: terminationGracePeriodSeconds, 30 s by default) must exceed it.
+const maxDrainSeconds = 300;
+
+function drainSeconds(env: Env): number {
+  const raw = read(env, "M2M_DRAIN_SECONDS") ?? "5";
+  const seconds = Number(raw);
+  if (!/^\d+$/.test(raw) || seconds > maxDrainSeconds) throw new ConfigError("M2M_DRAIN_SECONDS", `must be 0 to ${maxDrainSeconds} (seconds), got "${raw}"`);
+  return seconds;
+}
+
 function workers(env: Env, store: RedisConnectionOptions | undefined, cores: number): number {
   const raw = read(env, "M2M_WORKERS") ?? (store === undefined ? "1" : "auto");
   const count = raw === "auto" ? (store === undefined ? 1 : cores) : Number(raw);
@@ -289,5 +323,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     allowEvictingRedis: flag(env, "M2M_ALLOW_EVICTING_REDIS"),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
     clientCacheMs: clientCacheMs(env),
+    storeTimeoutMs: storeTimeoutMs(env),
+    drainSeconds: drainSeconds(env),
   });
 }

@@ -30,7 +30,7 @@ const config = readConfig();
 const logger = createLogger({ level: config.logLevel });
 
 function openStore(): Store {
-  if (config.redis !== undefined) return createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix });
+  if (config.redis !== undefined) return createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix, timeoutMs: config.storeTimeoutMs });
   logger.warn("REDIS_URL is not set: using the embedded in-memory store; nothing persists across restarts");
   return createMemoryStore();
 }
@@ -80,11 +80,13 @@ async function serve(): Promise<void> {
 
     let stopping = false;
     const stop = (signal: string) => {
+      // A second signal must not cut the drain short: systemd signals every process of a unit,
+      // so a worker hears SIGTERM from it and again from the primary.
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, "shutting down");
+      logger.info({ signal, drainSeconds: config.drainSeconds }, "shutting down");
       server
-        .close()
+        .close({ drainMs: config.drainSeconds * 1000 })
         .then(() => store.close())
         .then(() => {
           logger.info("stopped");
@@ -121,7 +123,9 @@ async function supervise(): Promise<void> {
     await failStart(err, store);
     return;
   }
-  const primary = startPrimary({ workers: config.workers, logger });
+  // A worker drains for M2M_DRAIN_SECONDS, then has the listener's own bound to finish its
+  // in-flight requests: only a worker still busy well past both is killed.
+  const primary = startPrimary({ workers: config.workers, logger, stopTimeoutMs: config.drainSeconds * 1000 + 30_000 });
   process.on("SIGTERM", () => primary.stop("SIGTERM"));
   process.on("SIGINT", () => primary.stop("SIGINT"));
   process.exitCode = await primary.exited;

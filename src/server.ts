@@ -78,11 +78,16 @@ export interface M2MServerOptions {
 export interface M2MServer {
   /** listen starts accepting connections on the configured host and port. */
   listen(): Promise<{ url: string; port: number }>;
-  /** close stops accepting, finishes in-flight calls, and resolves when all are done. */
-  close(): Promise<void>;
+  /**
+   * close stops the server: readiness fails at once (`draining`); for `drainMs` (default 0) the
+   * listener keeps serving while it asks clients to leave (Listener.drain); then it stops
+   * accepting, finishes in-flight calls, and resolves when all are done. Later calls return the
+   * same promise.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
   /** keyRing is the issuer's key ring. */
   readonly keyRing: KeyRing;
-  /** readiness is what `/readyz` reports; main.ts marks the process draining on SIGTERM. */
+  /** readiness is what `/readyz` reports: the store's health, draining, and what else sets it. */
   readonly readiness: Readiness;
   /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
@@ -129,6 +134,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     logger,
   });
   const { hasher, keyRing, watch } = state;
+  // While the store is known to be down every call that needs it fails at once: a balancer
+  // should send this process nothing it cannot answer.
+  const stopHealth = store.onHealth?.((reachable) => readiness.set("store", reachable ? undefined : "unreachable"));
 
   // While the store does not hold this process's state, it issues no token and manages no client:
   // serving from its own copy would accept what another instance refuses (see state/state-watch.ts).
@@ -191,13 +199,27 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     port: options.port,
     onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
   });
+  let closed: Promise<void> | undefined;
+  async function close(drainMs: number): Promise<void> {
+    // Balancers polling /readyz stop sending new work here; until drainMs is over, what they
+    // still send (their checks lag) is served rather than refused.
+    readiness.set("draining", "shutting down");
+    if (drainMs > 0) {
+      logger.info({ drainMs }, "draining: not ready, still serving");
+      listener.drain();
+      await new Promise((resolve) => setTimeout(resolve, drainMs));
+    }
+    await listener.close();
+    stopHealth?.();
+    await usage.close();
+    await state.close();
+    await cache?.close();
+  }
   return {
     listen: () => listener.listen(),
-    async close() {
-      await listener.close();
-      await usage.close();
-      await state.close();
-      await cache?.close();
+    close(closeOptions = {}) {
+      closed ??= close(closeOptions.drainMs ?? 0);
+      return closed;
     },
     keyRing,
     readiness,

@@ -20,6 +20,8 @@ describe("loadConfig", () => {
       secretHashKey: undefined,
       allowEvictingRedis: false,
       logLevel: "info",
+      storeTimeoutMs: 500,
+      drainSeconds: 5,
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ PORT: "9000" }).issuer).toBe("http://localhost:9000");
@@ -65,6 +67,12 @@ describe("loadConfig", () => {
     [{ M2M_SECRET_HASH_KEY: "ab".repeat(16) }, "M2M_SECRET_HASH_KEY"],
     [{ M2M_SECRET_HASH_KEY: "cd".repeat(32), M2M_KEY_ENCRYPTION_KEY: "cd".repeat(32) }, "M2M_SECRET_HASH_KEY"],
     [{ M2M_ALLOW_EVICTING_REDIS: "maybe" }, "M2M_ALLOW_EVICTING_REDIS"],
+    [{ M2M_STORE_TIMEOUT_MS: "10" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_STORE_TIMEOUT_MS: "0.5s" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_STORE_TIMEOUT_MS: "600000" }, "M2M_STORE_TIMEOUT_MS"],
+    [{ M2M_DRAIN_SECONDS: "-1" }, "M2M_DRAIN_SECONDS"],
+    [{ M2M_DRAIN_SECONDS: "1.5" }, "M2M_DRAIN_SECONDS"],
+    [{ M2M_DRAIN_SECONDS: "301" }, "M2M_DRAIN_SECONDS"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -139,8 +147,10 @@ describe("loadConfig", () => {
       M2M_ADMIN_CLIENT_ID: "admin",
       M2M_ADMIN_CLIENT_SECRET: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU",
       LOG_LEVEL: "debug",
+      M2M_STORE_TIMEOUT_MS: "250",
+      M2M_DRAIN_SECONDS: "0",
     });
-    expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug" });
+    expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug", storeTimeoutMs: 250, drainSeconds: 0 });
   });
 
   it("reads the key rotation period and the key encryption key", () => {

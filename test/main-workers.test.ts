@@ -1,93 +1,23 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import * as http from "node:http";
 import { createServer, type Server } from "node:net";
-import { fileURLToPath } from "node:url";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./support/redis-process.js";
 import { testRedisUrl, uniquePrefix } from "./support/redis.js";
+import { killAll, send, spawnService, tokenRequest, type Service } from "./support/service-process.js";
 
 // M2M_WORKERS=2 as an operator runs it: one primary, two node:cluster workers on one known port,
 // one Redis. Which worker answered is read from the per-request log lines, which carry the pid;
 // fresh connections are handed to the workers in turn.
 
 const ADMIN_SECRET = "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU";
-const root = fileURLToPath(new URL("..", import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** LogLine is one JSON line of a process's stdout. */
-interface LogLine {
-  pid: number;
-  msg: string;
-  [field: string]: unknown;
-}
-
-interface Service {
-  child: ChildProcess;
-  port: number;
-  /** lines parses stdout so far; it throws on a line that is not JSON (e.g. two workers' lines interleaved). */
-  lines(): LogLine[];
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** waitFor resolves with the first line `match` accepts, or fails naming `what`. */
-  waitFor(what: string, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
-}
 
 const perTest: ChildProcess[] = [];
 const perFile: ChildProcess[] = [];
-const kill = (children: ChildProcess[]) => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-};
-afterEach(() => kill(perTest));
-afterAll(() => kill(perFile));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function spawnService(env: Record<string, string>, port: number, owner: ChildProcess[]): Service {
-  // The workers are children of the primary: a SIGKILL of the primary alone would orphan them,
-  // but node:cluster workers exit when their IPC channel to the primary closes.
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: root,
-    env: { PATH: process.env["PATH"] ?? "", PORT: String(port), LOG_LEVEL: "debug", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  owner.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const lines = () =>
-    stdout
-      .split("\n")
-      .slice(0, -1)
-      .map((text) => {
-        try {
-          return JSON.parse(text) as LogLine;
-        } catch {
-          throw new Error(`a stdout line is not JSON: ${text}`);
-        }
-      });
-  async function waitFor(what: string, match: (line: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const found = lines().find(match);
-      if (found) return found;
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited ${child.exitCode} before ${what}: ${stderr}${stdout}`);
-      if (Date.now() > until) throw new Error(`no ${what} within ${timeoutMs} ms; stdout:\n${stdout.slice(-3000)}`);
-      await sleep(20);
-    }
-  }
-  return { child, port, lines, stderr: () => stderr, exited, waitFor };
-}
+afterEach(() => killAll(perTest));
+afterAll(() => killAll(perFile));
 
 /** startWorkers starts a primary with two workers and waits until both listen. */
 async function startWorkers(env: Record<string, string>, owner: ChildProcess[]): Promise<{ service: Service; workers: number[] }> {
@@ -95,35 +25,6 @@ async function startWorkers(env: Record<string, string>, owner: ChildProcess[]):
   const started = await service.waitFor('"started workers"', (l) => l.msg === "started workers", 25_000);
   expect(started).toMatchObject({ workers: 2, url: `http://127.0.0.1:${service.port}` });
   return { service, workers: started["workerPids"] as number[] };
-}
-
-interface Reply {
-  status: number;
-  body: string;
-  /** reused says the request went over a kept-alive connection that had served one before. */
-  reused: boolean;
-  /** closing says the response carried `connection: close`. */
-  closing: boolean;
-}
-
-/** send makes one request; without `agent`, over a fresh connection. It rejects with the socket error. */
-function send(port: number, path: string, options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, agent: options.agent ?? false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket, closing: res.headers.connection === "close" }));
-      res.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
-    });
-    req.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
-    req.end(options.body);
-  });
-}
-
-function tokenRequest(port: number, clientId: string, clientSecret: string, agent?: http.Agent): Promise<Reply> {
-  const body = new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret }).toString();
-  return send(port, "/oauth/token", { method: "POST", body, headers: { "content-type": "application/x-www-form-urlencoded" }, ...(agent ? { agent } : {}) });
 }
 
 async function token(port: number, clientId: string, clientSecret: string): Promise<string> {
@@ -234,8 +135,9 @@ describe("M2M_WORKERS=2 over one Redis", () => {
 });
 
 describe("M2M_WORKERS=2 lifecycle", () => {
-  it("drains both workers on SIGTERM under load: every accepted request gets its 200, and the primary exits 0", async () => {
-    const { service } = await startWorkers({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET }, perTest);
+  it("with M2M_DRAIN_SECONDS=0, stops both workers at once on SIGTERM under load: every accepted request gets its 200, and the primary exits 0", async () => {
+    // A client that keeps sending after SIGTERM meets a closed port; main-drain.test.ts drains.
+    const { service } = await startWorkers({ M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET, M2M_DRAIN_SECONDS: "0" }, perTest);
     const concurrency = 8;
     // Kept-alive connections, as a client pool holds them: the race on close lives on these.
     const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });

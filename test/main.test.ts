@@ -22,7 +22,8 @@ interface Running {
 function start(env: Record<string, string>): Promise<Running> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     cwd: root,
-    env: { PATH: process.env["PATH"] ?? "", PORT: "0", ...env },
+    // No drain: these tests stop the process with nothing in flight (main-drain.test.ts drains).
+    env: { PATH: process.env["PATH"] ?? "", PORT: "0", M2M_DRAIN_SECONDS: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);

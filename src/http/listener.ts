@@ -55,6 +55,12 @@ export interface Listener {
   listen(): Promise<ListenerAddress>;
   /** address is where the listener is bound, or undefined before listen() has resolved. */
   readonly address: ListenerAddress | undefined;
+  /**
+   * drain keeps serving but asks every client to leave, so a balancer can move traffic away
+   * before close(): HTTP/1.1 responses say `connection: close`, HTTP/2 sessions get GOAWAY once
+   * their open streams are in (a session opened meanwhile, after its first stream).
+   */
+  drain(): void;
   /** close stops accepting, lets in-flight requests finish, then destroys what is left. */
   close(): Promise<void>;
 }
@@ -81,6 +87,7 @@ export function createListener(options: ListenerOptions): Listener {
   // An HTTP/2 socket error also surfaces as its session's error: report each error once.
   const reported = new WeakSet<object>();
   let closing = false;
+  let draining = false;
   let bound: ListenerAddress | undefined;
   let listening: Promise<ListenerAddress> | undefined;
   let closed: Promise<void> | undefined;
@@ -127,7 +134,7 @@ export function createListener(options: ListenerOptions): Listener {
   const h1 = http.createServer(h1Options(options, keepAliveTimeoutMs), (req, res) => {
     responses.add(res);
     res.once("close", () => responses.delete(res));
-    if (closing) res.setHeader("connection", "close");
+    if (closing || draining) res.setHeader("connection", "close");
     // A response whose headers went out before close() could not say `connection: close`.
     res.once("finish", () => {
       if (closing) req.socket.end();
@@ -141,6 +148,9 @@ export function createListener(options: ListenerOptions): Listener {
     // close() sends GOAWAY and lets open streams finish, unlike the default destroy on timeout.
     session.setTimeout(keepAliveTimeoutMs, () => session.close());
     if (closing) session.close();
+    // GOAWAY before its first stream would refuse that stream, and the client would come back
+    // on a new connection for the same answer: serve what it sent first, as HTTP/1.1 does.
+    else if (draining) session.once("stream", () => session.close());
   });
   h2.on("sessionError", report);
 
@@ -226,11 +236,21 @@ export function createListener(options: ListenerOptions): Listener {
     closeIdle();
   }
 
+  function drain(): void {
+    if (draining || closing) return;
+    draining = true;
+    for (const res of responses) if (!res.headersSent) res.setHeader("connection", "close");
+    // GOAWAY names the last stream the session took in: those finish, later ones are refused
+    // unprocessed, which the client knows it may retry (RFC 9113 §6.8).
+    for (const session of sessions) session.close();
+  }
+
   return {
     listen,
     get address() {
       return bound;
     },
+    drain,
     close() {
       closed ??= shutdown();
       return closed;

@@ -158,6 +158,12 @@ export interface Store {
    * undefined for a backend that never evicts (memory).
    */
   readonly evictionPolicies?: () => Promise<string[]>;
+  /**
+   * onHealth calls `listener(false)` once the backend is known to be unreachable (every call then
+   * fails at once with UnavailableError) and `listener(true)` once it answers again; returns a
+   * function that removes it. Undefined for a backend that cannot become unreachable (memory).
+   */
+  onHealth?(listener: (reachable: boolean) => void): () => void;
   /** close releases the connection; pending writes are flushed first. */
   close(): Promise<void>;
 }

@@ -1,12 +1,14 @@
-import type { ChainableCommander, Cluster } from "ioredis";
-import { UnavailableError } from "../errors.js";
-import { commandTimeoutMs, type RedisClient } from "./redis-connection.js";
+import { ReplyError, type ChainableCommander, type Cluster } from "ioredis";
+import { createCircuit, type Circuit } from "./circuit.js";
+import { commandTimeoutOf, pingDeployment, type RedisClient } from "./redis-connection.js";
 
 // A Cluster client runs without an offline queue (ioredis would hold its commands without a
 // deadline while no node is reachable, see redis-connection.ts), so its commands are sent only
 // while it is ready. While it is connecting a call waits for that attempt, shared by all calls
 // and bounded by commandTimeout; between attempts (the Cluster is known to be down) it fails at once.
 const attempts = new WeakMap<Cluster, Promise<void>>();
+// One circuit per connection, whichever stores share it: the connection is what goes down.
+const circuits = new WeakMap<RedisClient, Circuit>();
 
 function attemptOutcome(cluster: Cluster): Promise<void> {
   let attempt = attempts.get(cluster);
@@ -26,7 +28,8 @@ function attemptOutcome(cluster: Cluster): Promise<void> {
       ["end", failed],
     ];
     for (const [event, listener] of listeners) cluster.once(event, listener);
-    const timer = setTimeout(() => settle(new Error(`the Redis Cluster did not connect within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+    const timeoutMs = commandTimeoutOf(cluster);
+    const timer = setTimeout(() => settle(new Error(`the Redis Cluster did not connect within ${timeoutMs} ms`)), timeoutMs);
   });
   attempts.set(cluster, attempt);
   return attempt;
@@ -42,18 +45,47 @@ function notReady(redis: RedisClient): Promise<void> | undefined {
   return Promise.reject(new Error(`the Redis Cluster is not connected (${cluster.status})`));
 }
 
+async function whenReady<T>(redis: RedisClient, call: () => Promise<T>): Promise<T> {
+  const waiting = notReady(redis);
+  if (waiting) await waiting;
+  return call();
+}
+
+/**
+ * circuitOf returns the circuit of `redis`: down from a call that failed without an answer from
+ * Redis (a timeout, a closed or failed connection) until a PING of the deployment succeeds.
+ */
+export function circuitOf(redis: RedisClient): Circuit {
+  let circuit = circuits.get(redis);
+  if (circuit) return circuit;
+  circuit = createCircuit({
+    async probe() {
+      try {
+        await whenReady(redis, () => pingDeployment(redis));
+      } catch (err) {
+        // After a Cluster failover the slot map may still name the failed master: it is refreshed
+        // every 5 s and on MOVED, and no call goes out while down. Ask for it for the next probe.
+        if (redis.isCluster && redis.status === "ready") (redis as Cluster).refreshSlotsCache();
+        throw err;
+      }
+    },
+    // An error reply is Redis answering: the call was wrong or refused (e.g. LOADING), not lost.
+    trips: (err) => !(err instanceof ReplyError),
+    closed: () => redis.status === "end",
+  });
+  // A reconnected client need not wait for the next probe.
+  redis.on("ready", () => circuit.probeNow());
+  circuits.set(redis, circuit);
+  return circuit;
+}
+
 /**
  * available runs a Redis call on `redis` once it can take it, turning any failure into
- * UnavailableError so callers fail closed.
+ * UnavailableError so callers fail closed; while the deployment is known to be down it fails at
+ * once, without a call (see circuitOf).
  */
-export async function available<T>(redis: RedisClient, call: () => Promise<T>): Promise<T> {
-  try {
-    const waiting = notReady(redis);
-    if (waiting) await waiting;
-    return await call();
-  } catch (err) {
-    throw new UnavailableError(undefined, { cause: err });
-  }
+export function available<T>(redis: RedisClient, call: () => Promise<T>): Promise<T> {
+  return circuitOf(redis).run(() => whenReady(redis, call));
 }
 
 /** toBuffer copies bytes for ioredis: binary values must be Buffers, and a copy keeps a queued command's bytes fixed. */

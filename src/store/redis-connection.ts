@@ -1,16 +1,17 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 
-// Fail closed and fast: when Redis is down a command must fail within about two seconds, so the
-// service answers "temporarily unavailable" instead of holding requests (and their sockets)
-// open; and the client keeps reconnecting on its own, so the service recovers without a restart.
+// Fail closed and fast: when Redis is down, hung or restarting a command must fail within the
+// store timeout (M2M_STORE_TIMEOUT_MS), so the service answers "temporarily unavailable" instead
+// of holding requests (and their sockets) open; and the client keeps reconnecting on its own, so
+// the service recovers without a restart. Once a call has failed, redis-circuit.ts fails the next
+// ones at once until the deployment answers again.
 
-/** connectTimeoutMs bounds one connection attempt, e.g. to a host that drops packets. */
-export const connectTimeoutMs = 2_000;
-/** commandTimeoutMs bounds one command, including its time queued while (re)connecting. */
-export const commandTimeoutMs = 2_000;
+/**
+ * defaultStoreTimeoutMs bounds one connection attempt (e.g. to a host that drops packets) and one
+ * command, including its time queued while (re)connecting: under a second for every answer.
+ */
+export const defaultStoreTimeoutMs = 500;
 const maxReconnectDelayMs = 1_000;
-// Asking a Sentinel where the primary is must not wait on one that accepts and never answers.
-const sentinelCommandTimeoutMs = 1_000;
 
 /** RedisNode is one `host:port` of a Cluster seed list or a Sentinel set. */
 export interface RedisNode {
@@ -33,6 +34,8 @@ export type RedisConnectionOptions = (
   readonly sentinelPassword?: string | undefined;
   /** tls connects with TLS (REDIS_TLS; `rediss://` for a single node), to Sentinels too. */
   readonly tls?: boolean | undefined;
+  /** timeoutMs bounds each connection attempt and command (M2M_STORE_TIMEOUT_MS); default defaultStoreTimeoutMs. */
+  readonly timeoutMs?: number | undefined;
 };
 
 /** RedisClient is what the store runs on: one node's connection (plain or Sentinel-guarded) or a Cluster. */
@@ -40,11 +43,27 @@ export type RedisClient = Redis | Cluster;
 
 const reconnectDelay = (times: number): number => Math.min(times * 100, maxReconnectDelayMs);
 
+function timeoutOf(options: RedisConnectionOptions): number {
+  const timeoutMs = options.timeoutMs ?? defaultStoreTimeoutMs;
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1) throw new TypeError("createRedisConnection: timeoutMs must be a positive integer (ms)");
+  return timeoutMs;
+}
+
+/**
+ * commandTimeoutOf is the command timeout `redis` was made with (its Cluster nodes' for a
+ * Cluster), or defaultStoreTimeoutMs for a client made without one.
+ */
+export function commandTimeoutOf(redis: RedisClient): number {
+  const options = redis.isCluster ? (redis as Cluster).options.redisOptions : (redis as Redis).options;
+  return options?.commandTimeout ?? defaultStoreTimeoutMs;
+}
+
 // What every data connection shares, to a single node, a Sentinel-guarded primary or a Cluster node.
 function dataNodeOptions(options: RedisConnectionOptions) {
+  const timeoutMs = timeoutOf(options);
   return {
-    connectTimeout: connectTimeoutMs,
-    commandTimeout: commandTimeoutMs,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
     // A command sent but unanswered when the connection dropped may or may not have run; resent
     // after a failover, a create would find its own record and report a collision. It fails
     // instead (by commandTimeout), and the caller retries on the 503.
@@ -82,7 +101,8 @@ function sentinelOptions(target: Extract<RedisConnectionOptions, { kind: "sentin
     reconnectOnError: (err) => err.message.startsWith("READONLY"),
     ...(target.sentinelPassword !== undefined ? { sentinelPassword: target.sentinelPassword } : {}),
     ...(target.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
-    sentinelCommandTimeout: sentinelCommandTimeoutMs,
+    // Asking a Sentinel where the primary is must not wait on one that accepts and never answers.
+    sentinelCommandTimeout: timeoutOf(target),
     sentinelRetryStrategy: reconnectDelay,
   };
 }
@@ -92,7 +112,7 @@ function clusterOptions(target: RedisConnectionOptions): ClusterOptions {
     redisOptions: dataNodeOptions(target),
     // ioredis keeps a Cluster's commands without a deadline while no node is reachable; off,
     // they fail at once instead, and the store waits for a connection attempt in progress
-    // itself, within commandTimeout (see `available`).
+    // itself, within commandTimeout (see redis-calls.ts).
     enableOfflineQueue: false,
     enableReadyCheck: true,
     // Reads go to masters: a replica may not have a write yet (a client just registered could
@@ -100,7 +120,7 @@ function clusterOptions(target: RedisConnectionOptions): ClusterOptions {
     scaleReads: "master",
     clusterRetryStrategy: reconnectDelay,
     // Asking one node for the slot map; seeds are tried in turn, so keep each short.
-    slotsRefreshTimeout: 1_000,
+    slotsRefreshTimeout: timeoutOf(target),
     // Topology changes (a promoted replica, moved slots) are also learnt from MOVED replies.
     slotsRefreshInterval: 5_000,
     // Seed host names are kept, not resolved once at start: TLS checks the certificate against
@@ -131,6 +151,32 @@ export function createRedisConnection(options: RedisConnectionOptions | string):
   // log every reconnect attempt as an unhandled error event.
   redis.on("error", () => {});
   return redis;
+}
+
+const reconnectAfterEndMs = 100;
+
+/**
+ * keepConnected reconnects `redis` whenever it ends without having been closed on purpose, and
+ * returns the function to call before closing it on purpose. ioredis ends a Sentinel client for
+ * good when a failover is announced while that client is asking the Sentinels for the primary
+ * (its failover detector disconnects the connector mid-connect); without this a store would stay
+ * unavailable after the very failover it should ride out. A Cluster client is left alone.
+ */
+export function keepConnected(redis: RedisClient): () => void {
+  if (redis.isCluster) return () => {};
+  let closing = false;
+  const onEnd = () => {
+    if (closing) return;
+    const timer = setTimeout(() => {
+      if (!closing && redis.status === "end") redis.connect().catch(() => {});
+    }, reconnectAfterEndMs);
+    timer.unref();
+  };
+  redis.on("end", onEnd);
+  return () => {
+    closing = true;
+    redis.off("end", onEnd);
+  };
 }
 
 /**

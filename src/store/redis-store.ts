@@ -1,9 +1,9 @@
 import type { Store } from "./client-store.js";
 import { createKeyLayout } from "./key-layout.js";
-import { available } from "./redis-calls.js";
+import { available, circuitOf } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
-import { createRedisConnection, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
+import { createRedisConnection, keepConnected, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { globPattern, hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
@@ -16,11 +16,17 @@ export interface RedisStoreOptions {
   connection?: RedisConnectionOptions;
   /**
    * redis is an existing client (plain, Sentinel or Cluster) to use; the caller owns it, close()
-   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast.
+   * leaves it open. Make it with createRedisConnection's options to keep commands failing fast,
+   * and keep it connected with keepConnected.
    */
   redis?: RedisClient;
   /** keyPrefix starts every key the store writes (e.g. `m2m:`), so one Redis can hold several. */
   keyPrefix: string;
+  /**
+   * timeoutMs bounds each connection attempt and command of the connection the store opens
+   * (M2M_STORE_TIMEOUT_MS; default 500); with `redis`, that client's own commandTimeout applies.
+   */
+  timeoutMs?: number | undefined;
 }
 
 /** createRedisStore returns the Redis backend; it throws TypeError for missing or conflicting options. */
@@ -34,7 +40,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
   if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
   const owned = options.redis === undefined;
-  const redis = options.redis ?? createRedisConnection(options.connection ?? options.url ?? "");
+  if (!owned && options.timeoutMs !== undefined) throw new TypeError("createRedisStore: timeoutMs is for a connection the store opens; give it to createRedisConnection");
+  const target: RedisConnectionOptions = options.connection ?? { kind: "single", url: options.url ?? "" };
+  const redis = options.redis ?? createRedisConnection(options.timeoutMs === undefined ? target : { ...target, timeoutMs: options.timeoutMs });
+  // A connection of the store's own is its to keep up until close(); a caller's is the caller's.
+  const stopKeeping = owned ? keepConnected(redis) : () => {};
   const layout = createKeyLayout(options.keyPrefix);
   const scripts = defineStoreScripts(redis);
   const changes = createRedisChangeFeed(redis, layout.clientChanges);
@@ -49,7 +59,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return !(await available(redis, () => hasKeyMatching(redis, globPattern(options.keyPrefix))));
     },
     evictionPolicies: () => available(redis, () => readEvictionPolicies(redis)),
+    onHealth: (listener) => circuitOf(redis).onChange(listener),
     async close(): Promise<void> {
+      stopKeeping();
       await changes.close();
       if (!owned || redis.status === "end") return;
       // Not connected, there is nothing to flush, and QUIT would only wait out commandTimeout.

@@ -130,6 +130,11 @@ function dial(port: number): Promise<string> {
   });
 }
 
+/** waitFor polls `check` every 5 ms; after `timeoutMs` it throws. */
+async function waitFor(check: () => boolean, timeoutMs = 2_000): Promise<void> {
+  for (const end = Date.now() + timeoutMs; !check(); await sleep(5)) if (Date.now() > end) throw new Error(`not within ${timeoutMs} ms`);
+}
+
 /** slowProxy forwards to `port`, splitting the first bytes the client sends into pieces. */
 async function slowProxy(port: number): Promise<{ url: string; close: () => void }> {
   const proxy = net.createServer((client) => {
@@ -416,5 +421,65 @@ describe("listener shutdown", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect([await hung, await hungH2]).toEqual(["failed", "failed"]);
+  });
+});
+
+describe("listener drain", () => {
+  /** h2Session opens a session and records the GOAWAY frames it receives. */
+  async function h2Session(url: string) {
+    const session = http2.connect(url);
+    const goaways: number[] = [];
+    session.on("goaway", (_code: number, lastStreamId: number) => goaways.push(lastStreamId));
+    session.on("error", () => {});
+    await new Promise((resolve) => session.once("remoteSettings", resolve));
+    const get = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const stream = session.request({ ":path": path });
+        stream.on("response", (headers) => resolve(Number(headers[":status"])));
+        stream.on("error", reject);
+        stream.resume();
+      });
+    return { session, goaways, get };
+  }
+
+  it("keeps accepting and serving while it asks every client to leave, then close() stops", async () => {
+    let arrived = 0;
+    const listener = createListener({ handler: echo(() => arrived++), host: "127.0.0.1", port: 0 });
+    const { url, port } = await listener.listen();
+    // An HTTP/1.1 keep-alive connection and an HTTP/2 session with a stream in flight.
+    const socket = net.connect(port, "127.0.0.1");
+    let text = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => (text += chunk));
+    const socketEnded = new Promise((resolve) => socket.once("close", resolve));
+    socket.write("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+    while (!text.includes("/first")) await sleep(5);
+    expect(text).toMatch(/keep-alive/i);
+    const before = await h2Session(url);
+    const inFlight = before.get("/slow");
+    while (arrived < 2) await sleep(5);
+
+    listener.drain();
+    // The open stream finishes; the session is told to go (GOAWAY naming the stream it took in).
+    expect(await inFlight).toBe(200);
+    expect(before.goaways).toEqual([1]);
+    // The kept-alive connection is answered once more, with connection: close, then closed.
+    socket.write("GET /second HTTP/1.1\r\nHost: x\r\n\r\n");
+    await socketEnded;
+    const second = text.slice(text.indexOf("HTTP/1.1", 1));
+    expect(second).toMatch(/^HTTP\/1\.1 200/);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    // New connections are still accepted and served, each once.
+    expect(await dial(port)).toBe("connected");
+    const fresh = await fetch(`${url}/fresh`);
+    expect([fresh.status, fresh.headers.get("connection")]).toEqual([200, "close"]);
+    const during = await h2Session(url);
+    expect(await during.get("/during")).toBe(200);
+    await waitFor(() => during.goaways.length > 0);
+    expect(during.goaways).toEqual([1]);
+
+    await listener.close();
+    expect(await dial(port)).toBe("ECONNREFUSED");
+    for (const { session } of [before, during]) session.destroy();
   });
 });

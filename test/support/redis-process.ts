@@ -68,6 +68,8 @@ export function infoField(info: string, field: string): string | undefined {
 /** RedisProcess is one running redis-server (data node or Sentinel). */
 export interface RedisProcess {
   readonly port: number;
+  /** pid is the redis-server's process id, e.g. to SIGSTOP it (a hung Redis). */
+  readonly pid: number;
   /** exited is true once the process has ended, stopped here or not. */
   readonly exited: boolean;
   /** stop shuts the server down without saving, killing it if it lingers; a no-op once exited. */
@@ -123,6 +125,7 @@ export async function startRedisProcess(port: number, dir: string, args: string[
   }
   return {
     port,
+    pid: child.pid as number,
     get exited() {
       return exited;
     },
