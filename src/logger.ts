@@ -12,6 +12,11 @@ export interface LoggerOptions {
 // lines never land in the middle of another's.
 const pipeAtomicBytes = 4096;
 
+// Field names that hold a secret or a token wherever they appear: at the top of a log line and
+// one or two objects down (the deepest the service logs; pino's paths name each depth).
+const secretFields = ["authorization", "client_secret", "clientSecret", "plain_secret", "plainSecret", "access_token", "token"];
+const redactedPaths: readonly string[] = secretFields.flatMap((field) => [field, `*.${field}`, `*.*.${field}`]);
+
 /**
  * createLogger returns the structured JSON logger. Nothing on a request path logs a secret or a
  * token; the redaction list is a second line of defence should one ever be passed by mistake.
@@ -24,7 +29,7 @@ export function createLogger(options: LoggerOptions): Logger {
       // pid tells the lines of the workers (and their primary) apart.
       base: { service: "m2m-auth", pid: process.pid },
       redact: {
-        paths: ["*.authorization", "*.client_secret", "*.clientSecret", "*.plain_secret", "*.plainSecret", "*.access_token", "*.token"],
+        paths: [...redactedPaths],
         censor: "[redacted]",
       },
     },
