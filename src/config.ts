@@ -153,7 +153,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
   const listenPort = port(env);
   const store = redisDeployment(env);
   const workers = workerCount(env, store, cores);
-  const keyPrefix = env["M2M_KEY_PREFIX"] ?? "m2m:";
+  const keyPrefix = read(env, "M2M_KEY_PREFIX") ?? "m2m:";
   const encryptionKey = key32(env, "M2M_KEY_ENCRYPTION_KEY");
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");

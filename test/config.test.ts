@@ -25,6 +25,9 @@ describe("loadConfig", () => {
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(loadConfig({ PORT: "9000" }).issuer).toBe("http://localhost:9000");
+    // Trimmed, and empty means unset, as for every other variable.
+    expect(loadConfig({ M2M_KEY_PREFIX: " tenant-a: " }).keyPrefix).toBe("tenant-a:");
+    expect(loadConfig({ M2M_KEY_PREFIX: "" }).keyPrefix).toBe("m2m:");
   });
 
   const bad: [Record<string, string>, string][] = [
