@@ -68,6 +68,9 @@ export function armDeadline(
   res.once("close", () => clearTimeout(timer));
 }
 
+// How long a 408 may take to reach an HTTP/2 peer before its stream is cancelled.
+const expiredGraceMs = 200;
+
 function expire(
   req: http.IncomingMessage | http2.Http2ServerRequest,
   res: http.ServerResponse | http2.Http2ServerResponse,
@@ -94,9 +97,16 @@ function expire(
     res.end();
     // Once the response is out, this asks a client still sending its body to stop, without an
     // error. (Closing at once instead can leave the response unsent when the body had ended.)
-    stream.once("finish", () => {
+    const stop = (): void => {
       if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    });
+    };
+    if (stream.writableFinished) stop();
+    else stream.once("finish", stop);
+    // Whatever holds the response back (a peer that stopped reading), the stream ends soon after
+    // its deadline all the same: the deadline is absolute.
+    setTimeout(() => {
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+    }, expiredGraceMs).unref();
   }
   // The stream's close would end the request as if its body were complete: make a reader fail.
   (req as http2.Http2ServerRequest).destroy();
