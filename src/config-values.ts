@@ -12,7 +12,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** Env is the environment loadConfig reads (process.env, or a test's own). */
+/** Env is the environment loadConfig reads: the process's, or a test's own. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** read returns the trimmed value of `name`, or undefined when it is unset or empty. */
