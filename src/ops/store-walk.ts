@@ -1,16 +1,16 @@
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { restoreCandidatesStateName } from "../state/restore-candidate.js";
 import { decodeRecord, indexMember } from "../store/client-record-codec.js";
 import { clientTag, organizationTag, type KeyLayout, type ParsedKey } from "../store/key-layout.js";
 import { available } from "../store/redis-calls.js";
 import { pingDeployment, type RedisClient } from "../store/redis-connection.js";
+import { dataNodes } from "../store/redis-deployment.js";
 
 // One pass over every key under the prefix: SCAN on each node that holds data (every master of a
 // Cluster), reading the keys each batch names in one pipeline to that node. Records are decoded
 // here and only what the cross-checks need is kept, so memory grows with the ids, not the bytes.
 
 const scanCount = 1_000;
-const clusterSlots = 16_384;
 
 /** SeenRecord is a client record as the walk read it: its place, or why it cannot be used. */
 export type SeenRecord =
@@ -54,22 +54,6 @@ export function judgeRecord(key: string, clientId: string, bytes: Buffer): SeenR
     return { key, problem: `belongs to organization "${organizationId}", whose hash tag its key does not carry` };
   }
   return { key, organizationId, member: indexMember(record), secretIds: new Set(record.secretHashes.map((hash) => hash.secretId)) };
-}
-
-// The nodes to SCAN: the client itself, or every master of a Cluster, checked to serve every slot
-// between them, so no key can be missed.
-function dataNodes(redis: RedisClient): Redis[] {
-  if (!redis.isCluster) return [redis as Redis];
-  const cluster = redis as Cluster;
-  const masters = cluster.nodes("master");
-  const walked = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
-  for (let slot = 0; slot < clusterSlots; slot++) {
-    const owner = cluster.slots[slot]?.[0];
-    if (owner === undefined || !walked.has(owner)) {
-      throw new Error(`the Cluster's slot ${slot} is served by ${owner ?? "no node"}, not one of the connected masters; check again once the Cluster is stable`);
-    }
-  }
-  return masters;
 }
 
 function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: unknown): void {

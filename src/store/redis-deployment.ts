@@ -2,15 +2,27 @@ import type { Cluster, Redis } from "ioredis";
 import type { RedisClient } from "./redis-connection.js";
 
 // What the store asks the Redis deployment about itself, rather than about its data: done at
-// start, on every node that holds data (each master of a Cluster).
+// start (and by operator commands), on every node that holds data (each master of a Cluster).
 
-function dataNodes(redis: RedisClient): Redis[] {
-  return redis.isCluster ? (redis as Cluster).nodes("master") : [redis as Redis];
-}
+const clusterSlots = 16_384;
 
-/** globPattern is the SCAN MATCH pattern of every key starting with `prefix` (glob characters escaped). */
-export function globPattern(prefix: string): string {
-  return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+/**
+ * dataNodes are the nodes that hold data: the client itself, or every master of a Cluster,
+ * checked to serve every slot between them, so a walk of all of them misses no key. It throws
+ * while the Cluster's slots are not all served by the masters it knows (check again once stable).
+ */
+export function dataNodes(redis: RedisClient): Redis[] {
+  if (!redis.isCluster) return [redis as Redis];
+  const cluster = redis as Cluster;
+  const masters = cluster.nodes("master");
+  const known = new Set(masters.map((node) => `${node.options.host}:${node.options.port}`));
+  for (let slot = 0; slot < clusterSlots; slot++) {
+    const owner = cluster.slots[slot]?.[0];
+    if (owner === undefined || !known.has(owner)) {
+      throw new Error(`the Cluster's slot ${slot} is served by ${owner ?? "no node"}, not one of the connected masters; check again once the Cluster is stable`);
+    }
+  }
+  return masters;
 }
 
 async function nodeHasKey(node: Redis, pattern: string): Promise<boolean> {

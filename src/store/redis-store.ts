@@ -4,7 +4,7 @@ import { available, circuitOf } from "./redis-calls.js";
 import { createRedisChangeFeed } from "./redis-change-feed.js";
 import { createRedisClientStore } from "./redis-client-store.js";
 import { createRedisConnection, keepConnected, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
-import { globPattern, hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
+import { hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -56,7 +56,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       await available(redis, () => pingDeployment(redis));
     },
     async empty(): Promise<boolean> {
-      return !(await available(redis, () => hasKeyMatching(redis, globPattern(options.keyPrefix))));
+      return !(await available(redis, () => hasKeyMatching(redis, layout.match)));
     },
     evictionPolicies: () => available(redis, () => readEvictionPolicies(redis)),
     onHealth: (listener) => circuitOf(redis).onChange(listener),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createM2MServer } from "../../src/server.js";
 import { StoreStateError } from "../../src/state/store-state-error.js";
-import { globPattern } from "../../src/store/redis-deployment.js";
+import { createKeyLayout } from "../../src/store/key-layout.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { captureLog } from "../support/log-capture.js";
 import { freePort, removeDir, startRedisProcess, tempDir, type RedisProcess } from "../support/redis-process.js";
@@ -80,7 +80,8 @@ describe("the Redis deployment's eviction policy", () => {
   });
 
   it("scans for a prefix as written, glob characters and all", () => {
-    expect(globPattern("m2m:")).toBe("m2m:*");
-    expect(globPattern("a*b?[c]\\")).toBe("a\\*b\\?\\[c\\]\\\\*");
+    // One home for the pattern: the key layout's, which the empty-prefix check scans with.
+    expect(createKeyLayout("m2m:").match).toBe("m2m:*");
+    expect(createKeyLayout("a*b?[c]\\").match).toBe("a\\*b\\?\\[c\\]\\\\*");
   });
 });
