@@ -1,0 +1,45 @@
+// The rules two rooms must agree on, each defined once. A leaf: it imports nothing, so the
+// interceptor library (which may import nothing of the server) and the server share it.
+
+/** minTokenLifetimeSeconds is the shortest client `expiry` the issuer allows. */
+export const minTokenLifetimeSeconds = 60;
+
+/** maxTokenLifetimeSeconds is the longest client `expiry` (a token's `exp` − `iat`): no token lives longer. */
+export const maxTokenLifetimeSeconds = 86_400;
+
+/** defaultClockSkewSeconds is the verifier's default leeway on `exp`, `nbf` and `iat` (RFC 7519 §4.1.4-6). */
+export const defaultClockSkewSeconds = 30;
+
+/** maxClockSkewSeconds is the largest leeway a verifier may be configured with. */
+export const maxClockSkewSeconds = 300;
+
+/**
+ * keyRetentionMs is how long a demoted signing key stays in the JWKS: a token it signed lives at
+ * most maxTokenLifetimeSeconds, and a verifier at its largest skew still accepts it that much
+ * longer. Any shorter and rotation would make valid tokens unverifiable (RFC 7517 §5, RFC 9068 §4).
+ */
+export const keyRetentionMs = (maxTokenLifetimeSeconds + maxClockSkewSeconds) * 1000;
+
+/** maxTokenLength is the longest token, in characters, a verifier parses at all (8 KiB); the issuer never mints a longer one. */
+export const maxTokenLength = 8192;
+
+/** scopeTokenPattern is one RFC 6749 §3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E ). */
+export const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** maxScopeLength is the longest scope-token a client may be granted. */
+export const maxScopeLength = 128;
+
+/** clientIdPrefix starts every organization client id the issuer generates. */
+export const clientIdPrefix = "m2morg_";
+
+/** adminIdPrefix starts the id of the bootstrap admin client. */
+export const adminIdPrefix = "m2madmin_";
+
+/**
+ * generatedClientIdPattern matches an id newClientId makes: the prefix, the organization's
+ * 6-character hash tag (captured), then random base32.
+ */
+export const generatedClientIdPattern = new RegExp(`^${clientIdPrefix}([a-z2-7]{6})[a-z2-7]+$`);
+
+/** generatedAdminIdPattern matches an id of the bootstrap admin client. */
+export const generatedAdminIdPattern = new RegExp(`^${adminIdPrefix}[a-z2-7]{20}$`);
