@@ -1,4 +1,22 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+// The domain's errors, and nothing of any transport: each edge maps them once, RPC in
+// src/rpc/connect-errors.ts, the OAuth endpoint and REST in src/http/http-errors.ts.
+
+/**
+ * M2MErrorCode is every code a domain error carries: RFC 6749 §5.2 codes where the OAuth token
+ * path meets the error, and AIP-193 canonical codes (snake_case) for the management API.
+ */
+export type M2MErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "invalid_argument"
+  | "not_found"
+  | "permission_denied"
+  | "failed_precondition"
+  | "temporarily_unavailable"
+  | "server_error";
 
 /**
  * M2MError is the base of every error a caller may see: `code` is stable and machine-readable,
@@ -6,7 +24,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
  */
 export class M2MError extends Error {
   /** code is the stable error code, an RFC 6749 §5.2 code where one applies. */
-  readonly code: string;
+  readonly code: M2MErrorCode;
   /** retryable tells a caller the same request may succeed later. */
   readonly retryable: boolean;
   /**
@@ -15,7 +33,7 @@ export class M2MError extends Error {
    */
   readonly reason: string | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; retryable?: boolean; reason?: string }) {
+  constructor(code: M2MErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean; reason?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -93,13 +111,6 @@ export class NotFoundError extends M2MError {
   }
 }
 
-/** AlreadyExistsError says a resource with that id exists already. */
-export class AlreadyExistsError extends M2MError {
-  constructor(message: string) {
-    super("already_exists", message);
-  }
-}
-
 /** PermissionDeniedError says the caller may not do this (another organization, an ungranted scope). */
 export class PermissionDeniedError extends M2MError {
   constructor(message: string) {
@@ -111,20 +122,6 @@ export class PermissionDeniedError extends M2MError {
 export class FailedPreconditionError extends M2MError {
   constructor(message: string) {
     super("failed_precondition", message);
-  }
-}
-
-/** InvalidTokenError is RFC 6750 §3.1 `invalid_token`: missing, malformed, expired or forged. */
-export class InvalidTokenError extends M2MError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("invalid_token", message, options);
-  }
-}
-
-/** InsufficientScopeError is RFC 6750 §3.1 `insufficient_scope`. */
-export class InsufficientScopeError extends M2MError {
-  constructor(message: string) {
-    super("insufficient_scope", message);
   }
 }
 
@@ -145,57 +142,4 @@ export class InternalError extends M2MError {
 /** toM2MError returns `err` if it is an M2MError, otherwise an InternalError that hides it. */
 export function toM2MError(err: unknown): M2MError {
   return err instanceof M2MError ? err : new InternalError({ cause: err });
-}
-
-const connectCodes: Record<string, Code> = {
-  invalid_request: Code.InvalidArgument,
-  invalid_argument: Code.InvalidArgument,
-  invalid_client: Code.Unauthenticated,
-  invalid_token: Code.Unauthenticated,
-  unsupported_grant_type: Code.InvalidArgument,
-  invalid_scope: Code.InvalidArgument,
-  invalid_target: Code.InvalidArgument,
-  insufficient_scope: Code.PermissionDenied,
-  permission_denied: Code.PermissionDenied,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  temporarily_unavailable: Code.Unavailable,
-  server_error: Code.Internal,
-};
-
-/** toConnectError maps any error to the ConnectError a caller sees: the one place for RPC codes. */
-export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
-  const e = toM2MError(err);
-  const metadata = e.reason === undefined ? undefined : { "m2m-error-reason": e.reason };
-  return new ConnectError(e.message, connectCodes[e.code] ?? Code.Internal, metadata, undefined, e);
-}
-
-const httpStatuses: Record<string, number> = {
-  invalid_client: 401,
-  invalid_token: 401,
-  insufficient_scope: 403,
-  permission_denied: 403,
-  not_found: 404,
-  already_exists: 409,
-  failed_precondition: 412,
-  temporarily_unavailable: 503,
-  server_error: 500,
-};
-
-/** OAuthErrorBody is the RFC 6749 §5.2 error response body. */
-export interface OAuthErrorBody {
-  error: string;
-  error_description: string;
-}
-
-/** toOAuthError maps any error to an HTTP status and RFC 6749 §5.2 body: the one place for HTTP. */
-export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBody; retryable: boolean } {
-  const e = toM2MError(err);
-  return {
-    status: httpStatuses[e.code] ?? 400,
-    body: { error: e.code, error_description: e.message },
-    retryable: e.retryable,
-  };
 }

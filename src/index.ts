@@ -11,18 +11,16 @@ export type { ClientPage, ClientStore, StateChange, StateStore, Store } from "./
 export { createMemoryStore } from "./store/memory-store.js";
 export { createRedisStore, type RedisStoreOptions } from "./store/redis-store.js";
 export {
-  AlreadyExistsError,
-  InsufficientScopeError,
   InternalError,
   InvalidArgumentError,
   InvalidClientError,
   InvalidRequestError,
   InvalidScopeError,
   InvalidTargetError,
-  InvalidTokenError,
   PermissionDeniedError,
   FailedPreconditionError,
   M2MError,
+  type M2MErrorCode,
   NotFoundError,
   UnavailableError,
   UnsupportedGrantTypeError,

@@ -9,6 +9,7 @@ import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
+import { faultInterceptor } from "./http/request-fault.js";
 import { createListener } from "./http/listener.js";
 import { createManagementRoutes } from "./http/management-routes.js";
 import { createTokenEndpoint } from "./http/token-endpoint.js";
@@ -16,7 +17,7 @@ import { createAuthInterceptor } from "./interceptor/index.js";
 import { loadIssuerState } from "./issuer-state.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { KeyRing } from "./keys/key-ring.js";
-import { errorInterceptor } from "./rpc/error-interceptor.js";
+import { errorInterceptor } from "./rpc/connect-errors.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
@@ -177,7 +178,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // Every request message here is small; a bound keeps a hostile body from filling memory.
   const readMaxBytes = 64 * 1024;
   const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes });
-  const inProcess = createRouterTransport(routes, { router: { interceptors, jsonOptions } });
+  // REST's calls are logged once, by the HTTP handler, as the REST answer: a fault's cause, which
+  // the transport does not carry back, is recorded for that line.
+  const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
 
   const handler = createHttpHandler({
     rpc,

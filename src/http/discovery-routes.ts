@@ -1,6 +1,7 @@
 import type { KeyRing } from "../keys/key-ring.js";
 import type { Readiness } from "../readiness.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { recordFault } from "./request-fault.js";
 
 /** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata, health. */
 export type DiscoveryRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
@@ -43,16 +44,27 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
       try {
         await ping();
         sendJson(res, 200, { status: "ok" }, { "cache-control": "no-store" });
-      } catch {
+      } catch (err) {
+        recordFault(err);
         sendJson(res, 503, { status: "unavailable" }, { "cache-control": "no-store", "retry-after": "1" });
       }
     } else if (path === "/readyz") {
       // Whether a balancer should send this process new traffic: every condition clear, and the
       // store answering now.
       const reasons = readiness.reasons();
-      if (reasons.length === 0) await ping().catch(() => reasons.push("store: unreachable"));
-      if (reasons.length === 0) sendJson(res, 200, { status: "ready" }, { "cache-control": "no-store" });
-      else sendJson(res, 503, { status: "not_ready", reasons }, { "cache-control": "no-store", "retry-after": "1" });
+      if (reasons.length === 0) {
+        await ping().catch((err: unknown) => {
+          recordFault(err);
+          reasons.push("store: unreachable");
+        });
+      }
+      if (reasons.length === 0) {
+        sendJson(res, 200, { status: "ready" }, { "cache-control": "no-store" });
+      } else {
+        // A condition (draining, a lost store state) is itself the cause of the 503.
+        recordFault(new Error(`not ready: ${reasons.join("; ")}`));
+        sendJson(res, 503, { status: "not_ready", reasons }, { "cache-control": "no-store", "retry-after": "1" });
+      }
     } else if (path === "/.well-known/oauth-authorization-server") {
       sendJson(res, 200, metadata, { "cache-control": "public, max-age=3600" });
     } else {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { withFaultSlot, type FaultSlot } from "./request-fault.js";
 import type { ManagementRoutes } from "./management-routes.js";
 
 /** HttpHandlerOptions are the parts the one handler dispatches to. */
@@ -22,7 +23,8 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
 
 /**
  * createHttpHandler routes a request: RPCs to the connect adapter (logged by its interceptor),
- * `/oauth/token` to the token endpoint, the rest to the REST and discovery routes, logged here.
+ * `/oauth/token` to the token endpoint (which logs its own outcome), the rest to the REST and
+ * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const { rpc, token, management, discovery, logger } = options;
@@ -34,18 +36,27 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       return;
     }
     const start = performance.now();
+    // One line per answer, when it is sent; a 5xx at `error`, with the cause its route recorded.
+    const slot: FaultSlot = {};
     res.once("finish", () => {
-      logger.info({ method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) }, "http");
+      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
+      if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
+      else logger.info(line, "http");
     });
-    void (async () => {
+    withFaultSlot(slot, async () => {
       // The URL's host is a placeholder: only path and query are read, never a Host header.
       const url = new URL(req.url ?? "/", "http://localhost");
       if ((await management(req, res, url)) || (await discovery(req, res, url))) return;
       sendJson(res, 404, { code: "not_found", message: `no route for ${path}` });
-    })().catch((err: unknown) => {
-      logger.error({ err, path }, "http route failed");
-      if (!res.headersSent) sendJson(res, 500, { code: "internal", message: "internal error" });
-      else res.destroy();
+    }).catch((err: unknown) => {
+      if (!res.headersSent) {
+        slot.cause ??= err;
+        sendJson(res, 500, { code: "internal", message: "internal error" });
+      } else {
+        // Its answer had begun: there is no 500 to log it with.
+        logger.error({ method: req.method, path, err }, "http route failed");
+        res.destroy();
+      }
     });
   };
 }

@@ -11,7 +11,8 @@ import {
   UpdateOrganizationClientResponseSchema,
 } from "../../gen/m2mauth/v1/clients_pb.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
-import { messageFromJson, pathSegment, readJsonObject, restJsonWrite, sendRestError } from "./rest-json.js";
+import { sendMethodNotAllowed, sendRestError } from "./http-errors.js";
+import { messageFromJson, pathSegment, readJsonObject, restJsonWrite } from "./rest-json.js";
 
 // The REST routes are a thin adapter: each one calls the same RPC, in process, through a router
 // transport that runs the server's own interceptors. REST and RPC therefore share one
@@ -122,7 +123,7 @@ export function createManagementRoutes(transport: Transport): ManagementRoutes {
           sendJson(res, 200, {}, noStore);
           break;
         default:
-          sendJson(res, 405, { code: "unimplemented", message: `${req.method} is not allowed here` }, { allow: allowed(t) });
+          sendMethodNotAllowed(res, req.method, allowed(t));
       }
     } catch (err) {
       sendRestError(res, err);

@@ -1,8 +1,7 @@
 import { fromJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
-import { requestIdReusedReason, toConnectError } from "../errors.js";
-import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { toConnectError } from "../rpc/connect-errors.js";
+import { mediaType, readBody, type HttpRequest } from "./exchange.js";
 
 /** restJsonWrite writes messages as the seed shows them: snake_case, every field present. */
 export const restJsonWrite = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
@@ -42,24 +41,4 @@ export function messageFromJson<Desc extends DescMessage>(schema: Desc, json: Js
   } catch (err) {
     throw new ConnectError(`request body: ${err instanceof Error ? err.message : "invalid"}`, Code.InvalidArgument);
   }
-}
-
-// Where an HTTP specification asks for a status the Connect code does not map to, by error reason.
-const reasonStatuses: Record<string, number> = {
-  // draft-ietf-httpapi-idempotency-key-header §2.7: a key reused with another payload is 422.
-  [requestIdReusedReason]: 422,
-};
-
-/** sendRestError writes a ConnectError as `{code, message}` with the HTTP status of its code. */
-export function sendRestError(res: HttpResponse, err: unknown): void {
-  const error = ConnectError.from(err);
-  const headers: Record<string, string> = {};
-  const challenge = error.metadata.get("www-authenticate");
-  if (challenge !== null) headers["www-authenticate"] = challenge;
-  if (error.code === Code.Unavailable) headers["retry-after"] = "1";
-  const reason = error.metadata.get("m2m-error-reason");
-  if (reason !== null) headers["m2m-error-reason"] = reason;
-  const status = (reason !== null ? reasonStatuses[reason] : undefined) ?? codeToHttpStatus(error.code);
-  // Internal errors carry no detail to the caller (errors.ts made them generic already).
-  sendJson(res, status, { code: codeToString(error.code), message: error.rawMessage }, headers);
 }

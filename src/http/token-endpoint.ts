@@ -1,7 +1,8 @@
-import { InvalidClientError, InvalidRequestError, toOAuthError } from "../errors.js";
+import { InvalidClientError, InvalidRequestError } from "../errors.js";
 import { secretPrefix } from "../clients/ids.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { toOAuthError } from "./http-errors.js";
 
 /** TokenEndpointLog receives the outcome of a token request: never its credentials. */
 export type TokenEndpointLog = (outcome: { status: number; ms: number; error?: string; clientId?: string; cause?: unknown }) => void;

@@ -1,9 +1,11 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { faultCause, isServerFault } from "./connect-errors.js";
 
 /**
  * createLoggingInterceptor logs one line per RPC outcome: procedure, code and duration. It never
- * logs messages, headers or bodies, so neither a secret nor a token can reach the log.
+ * logs messages, headers or bodies, so neither a secret nor a token can reach the log; a server
+ * fault (a 5xx code) is logged at `error` with its cause, which is ours, never caller data.
  */
 export function createLoggingInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
@@ -16,13 +18,8 @@ export function createLoggingInterceptor(logger: Logger): Interceptor {
     } catch (err) {
       const code = err instanceof ConnectError ? err.code : Code.Internal;
       const line = { rpc, code: Code[code], ms: Math.round(performance.now() - start) };
-      if (code === Code.Internal || code === Code.Unknown) {
-        // The cause is ours (a bug or a dependency), never caller data; log it for the operator.
-        const cause = err instanceof ConnectError ? err.cause : err;
-        logger.error({ ...line, err: cause }, "rpc");
-      } else {
-        logger.info(line, "rpc");
-      }
+      if (isServerFault(code)) logger.error({ ...line, err: faultCause(err) }, "rpc");
+      else logger.info(line, "rpc");
       throw err;
     }
   };

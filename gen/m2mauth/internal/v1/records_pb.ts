@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/internal/v1/records.proto.
  */
 export const file_m2mauth_internal_v1_records: GenFile = /*@__PURE__*/
-  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCLVAQoKU2lnbmluZ0tleRILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgMEhYKDmNyZWF0ZV90aW1lX21zGAQgASgDEhkKEXByaXZhdGVfa2V5X25vbmNlGAUgASgMEhgKEGFjdGl2YXRlX3RpbWVfbXMYBiABKAMSGgoSZGVhY3RpdmF0ZV90aW1lX21zGAcgASgDEhYKDnJldGlyZV90aW1lX21zGAggASgDEhcKD3B1Ymxpc2hfdGltZV9tcxgJIAEoAyJQCg5TaWduaW5nS2V5UmluZxItCgRrZXlzGAEgAygLMh8ubTJtYXV0aC5pbnRlcm5hbC52MS5TaWduaW5nS2V5Eg8KB3ZlcnNpb24YAiABKAMiOQoJU2VjcmV0VXNlEhEKCXNlY3JldF9pZBgBIAEoCRIZChFsYXN0X3VzZWRfdGltZV9tcxgCIAEoAyJ+ChNDbGllbnRDcmVhdGVSZXF1ZXN0EhMKC2ZpbmdlcnByaW50GAEgASgMEiUKBmNsaWVudBgCIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EhUKDXNlYWxlZF9zZWNyZXQYAyABKAwSFAoMc2VjcmV0X25vbmNlGAQgASgMYgZwcm90bzM", [file_m2mauth_v1_clients]);
+  fileDesc("CiFtMm1hdXRoL2ludGVybmFsL3YxL3JlY29yZHMucHJvdG8SE20ybWF1dGguaW50ZXJuYWwudjEibQoMQ2xpZW50UmVjb3JkEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EjYKDXNlY3JldF9oYXNoZXMYAiADKAsyHy5tMm1hdXRoLmludGVybmFsLnYxLlNlY3JldEhhc2giLQoKU2VjcmV0SGFzaBIRCglzZWNyZXRfaWQYASABKAkSDAoEaGFzaBgCIAEoDCLVAQoKU2lnbmluZ0tleRILCgNraWQYASABKAkSCwoDYWxnGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgMEhYKDmNyZWF0ZV90aW1lX21zGAQgASgDEhkKEXByaXZhdGVfa2V5X25vbmNlGAUgASgMEhgKEGFjdGl2YXRlX3RpbWVfbXMYBiABKAMSGgoSZGVhY3RpdmF0ZV90aW1lX21zGAcgASgDEhYKDnJldGlyZV90aW1lX21zGAggASgDEhcKD3B1Ymxpc2hfdGltZV9tcxgJIAEoAyJQCg5TaWduaW5nS2V5UmluZxItCgRrZXlzGAEgAygLMh8ubTJtYXV0aC5pbnRlcm5hbC52MS5TaWduaW5nS2V5Eg8KB3ZlcnNpb24YAiABKAMifgoTQ2xpZW50Q3JlYXRlUmVxdWVzdBITCgtmaW5nZXJwcmludBgBIAEoDBIlCgZjbGllbnQYAiABKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudBIVCg1zZWFsZWRfc2VjcmV0GAMgASgMEhQKDHNlY3JldF9ub25jZRgEIAEoDGIGcHJvdG8z", [file_m2mauth_v1_clients]);
 
 /**
  * ClientRecord is what the store keeps for a client: the public record plus the secrets' hashes.
@@ -163,31 +163,6 @@ export const SigningKeyRingSchema: GenMessage<SigningKeyRing> = /*@__PURE__*/
   messageDesc(file_m2mauth_internal_v1_records, 3);
 
 /**
- * SecretUse is when a client's secret last obtained a token (kept apart from the record, so the
- * token path never rewrites records).
- *
- * @generated from message m2mauth.internal.v1.SecretUse
- */
-export type SecretUse = Message<"m2mauth.internal.v1.SecretUse"> & {
-  /**
-   * @generated from field: string secret_id = 1;
-   */
-  secretId: string;
-
-  /**
-   * @generated from field: int64 last_used_time_ms = 2;
-   */
-  lastUsedTimeMs: bigint;
-};
-
-/**
- * Describes the message m2mauth.internal.v1.SecretUse.
- * Use `create(SecretUseSchema)` to create a new message.
- */
-export const SecretUseSchema: GenMessage<SecretUse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_internal_v1_records, 4);
-
-/**
  * ClientCreateRequest is the first answer to an idempotent CreateOrganizationClient (request_id,
  * or REST's Idempotency-Key), kept for a short window so that a retry replays it.
  *
@@ -228,5 +203,5 @@ export type ClientCreateRequest = Message<"m2mauth.internal.v1.ClientCreateReque
  * Use `create(ClientCreateRequestSchema)` to create a new message.
  */
 export const ClientCreateRequestSchema: GenMessage<ClientCreateRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_internal_v1_records, 5);
+  messageDesc(file_m2mauth_internal_v1_records, 4);
 
