@@ -2,21 +2,25 @@
 // src/rpc/connect-errors.ts, the OAuth endpoint and REST in src/http/http-errors.ts.
 
 /**
- * M2MErrorCode is every code a domain error carries: RFC 6749 §5.2 codes where the OAuth token
- * path meets the error, and AIP-193 canonical codes (snake_case) for the management API.
+ * m2mErrorCodes are the codes a domain error carries: RFC 6749 §5.2 codes where the OAuth token
+ * path meets the error, AIP-193 canonical codes (snake_case) for the management API.
  */
-export type M2MErrorCode =
-  | "invalid_request"
-  | "invalid_client"
-  | "unsupported_grant_type"
-  | "invalid_scope"
-  | "invalid_target"
-  | "invalid_argument"
-  | "not_found"
-  | "permission_denied"
-  | "failed_precondition"
-  | "temporarily_unavailable"
-  | "server_error";
+export const m2mErrorCodes = [
+  "invalid_request",
+  "invalid_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "invalid_target",
+  "invalid_argument",
+  "not_found",
+  "permission_denied",
+  "failed_precondition",
+  "temporarily_unavailable",
+  "server_error",
+] as const;
+
+/** M2MErrorCode is one of m2mErrorCodes: each edge's table is total over it, or over its subset. */
+export type M2MErrorCode = (typeof m2mErrorCodes)[number];
 
 /**
  * M2MError is the base of every error a caller may see: `code` is stable and machine-readable,

@@ -206,5 +206,11 @@ describe("bad input", () => {
   it("answers 404 for unknown routes and 405 for wrong methods", async () => {
     expect((await api("GET", `/nope`)).status).toBe(404);
     expect((await api("PUT", `/api/v1/organizations/${org}/clients`, {})).status).toBe(405);
+    // RFC 9110 §15.5.6: a 405 names the methods the resource allows; its code says what went wrong.
+    const put = await api("PUT", `/api/v1/organizations/${org}/clients/m2morg_x`, {});
+    expect([put.status, put.headers.get("allow"), put.json.code]).toEqual([405, "GET, PATCH, DELETE", "method_not_allowed"]);
+    expect(put.json.message).toMatch(/PUT is not allowed here; use GET, PATCH, DELETE/);
+    const get = await api("GET", `/api/v1/organizations/${org}/clients/m2morg_x/secrets`);
+    expect([get.status, get.headers.get("allow"), get.json.code]).toEqual([405, "POST", "method_not_allowed"]);
   });
 });
