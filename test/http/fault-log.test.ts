@@ -3,8 +3,8 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { UnavailableError } from "../../src/errors.js";
-import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
+import { faultyStore } from "../support/faulty-store.js";
 import { captureLog, type CapturedLog } from "../support/log-capture.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { getToken, startTestServer, type TestServer } from "../support/server.js";
@@ -13,37 +13,16 @@ import { getToken, startTestServer, type TestServer } from "../support/server.js
 // why, since the caller is told nothing. A fault is injected into a real Redis store's calls.
 
 const org = "org_faultlog";
-let fault: Error | undefined;
 let log: CapturedLog;
 let t: TestServer;
 let adminToken: string;
 
-// The store as the server sees it: Redis, except that the chosen calls throw `fault` while it is set.
-function faulty(store: Store, failing: ReadonlySet<string>): Store {
-  const check = (name: string) => {
-    if (fault !== undefined && failing.has(name)) throw fault;
-  };
-  const clients = new Proxy(store.clients, {
-    get(target, name, receiver) {
-      const value: unknown = Reflect.get(target, name, receiver);
-      if (typeof value !== "function") return value;
-      return async (...args: unknown[]) => (check(`clients.${String(name)}`), value.apply(target, args));
-    },
-  }) as ClientStore;
-  return new Proxy(store, {
-    get(target, name, receiver) {
-      if (name === "clients") return clients;
-      if (name === "ping") return async () => (check("ping"), target.ping());
-      return Reflect.get(target, name, receiver);
-    },
-  });
-}
-
 const redis = createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() });
+const faulty = faultyStore(redis, ["clients.list", "clients.get", "ping"]);
 
 beforeAll(async () => {
   log = captureLog();
-  t = await startTestServer({ store: faulty(redis, new Set(["clients.list", "clients.get", "ping"])), logger: log.logger });
+  t = await startTestServer({ store: faulty.store, logger: log.logger });
   adminToken = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
 });
 afterAll(async () => {
@@ -51,7 +30,7 @@ afterAll(async () => {
   await redis.close();
 });
 beforeEach(() => {
-  fault = undefined;
+  faulty.fault = undefined;
   log.lines.length = 0;
 });
 
@@ -63,7 +42,7 @@ async function linesWith(text: string): Promise<CapturedLog["lines"]> {
 
 describe("a server fault", () => {
   it("behind a REST route is logged once, with its cause, on the REST answer's line", async () => {
-    fault = new TypeError("clients.list exploded (rest)");
+    faulty.fault = new TypeError("clients.list exploded (rest)");
     const res = await fetch(`${t.url}/api/v1/organizations/${org}/clients`, { headers: { authorization: `Bearer ${adminToken}` } });
     expect([res.status, await res.json()]).toEqual([500, { code: "internal", message: "internal error" }]);
     const lines = await linesWith("clients.list exploded (rest)");
@@ -75,7 +54,7 @@ describe("a server fault", () => {
   });
 
   it("of the store (unavailable) behind a REST route is logged once, with its cause", async () => {
-    fault = new UnavailableError(undefined, { cause: new Error("connect ECONNREFUSED (rest)") });
+    faulty.fault = new UnavailableError(undefined, { cause: new Error("connect ECONNREFUSED (rest)") });
     const res = await fetch(`${t.url}/api/v1/organizations/${org}/clients`, { headers: { authorization: `Bearer ${adminToken}` } });
     expect([res.status, ((await res.json()) as { code: string }).code]).toEqual([503, "unavailable"]);
     const lines = await linesWith("ECONNREFUSED (rest)");
@@ -86,9 +65,9 @@ describe("a server fault", () => {
   it("over RPC is logged once, with its cause, for internal and unavailable alike", async () => {
     const clients = createClient(OrganizationClientService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" }));
     const call = () => clients.listOrganizationClients({ organizationId: org }, { headers: { authorization: `Bearer ${adminToken}` } });
-    fault = new TypeError("clients.list exploded (rpc)");
+    faulty.fault = new TypeError("clients.list exploded (rpc)");
     expect(await call().catch((err: unknown) => ConnectError.from(err).code)).toBe(Code.Internal);
-    fault = new UnavailableError(undefined, { cause: new Error("connect ECONNREFUSED (rpc)") });
+    faulty.fault = new UnavailableError(undefined, { cause: new Error("connect ECONNREFUSED (rpc)") });
     expect(await call().catch((err: unknown) => ConnectError.from(err).code)).toBe(Code.Unavailable);
     const internal = await linesWith("clients.list exploded (rpc)");
     const unavailable = await linesWith("ECONNREFUSED (rpc)");
@@ -98,7 +77,7 @@ describe("a server fault", () => {
   });
 
   it("on the token endpoint is logged once, with its cause", async () => {
-    fault = new TypeError("clients.get exploded (token)");
+    faulty.fault = new TypeError("clients.get exploded (token)");
     const res = await fetch(`${t.url}/oauth/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -111,7 +90,7 @@ describe("a server fault", () => {
   });
 
   it("on a discovery route (health) is logged once, with its cause", async () => {
-    fault = new Error("ping exploded (health)");
+    faulty.fault = new Error("ping exploded (health)");
     expect((await fetch(`${t.url}/healthz`)).status).toBe(503);
     const lines = await linesWith("ping exploded (health)");
     expect(lines).toHaveLength(1);

@@ -1,0 +1,34 @@
+import type { ClientStore, Store } from "../../src/store/client-store.js";
+
+/** FaultyStore is a real store whose chosen calls throw `fault` while it is set. */
+export interface FaultyStore {
+  store: Store;
+  /** fault, while set, is thrown by each failing call instead of calling the store. */
+  fault: unknown;
+}
+
+/**
+ * faultyStore wraps `store` so that the calls named in `failing` (`clients.list`, `clients.get`,
+ * `ping`, …) throw `fault` while it is set: an unexpected error, or an outage, on demand.
+ */
+export function faultyStore(store: Store, failing: readonly string[]): FaultyStore {
+  const state: FaultyStore = { store, fault: undefined };
+  const check = (name: string) => {
+    if (state.fault !== undefined && failing.includes(name)) throw state.fault;
+  };
+  const clients = new Proxy(store.clients, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => (check(`clients.${String(name)}`), value.apply(target, args));
+    },
+  }) as ClientStore;
+  state.store = new Proxy(store, {
+    get(target, name, receiver) {
+      if (name === "clients") return clients;
+      if (name === "ping") return async () => (check("ping"), target.ping());
+      return Reflect.get(target, name, receiver);
+    },
+  });
+  return state;
+}
