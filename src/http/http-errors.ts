@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { InternalError, requestIdReusedReason, toM2MError, type M2MErrorCode } from "../errors.js";
+import { InternalError, requestIdReusedReason, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
 import { faultCause, toConnectError } from "../rpc/connect-errors.js";
 import { sendJson, type HttpResponse } from "./exchange.js";
 import { recordFault } from "./request-fault.js";
@@ -28,8 +28,8 @@ const oauthStatuses: Record<OAuthErrorCode, number> = {
   server_error: 500,
 };
 
-function isOAuthErrorCode(code: M2MErrorCode): code is OAuthErrorCode {
-  return Object.hasOwn(oauthStatuses, code);
+function isOAuthError(e: M2MError): e is M2MError & { readonly code: OAuthErrorCode } {
+  return Object.hasOwn(oauthStatuses, e.code);
 }
 
 /** OAuthErrorBody is the RFC 6749 §5.2 error response body. */
@@ -43,10 +43,9 @@ export interface OAuthErrorBody {
  * endpoint cannot meet is a bug: it is answered as one (500 `server_error`), its detail hidden.
  */
 export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBody; retryable: boolean } {
-  const m2m = toM2MError(err);
-  const e = isOAuthErrorCode(m2m.code) ? m2m : new InternalError({ cause: m2m });
-  const code = e.code as OAuthErrorCode;
-  return { status: oauthStatuses[code], body: { error: code, error_description: e.message }, retryable: e.retryable };
+  const e = toM2MError(err);
+  if (!isOAuthError(e)) return toOAuthError(new InternalError({ cause: e }));
+  return { status: oauthStatuses[e.code], body: { error: e.code, error_description: e.message }, retryable: e.retryable };
 }
 
 /**
@@ -75,8 +74,8 @@ const restErrors: Record<RestCode, { status: number; code: string }> = {
   [Code.Internal]: { status: 500, code: "internal" },
 };
 
-function isRestCode(code: Code): code is RestCode {
-  return Object.hasOwn(restErrors, code);
+function isRestError(e: ConnectError): e is ConnectError & { readonly code: RestCode } {
+  return Object.hasOwn(restErrors, e.code);
 }
 
 // Where an HTTP specification asks for a status the Connect code does not map to, by error reason.
@@ -96,9 +95,9 @@ export interface RestErrorBody {
  * answer. A code REST cannot meet is a bug, answered as `internal`; so is a non-domain error.
  */
 export function toRestError(err: unknown): { status: number; body: RestErrorBody; headers: Record<string, string>; cause?: unknown } {
-  const connect = toConnectError(err);
-  const error = isRestCode(connect.code) ? connect : new ConnectError("internal error", Code.Internal, undefined, undefined, connect);
-  const { status: codeStatus, code } = restErrors[error.code as RestCode];
+  const error = toConnectError(err);
+  if (!isRestError(error)) return toRestError(new ConnectError("internal error", Code.Internal, undefined, undefined, error));
+  const { status: codeStatus, code } = restErrors[error.code];
   const headers: Record<string, string> = {};
   const challenge = error.metadata.get("www-authenticate");
   if (challenge !== null) headers["www-authenticate"] = challenge;
