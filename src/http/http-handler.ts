@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
-import { withFaultSlot, type FaultSlot } from "./request-fault.js";
 import type { ManagementRoutes } from "./management-routes.js";
+import { withFaultSlot, type FaultSlot } from "./request-fault.js";
 
 /** HttpHandlerOptions are the parts the one handler dispatches to. */
 export interface HttpHandlerOptions {
