@@ -72,6 +72,12 @@ function isIdempotent(req: UnaryRequest | StreamRequest): boolean {
   return level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS || level === MethodOptions_IdempotencyLevel.IDEMPOTENT;
 }
 
+// RFC 6750 §3.1: the server says the token itself is bad (expired, revoked, unknown key, ...).
+function refusesToken(err: unknown): boolean {
+  const refused = ConnectError.from(err);
+  return refused.code === Code.Unauthenticated && saysInvalidToken(refused.metadata);
+}
+
 /**
  * createClientCredentialsInterceptor returns a client interceptor that sets `authorization: Bearer
  * <token>` on every request that has no authorization header yet. A refusal that says the token is
@@ -107,25 +113,32 @@ export function createClientCredentialsInterceptor(options: ClientCredentialsInt
 
   return (next) => async (req) => {
     if (req.header.has("authorization")) return next(req);
+    // Sends the call with `token`; a refusal that says the token is bad drops it from the source.
+    async function send(token: string) {
+      req.header.set("authorization", `Bearer ${token}`);
+      try {
+        const res = await next(req);
+        accept(token);
+        return res;
+      } catch (err) {
+        if (refusesToken(err)) source.invalidate(token);
+        throw err;
+      }
+    }
     const token = await tokenFor(source, req.signal);
-    req.header.set("authorization", `Bearer ${token}`);
     try {
-      const res = await next(req);
-      accept(token);
-      return res;
+      return await send(token);
     } catch (err) {
-      const refused = ConnectError.from(err);
-      if (refused.code !== Code.Unauthenticated || !saysInvalidToken(refused.metadata)) throw err;
-      source.invalidate(token);
       const resend =
-        retry.enabled && accepted.has(token) && !req.stream && (isIdempotent(req) || (!retry.idempotentOnly && isRefusedBeforeHandler(refused.metadata)));
+        refusesToken(err) &&
+        retry.enabled &&
+        accepted.has(token) &&
+        !req.stream &&
+        (isIdempotent(req) || (!retry.idempotentOnly && isRefusedBeforeHandler(ConnectError.from(err).metadata)));
       if (!resend) throw err;
       const fresh = await tokenFor(source, req.signal);
       if (fresh === token) throw err;
-      req.header.set("authorization", `Bearer ${fresh}`);
-      const res = await next(req);
-      accept(fresh);
-      return res;
+      return send(fresh);
     }
   };
 }
