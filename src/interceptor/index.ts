@@ -12,8 +12,8 @@ export {
   type ClientCredentialsInterceptorOptions,
   type ClientRetryOptions,
 } from "./client-interceptor.js";
-export type { RemoteKeys } from "./jwks-cache.js";
-export type { LocalKeyProvider, TokenVerifierKeys } from "./keys.js";
+export { type RemoteKeys } from "./jwks-cache.js";
+export { type LocalKeyProvider, type TokenVerifierKeys } from "./keys.js";
 export { TokenRequestError } from "./token-request.js";
 export { createTokenSource, type TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { KeysUnavailableError, TokenVerificationError, type AuthClaims } from "./verification.js";
