@@ -3,8 +3,8 @@
 // its freshness, then dropped (fail closed); refetched early at most once per `cooldown` for a key
 // id it does not hold (a rotated key, RFC 7517 §4.5).
 import type { JSONWebKeySet } from "jose";
-import { fetchJwks } from "./jwks-document.js";
-import { KeysUnavailableError } from "./verification-error.js";
+import { fetchJson } from "./outbound-fetch.js";
+import { KeysUnavailableError } from "./verification.js";
 
 /**
  * RemoteKeys names a JWKS document (RFC 7517 §5) to fetch and cache, and how.
@@ -65,6 +65,22 @@ export const DEFAULT_JWKS_MAX_STALE = 86_400_000;
 export const DEFAULT_JWKS_COOLDOWN = 30_000;
 /** DEFAULT_JWKS_TIMEOUT is the default `timeout`: 5 s, in ms. */
 export const DEFAULT_JWKS_TIMEOUT = 5_000;
+
+/**
+ * fetchJwks GETs the key set at `url` under the outbound policy (deadline, no redirect, 1 MiB,
+ * JSON only) and checks it is HTTP 200 and a JSON object with a `keys` array (RFC 7517 §5); it
+ * throws an Error saying what was wrong. Which of its keys may verify what, jose decides.
+ */
+export async function fetchJwks(url: string, fetchFn: typeof fetch, timeoutMs: number): Promise<JSONWebKeySet> {
+  const res = await fetchJson(url, { what: "JWKS fetch", timeoutMs, fetch: fetchFn, headers: { accept: "application/jwk-set+json, application/json" } });
+  if (res.status !== 200) throw new Error(`JWKS endpoint answered HTTP ${res.status}`);
+  if (res.notJson !== undefined) throw new Error(`JWKS response: ${res.notJson}`);
+  const doc = res.body;
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc) || !Array.isArray((doc as { keys?: unknown }).keys)) {
+    throw new Error("JWKS response is not a JSON Web Key Set");
+  }
+  return doc as JSONWebKeySet;
+}
 
 function checkUri(jwksUri: unknown): string {
   if (typeof jwksUri !== "string") throw new TypeError("jwksUri: must be a string");

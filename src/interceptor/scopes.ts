@@ -1,6 +1,7 @@
 // Which scopes a method requires: its `(m2mauth.v1.required_scopes)` option, or an override.
 import { getOption, hasOption, type DescMethod } from "@bufbuild/protobuf";
 import { required_scopes } from "../../gen/m2mauth/v1/options_pb.js";
+import { scopeTokenPattern } from "../rules.js";
 
 /** RequiredScopes tells which scopes a call of a method needs. */
 export interface RequiredScopes {
@@ -8,8 +9,6 @@ export interface RequiredScopes {
   forMethod(method: DescMethod): readonly string[];
 }
 
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 // "/package.Service/Method", the procedure path of Connect and gRPC.
 const procedurePath = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
 
@@ -30,7 +29,7 @@ function checkOverrides(overrides: Record<string, readonly string[]>): Map<strin
   const checked = new Map<string, readonly string[]>();
   for (const [procedure, scopes] of Object.entries(overrides)) {
     checkProcedure("requiredScopes", procedure);
-    if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== "string" || !scopeToken.test(s))) {
+    if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== "string" || !scopeTokenPattern.test(s))) {
       throw new TypeError(`requiredScopes["${procedure}"]: must be an array of RFC 6749 §3.3 scope tokens`);
     }
     checked.set(procedure, Object.freeze([...new Set(scopes)]));

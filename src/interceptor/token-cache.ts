@@ -6,7 +6,7 @@
 // stored, never failures: a stored failure would let anyone fill the cache with garbage and evict
 // the good entries, and would pin verdicts that may change (keys not yet fetched, nbf, rotation).
 // Storing successes only means an entry can exist only for a token the issuer really signed.
-import type { AuthClaims } from "./claims.js";
+import type { AuthClaims } from "./verification.js";
 
 /** TokenCacheOptions configures createTokenCache. */
 export interface TokenCacheOptions {

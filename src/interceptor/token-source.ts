@@ -1,6 +1,7 @@
 // A client-credentials token source (RFC 6749 §4.4): gets an access token, caches it, refreshes it
 // in the background before it expires, and lets concurrent callers share one request.
-import { discoverTokenEndpoint, requestToken, type IssuedToken, type TokenRequestConfig } from "./token-source-request.js";
+import { scopeTokenPattern } from "../rules.js";
+import { discoverTokenEndpoint, requestToken, type IssuedToken, type TokenRequestConfig } from "./token-request.js";
 
 /** TokenSourceOptions configures createTokenSource; give exactly one of tokenUrl or issuer. */
 export interface TokenSourceOptions {
@@ -61,8 +62,9 @@ function nonEmpty(name: string, value: unknown): string {
 function spaceList(name: string, value: unknown): string {
   if (value === undefined) return "";
   const items = typeof value === "string" ? value.split(" ").filter((s) => s !== "") : value;
-  // RFC 6749 §3.3: each scope token is one or more visible ASCII characters except `"` and `\`.
-  if (!Array.isArray(items) || !items.every((s) => typeof s === "string" && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {
+  // RFC 6749 §3.3: each scope token is one or more visible ASCII characters except `"` and `\`;
+  // an audience, sent space-delimited the same way, is held to the same characters.
+  if (!Array.isArray(items) || !items.every((s) => typeof s === "string" && scopeTokenPattern.test(s))) {
     throw new TypeError(`${name}: must be a space-delimited string or an array of strings without spaces`);
   }
   return items.join(" ");

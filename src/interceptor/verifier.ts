@@ -1,12 +1,39 @@
 // Verifies RFC 9068 JWT access tokens: signature with our keys only, then typ, iss, aud, exp, nbf;
 // a token that passed is remembered until it expires, so its signature is checked once.
 import { jwtVerify, type JWSHeaderParameters, type JWTVerifyOptions } from "jose";
-import { REQUIRED_CLAIMS, toAuthClaims, type AuthClaims } from "./claims.js";
-import { toVerificationError } from "./jose-errors.js";
-import { createKeyResolver } from "./key-resolver.js";
-import { createTokenCache } from "./token-cache.js";
-import { TokenVerificationError } from "./verification-error.js";
-import { checkVerifierOptions, type TokenVerifierOptions } from "./verifier-options.js";
+import { defaultClockSkewSeconds, maxClockSkewSeconds, maxTokenLength } from "../rules.js";
+import { createJwksCache } from "./jwks-cache.js";
+import { createKeyResolver, createKeySource, type KeySource, type TokenVerifierKeys } from "./keys.js";
+import { checkMaxEntries, createTokenCache, type TokenCacheOptions } from "./token-cache.js";
+import { REQUIRED_CLAIMS, TokenVerificationError, toAuthClaims, toVerificationError, type AuthClaims } from "./verification.js";
+
+/** TokenVerifierOptions configures createTokenVerifier; give exactly one of `keys` and `jwksUri`. */
+export interface TokenVerifierOptions {
+  /** issuer is the exact `iss` a token must carry (RFC 9068 §4). */
+  issuer: string;
+  /**
+   * audience: the token's `aud` must contain at least one of these (RFC 9068 §4, RFC 7519 §4.1.3).
+   * When omitted `aud` is not checked, which only suits a caller that checks it itself, like the
+   * server's ValidateToken when it is not given an audience. The interceptor always requires it.
+   */
+  audience?: string | string[];
+  /** keys is where verification keys come from: `{ jwksUri, ... }`, a static JWKS, or a function. */
+  keys?: TokenVerifierKeys;
+  /** jwksUri is shorthand for `keys: { jwksUri }`: a remote JWKS (RFC 7517 §5) with default caching. */
+  jwksUri?: string;
+  /** algorithms accepted in the `alg` header; default RS256, ES256, EdDSA; never none or HS* (RFC 8725 §3.1). */
+  algorithms?: readonly string[];
+  /** clockSkewSeconds is the leeway for `exp` and `nbf` (RFC 7519 §4.1.4-5), 0 to 300; default 30. */
+  clockSkewSeconds?: number;
+  /**
+   * tokenCache bounds the cache of verified tokens, `{ maxEntries }` (default 10_000); false or
+   * maxEntries 0 turns it off. A cached token is not re-verified until its `exp` (plus the skew);
+   * an entry costs about the token's length plus its claims.
+   */
+  tokenCache?: Pick<TokenCacheOptions, "maxEntries"> | false;
+  /** clock returns the current time in ms, for exp/nbf and every cache age; default Date.now. */
+  clock?: () => number;
+}
 
 /** TokenVerifier checks access tokens. */
 export interface TokenVerifier {
@@ -22,8 +49,55 @@ export interface TokenVerifier {
   cached(token: string): AuthClaims | undefined;
 }
 
-/** MAX_TOKEN_LENGTH is the longest token, in characters, that is parsed at all (8 KiB). */
-export const MAX_TOKEN_LENGTH = 8192;
+// Asymmetric algorithms only. RFC 8725 §3.1: a verifier must allow only the algorithms it expects,
+// never "none" (§2.1), and never an HMAC algorithm next to public keys: an attacker who signs with
+// HS256 using the public key as the secret would otherwise pass (the "key confusion" attack, §2.1).
+const asymmetric = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+const defaultAlgorithms = ["RS256", "ES256", "EdDSA"];
+
+function checkAlgorithms(algorithms: readonly string[] | undefined): string[] {
+  if (algorithms === undefined) return [...defaultAlgorithms];
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    throw new TypeError("algorithms: must be a non-empty array of JWS algorithm names");
+  }
+  for (const alg of algorithms) {
+    if (typeof alg !== "string" || !asymmetric.includes(alg)) {
+      throw new TypeError(`algorithms: ${JSON.stringify(alg)} is not allowed; use asymmetric algorithms among ${asymmetric.join(", ")}`);
+    }
+  }
+  return [...new Set(algorithms)];
+}
+
+function checkAudience(audience: unknown): string | string[] | undefined {
+  if (audience === undefined) return undefined;
+  const list = Array.isArray(audience) ? audience : [audience];
+  if (list.length === 0 || list.some((a) => typeof a !== "string" || a === "")) {
+    throw new TypeError("audience: must be a non-empty string or a non-empty array of them");
+  }
+  return Array.isArray(audience) ? [...(list as string[])] : (audience as string);
+}
+
+function checkClockSkew(seconds: unknown): number {
+  if (seconds === undefined) return defaultClockSkewSeconds;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0 || seconds > maxClockSkewSeconds) {
+    throw new TypeError(`clockSkewSeconds: must be a number from 0 to ${maxClockSkewSeconds}`);
+  }
+  return seconds;
+}
+
+function checkTokenCache(tokenCache: unknown): number {
+  if (tokenCache === undefined) return checkMaxEntries("tokenCache.maxEntries", undefined);
+  if (tokenCache === false) return 0;
+  if (typeof tokenCache !== "object" || tokenCache === null) throw new TypeError("tokenCache: must be { maxEntries } or false");
+  return checkMaxEntries("tokenCache.maxEntries", (tokenCache as TokenCacheOptions).maxEntries);
+}
+
+function checkKeys(options: TokenVerifierOptions, clock: () => number): KeySource {
+  const hasKeys = options.keys !== undefined;
+  const hasUri = options.jwksUri !== undefined;
+  if (hasKeys === hasUri) throw new TypeError("keys, jwksUri: give exactly one of keys and jwksUri");
+  return hasUri ? createJwksCache({ jwksUri: options.jwksUri as string, clock }) : createKeySource(options.keys as TokenVerifierKeys, clock);
+}
 
 /**
  * createTokenVerifier returns a verifier for access tokens from one issuer. Options are checked
@@ -35,12 +109,19 @@ export const MAX_TOKEN_LENGTH = 8192;
  * cache is emptied, so a key removed at the issuer stops admitting cached tokens from then on.
  */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const { issuer, audience, algorithms, clockSkewSeconds, maxEntries, clock, keys } = checkVerifierOptions(options);
+  if (typeof options?.issuer !== "string" || options.issuer === "") throw new TypeError("issuer: must be a non-empty string");
+  if (options.clock !== undefined && typeof options.clock !== "function") throw new TypeError("clock: must be a function");
+  const clock = options.clock ?? Date.now;
+  const audience = checkAudience(options.audience);
+  const algorithms = checkAlgorithms(options.algorithms);
+  const clockSkewSeconds = checkClockSkew(options.clockSkewSeconds);
+  const maxEntries = checkTokenCache(options.tokenCache);
+  const keys = checkKeys(options, clock);
   const cache = maxEntries > 0 ? createTokenCache({ maxEntries, clock }) : undefined;
-  const resolver = createKeyResolver(keys, algorithms, () => cache?.clear());
+  const resolver = createKeyResolver(keys, () => cache?.clear());
   const resolveKey = (header: JWSHeaderParameters) => resolver.resolve(header);
   const verifyOptions: JWTVerifyOptions = {
-    issuer,
+    issuer: options.issuer,
     ...(audience === undefined ? {} : { audience }),
     algorithms,
     clockTolerance: clockSkewSeconds,
@@ -69,7 +150,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   return {
     verify(token) {
       if (typeof token !== "string" || token === "") return Promise.reject(new TokenVerificationError("malformed token"));
-      if (token.length > MAX_TOKEN_LENGTH) return Promise.reject(new TokenVerificationError("token too large"));
+      // The issuer never mints a longer token (rules.ts), so a longer one is not parsed at all.
+      if (token.length > maxTokenLength) return Promise.reject(new TokenVerificationError("token too large"));
       if (cache === undefined) return verifyFully(token);
       const hit = cache.get(token);
       if (hit !== undefined) return Promise.resolve(hit);

@@ -1,4 +1,4 @@
-// Checks that a README code block is an excerpt of a source file: the block's lines, split at
+// Checks that a Markdown code block is an excerpt of a source file: the block's lines, split at
 // `// …` elisions, must each appear as consecutive lines of the file, in order. Indentation is
 // ignored (a README shows code unindented); every other character counts.
 

@@ -1,5 +1,7 @@
 // createTokenSource with a fake fetch, clock and sleep: caching, single flight, refresh ahead of
 // expiry, retries, client authentication encodings, response checks and RFC 8414 discovery.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it, vi } from "vitest";
 import { createTokenSource, TokenRequestError, type TokenSourceOptions } from "../../src/interceptor/index.js";
 
@@ -281,10 +283,45 @@ describe("the token request", () => {
     ["a negative expires_in", { access_token: "tok", token_type: "Bearer", expires_in: -5 }],
     ["a non-numeric expires_in", { access_token: "tok", token_type: "Bearer", expires_in: "soon" }],
   ])("rejects a 200 with %s as invalid_response, without retrying", async (_name, body) => {
-    const { source, sent } = setup(() => new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 200 }));
+    const { source, sent } = setup(() => new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } }));
     const err = await rejection(source.getToken());
     expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
     expect(sent).toHaveLength(1);
+  });
+
+  it("refuses a 200 whose content type is not JSON, without retrying", async () => {
+    const { source, sent } = setup(() => new Response(JSON.stringify({ access_token: "tok", token_type: "Bearer" }), { status: 200, headers: { "content-type": "text/html" } }));
+    const err = await rejection(source.getToken());
+    expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
+    expect(err.message).toContain("is not JSON");
+    expect(sent).toHaveLength(1);
+  });
+
+  it("refuses an oversized token response, declared or streamed, reading no more than 1 MiB", async () => {
+    let pulled = 0;
+    const endless = () =>
+      new Response(new ReadableStream({ pull: (c) => ((pulled += 65_536), c.enqueue(new Uint8Array(65_536).fill(0x20))) }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    const declared = () => new Response("{}", { status: 200, headers: { "content-type": "application/json", "content-length": String(2 << 20) } });
+    for (const answer of [endless, declared]) {
+      const { source, sent } = setup(answer);
+      const err = await rejection(source.getToken());
+      expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
+      expect(err.message).toMatch(/larger than 1048576 bytes/);
+      expect(sent).toHaveLength(1);
+    }
+    expect(pulled).toBeLessThanOrEqual((1 << 20) + 2 * 65_536);
+  });
+
+  it("sends the token request with redirect: manual", async () => {
+    const inits: RequestInit[] = [];
+    const { source } = setup(() => issued("tok"), {
+      fetch: (async (_url: string | URL | Request, init?: RequestInit) => (inits.push(init ?? {}), issued("tok"))) as typeof fetch,
+    });
+    await source.getToken();
+    expect(inits.map((i) => i.redirect)).toEqual(["manual"]);
   });
 
   it("treats a redirect as an error rather than following it with the credentials", async () => {
@@ -329,6 +366,41 @@ describe("discovery (RFC 8414)", () => {
       "https://auth.example/tenant/a/.well-known/oauth-authorization-server",
       "https://tokens.example/token",
     ]);
+  });
+
+  it("refuses an oversized metadata document and sends no credentials", async () => {
+    const huge = json(200, { issuer: ISSUER, token_endpoint: "https://tokens.example/token", padding: "x".repeat(1 << 20) });
+    const { source, sent } = setup((req) => (req.method === "GET" ? huge : issued("tok")), { tokenUrl: undefined, issuer: ISSUER });
+    const err = await rejection(source.getToken());
+    expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
+    expect(err.message).toMatch(/^metadata request: response is larger than/);
+    expect(sent.every((r) => r.method === "GET")).toBe(true);
+  });
+
+  it("does not follow a redirecting metadata endpoint", async () => {
+    // Real servers, so a fetch that follows redirects would reach the second one.
+    let targetRequests = 0;
+    const target = createServer((_req, res) => {
+      targetRequests++;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer, token_endpoint: "https://tokens.example/token" }));
+    });
+    const redirector = createServer((_req, res) => res.writeHead(302, { location: `${targetUrl}/.well-known/oauth-authorization-server` }).end());
+    const listen = (server: ReturnType<typeof createServer>) =>
+      new Promise<string>((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+    const targetUrl = await listen(target);
+    const issuer = await listen(redirector);
+    try {
+      const source = createTokenSource({ issuer, clientId: "id", clientSecret: SECRET, retry: { attempts: 1 } });
+      const err = await rejection(source.getToken());
+      expect(err).toMatchObject({ code: "invalid_response", status: 302, retryable: false });
+      expect(err.message).toContain("is not followed");
+      expect(targetRequests).toBe(0);
+    } finally {
+      for (const server of [target, redirector]) {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    }
   });
 
   it("retries a failed lookup on a later call", async () => {

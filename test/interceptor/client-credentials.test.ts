@@ -13,7 +13,9 @@ import {
   type Interceptor,
   type StreamRequest,
   type Transport,
+  type UnaryRequest,
 } from "@connectrpc/connect";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
@@ -25,6 +27,9 @@ import {
   TokenRequestError,
   type TokenSource,
 } from "../../src/interceptor/index.js";
+import { refusedBeforeHandlerHeader } from "../../src/interceptor/auth-interceptor.js";
+import type { JSONWebKeySet } from "jose";
+import { claims, makeKey, sign } from "./fixtures.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 const ORG = "org_cc_interceptor";
@@ -140,17 +145,61 @@ describe("against a real token service and a guarded connect-node server", () =>
     }
   });
 
-  it("refreshes and retries once when the server refuses the token, then succeeds", async () => {
-    const real = createTokenSource({ tokenUrl: `${t.url}/oauth/token`, ...client });
-    let stale = true;
-    const seen: string[] = [];
-    const source: TokenSource = {
-      getToken: async () => (stale ? "stale.token.value" : real.getToken()),
-      invalidate: (token) => (seen.push(token), (stale = false)),
-    };
-    const org = createClient(OrganizationClientService, transports[0]![1]([createClientCredentialsInterceptor({ tokenSource: source })]));
-    expect((await org.getOrganizationClient({ organizationId: ORG })).client?.clientId).toBe(client.clientId);
-    expect(seen).toEqual(["stale.token.value"]);
+  it("refreshes and retries once when the server refuses a token that worked before (its key left the set), then succeeds", async () => {
+    // A second guarded server trusts the issuer's keys and, at first, one more key that signed a
+    // token the client holds; when that key leaves, the token is refused as invalid_token.
+    const extra = await makeKey("ES256", "left-key");
+    let trusted = true;
+    const issuerKeys = async () => (await fetch(`${t.url}/.well-known/jwks.json`)).json() as Promise<JSONWebKeySet>;
+    const keys = async () => ({ keys: [...(await issuerKeys()).keys, ...(trusted ? [extra.jwk] : [])] });
+    // No token cache: the token would otherwise be admitted from it until a cache miss reads the set.
+    const guard = createAuthInterceptor({ issuer: t.issuer, audience: AUDIENCE, keys, tokenCache: false });
+    const server = http2.createServer(connectNodeAdapter({ routes, interceptors: [guard] }));
+    const url = await listen(server);
+    try {
+      const stale = await sign(extra, { ...claims(), iss: t.issuer, aud: [AUDIENCE], sub: client.clientId, client_id: client.clientId, oid: ORG });
+      const real = createTokenSource({ tokenUrl: `${t.url}/oauth/token`, ...client });
+      let useStale = true;
+      const seen: string[] = [];
+      const source: TokenSource = {
+        getToken: async () => (useStale ? stale : real.getToken()),
+        invalidate: (token) => (seen.push(token), (useStale = false)),
+      };
+      const org = createClient(OrganizationClientService, createGrpcTransport({ baseUrl: url, interceptors: [createClientCredentialsInterceptor({ tokenSource: source })] }));
+      await org.getOrganizationClient({ organizationId: ORG });
+      trusted = false;
+      expect((await org.getOrganizationClient({ organizationId: ORG })).client?.clientId).toBe(client.clientId);
+      expect(seen).toEqual([stale]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it.each([
+    ["grpc", createGrpcTransport],
+    ["connect", createConnectTransport],
+  ] as const)("a server that keeps refusing over %s (wrong audience): one token request per call, each call sent once", async (_name, make) => {
+    const guard = createAuthInterceptor({ issuer: t.issuer, audience: "https://elsewhere.acmecorp.test", keys: { jwksUri: `${t.url}/.well-known/jwks.json` } });
+    const server = http2.createServer(connectNodeAdapter({ routes, interceptors: [guard] }));
+    const baseUrl = await listen(server);
+    try {
+      const counter = countingFetch();
+      let sent = 0;
+      const counting: Interceptor = (next) => (req) => (sent++, next(req));
+      const interceptor = createClientCredentialsInterceptor({ tokenUrl: `${t.url}/oauth/token`, ...client, fetch: counter.fetch });
+      const org = createClient(OrganizationClientService, make({ baseUrl, httpVersion: "2", interceptors: [interceptor, counting] }));
+      for (let call = 1; call <= 3; call++) {
+        const err = await failure(org.getOrganizationClient({ organizationId: ORG }));
+        expect(err.code).toBe(Code.Unauthenticated);
+        // What the auth interceptor sends back, and the client reads: the headers survive the protocol.
+        expect(err.metadata.get("www-authenticate")).toMatch(/^Bearer error="invalid_token", error_description="audience mismatch"/);
+        expect(err.metadata.get(refusedBeforeHandlerHeader)).toBe("before-handler");
+        expect(counter.requests).toBe(call);
+        expect(sent).toBe(call);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it("a wrong secret fails the call with Unauthenticated, the TokenRequestError as cause, no secret in sight", async () => {
@@ -208,8 +257,14 @@ describe("the retry-once rule and error mapping", () => {
     return { org: createClient(OrganizationClientService, transport), headers };
   }
 
+  // As the auth interceptor refuses a bad token: invalid_token (RFC 6750 §3.1), before the handler.
+  const invalidToken = (beforeHandler = true) =>
+    new ConnectError("token expired", Code.Unauthenticated, {
+      "www-authenticate": 'Bearer error="invalid_token", error_description="token expired"',
+      ...(beforeHandler ? { [refusedBeforeHandlerHeader]: "before-handler" } : {}),
+    });
   const refuse = (bad: string) => (authorization: string | null) => {
-    if (authorization === `Bearer ${bad}`) throw new ConnectError("token rejected", Code.Unauthenticated);
+    if (authorization === `Bearer ${bad}`) throw invalidToken();
   };
 
   it("sets the bearer header, but leaves a caller's own authorization header alone", async () => {
@@ -221,23 +276,104 @@ describe("the retry-once rule and error mapping", () => {
     expect(calls.get).toBe(1);
   });
 
-  it("on Unauthenticated invalidates the token, gets a fresh one and retries once", async () => {
+  it("when a token that worked is refused as invalid_token, invalidates it, gets a fresh one and retries once", async () => {
     const { source, calls } = fake();
-    const { org, headers } = serve(createClientCredentialsInterceptor({ tokenSource: source }), refuse("tok-1"));
+    let refused = "none";
+    const { org, headers } = serve(createClientCredentialsInterceptor({ tokenSource: source }), (a) => refuse(refused)(a));
+    await org.getOrganizationClient({});
+    refused = "tok-1"; // it expired, say
     expect((await org.getOrganizationClient({})).client?.clientId).toBe("Bearer tok-2");
-    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-2"]);
+    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
     expect(calls.invalidated).toEqual(["tok-1"]);
   });
 
   it("a second Unauthenticated surfaces: no loop", async () => {
     const { source, calls } = fake();
+    let refuseAll = false;
     const { org, headers } = serve(createClientCredentialsInterceptor({ tokenSource: source }), () => {
-      throw new ConnectError("token rejected", Code.Unauthenticated);
+      if (refuseAll) throw invalidToken();
     });
+    await org.getOrganizationClient({});
+    refuseAll = true;
     const err = await failure(org.getOrganizationClient({}));
     expect(err.code).toBe(Code.Unauthenticated);
-    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-2"]);
-    expect(calls.get).toBe(2);
+    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+    expect(calls.get).toBe(3);
+    // tok-2 was refused from its first use: the next call gets tok-3 and is not retried either.
+    expect((await failure(org.getOrganizationClient({}))).code).toBe(Code.Unauthenticated);
+    expect(headers.slice(3)).toEqual(["Bearer tok-3"]);
+  });
+
+  it("a server that refuses every token from its first use (a wrong audience): one token per call, never a retry", async () => {
+    const { source, calls } = fake();
+    const { org, headers } = serve(createClientCredentialsInterceptor({ tokenSource: source }), () => {
+      throw invalidToken();
+    });
+    for (let i = 0; i < 3; i++) expect((await failure(org.getOrganizationClient({}))).code).toBe(Code.Unauthenticated);
+    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-2", "Bearer tok-3"]);
+    expect(calls.invalidated).toEqual(["tok-1", "tok-2", "tok-3"]);
+  });
+
+  it("does not re-send a non-idempotent call refused by its handler, nor one refused for another reason than invalid_token", async () => {
+    const { source, calls } = fake();
+    let refusal: ConnectError | undefined;
+    const { org, headers } = serve(createClientCredentialsInterceptor({ tokenSource: source }), () => {
+      if (refusal !== undefined) throw refusal;
+    });
+    await org.getOrganizationClient({});
+    // GetOrganizationClient declares no idempotency level; the handler ran, so no marker.
+    refusal = invalidToken(false);
+    expect((await failure(org.getOrganizationClient({}))).code).toBe(Code.Unauthenticated);
+    expect(headers).toEqual(["Bearer tok-1", "Bearer tok-1"]);
+    expect(calls.invalidated).toEqual(["tok-1"]);
+    await org.getOrganizationClient({}).catch(() => undefined); // tok-2, refused from its first use
+    refusal = undefined;
+    await org.getOrganizationClient({}); // tok-3 works
+    // An Unauthenticated that does not say the token is invalid: not re-sent, the token kept.
+    refusal = new ConnectError("who are you", Code.Unauthenticated, { "www-authenticate": 'Bearer error="invalid_request"', [refusedBeforeHandlerHeader]: "before-handler" });
+    expect((await failure(org.getOrganizationClient({}))).code).toBe(Code.Unauthenticated);
+    expect(headers.slice(2)).toEqual(["Bearer tok-2", "Bearer tok-3", "Bearer tok-3"]);
+    expect(calls.invalidated).toEqual(["tok-1", "tok-2"]);
+  });
+
+  /** unary calls the interceptor directly for a method of the given idempotency level. */
+  function unary(interceptor: Interceptor, idempotency: MethodOptions_IdempotencyLevel, answer: (n: number) => void) {
+    let sent = 0;
+    const next = async (): Promise<never> => {
+      answer(++sent);
+      return { stream: false, header: new Headers(), trailer: new Headers(), message: {} } as never;
+    };
+    const call = () => {
+      const req = { stream: false, method: { idempotency }, header: new Headers(), signal: new AbortController().signal } as unknown as UnaryRequest;
+      return interceptor(next)(req);
+    };
+    return { call, sent: () => sent };
+  }
+
+  it("re-sends an idempotent method refused as invalid_token even without the marker, and honours retryOnInvalidToken", async () => {
+    for (const [retryOnInvalidToken, level, marker, resent] of [
+      [undefined, MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS, false, true],
+      [undefined, MethodOptions_IdempotencyLevel.IDEMPOTENT, false, true],
+      [undefined, MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN, true, true],
+      [undefined, MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN, false, false],
+      [{ idempotentOnly: true }, MethodOptions_IdempotencyLevel.IDEMPOTENCY_UNKNOWN, true, false],
+      [{ idempotentOnly: true }, MethodOptions_IdempotencyLevel.IDEMPOTENT, false, true],
+      [false, MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS, true, false],
+    ] as const) {
+      const { source } = fake();
+      const interceptor = createClientCredentialsInterceptor({ tokenSource: source, ...(retryOnInvalidToken === undefined ? {} : { retryOnInvalidToken }) });
+      const c = unary(interceptor, level, (n) => {
+        if (n === 2) throw invalidToken(marker);
+      });
+      await c.call(); // the token works once
+      const second = c.call();
+      if (resent) await second;
+      else await failure(second);
+      expect(c.sent(), JSON.stringify({ retryOnInvalidToken, level, marker })).toBe(resent ? 3 : 2);
+    }
+    expect(() => createClientCredentialsInterceptor({ tokenSource: fake().source, retryOnInvalidToken: { idempotentOnly: "yes" } as never })).toThrow(
+      /^retryOnInvalidToken: /,
+    );
   });
 
   it("does not retry other errors, nor a call that brought its own header", async () => {
@@ -258,7 +394,7 @@ describe("the retry-once rule and error mapping", () => {
     let requests = 0;
     const fetchToken = (async () => {
       requests++;
-      return new Response(JSON.stringify({ access_token: `tok-${requests}`, token_type: "Bearer", expires_in: 3600 }), { status: 200 });
+      return new Response(JSON.stringify({ access_token: `tok-${requests}`, token_type: "Bearer", expires_in: 3600 }), { status: 200, headers: { "content-type": "application/json" } });
     }) as typeof fetch;
     const interceptor = createClientCredentialsInterceptor({ tokenUrl: "https://auth.example/token", clientId: "id", clientSecret: "secret", fetch: fetchToken });
     let refused = "none";
@@ -278,7 +414,7 @@ describe("the retry-once rule and error mapping", () => {
     let sent = 0;
     const next = async (): Promise<never> => {
       sent++;
-      throw new ConnectError("token rejected", Code.Unauthenticated);
+      throw invalidToken();
     };
     const req = { stream: true, header: new Headers(), signal: new AbortController().signal } as unknown as StreamRequest;
     const call = createClientCredentialsInterceptor({ tokenSource: source })(next)(req);
@@ -294,7 +430,7 @@ describe("the retry-once rule and error mapping", () => {
       clientId: "id",
       clientSecret: SECRET,
       retry: { attempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
-      fetch: (async () => new Response(JSON.stringify(body), { status })) as typeof fetch,
+      fetch: (async () => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })) as typeof fetch,
     });
 
   it.each<[string, number, unknown, Code, string]>([

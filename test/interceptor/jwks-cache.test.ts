@@ -1,7 +1,9 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createJwksCache, DEFAULT_JWKS_MAX_STALE, KeysUnavailableError, MAX_JWKS_BYTES, type JwksCacheOptions } from "../../src/interceptor/index.js";
+import { KeysUnavailableError } from "../../src/interceptor/index.js";
+import { createJwksCache, DEFAULT_JWKS_MAX_STALE, type JwksCacheOptions } from "../../src/interceptor/jwks-cache.js";
+import { maxResponseBytes } from "../../src/interceptor/outbound-fetch.js";
 import { fakeClock, type FakeClock } from "./fake-clock.js";
 import { jwksOf, makeKey, type TestKey } from "./fixtures.js";
 import { startJwksServer } from "./jwks-server.js";
@@ -225,18 +227,21 @@ describe("JwksCache", () => {
     expect(await cache.current()).toEqual(jwksOf(k1));
   });
 
+  const jsonType = { "content-type": "application/json" };
   const endless = (): Response =>
-    new Response(new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(64 * 1024).fill(0x20)) }), { status: 200 });
+    new Response(new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(64 * 1024).fill(0x20)) }), { status: 200, headers: jsonType });
 
   it.each<[string, () => Response, RegExp]>([
     ["a 404", () => json(jwksOf(k1), 404), /HTTP 404/],
     ["a redirect", () => new Response(null, { status: 302, headers: { location: "https://evil.test/jwks" } }), /HTTP 302/],
-    ["a body that is not JSON", () => new Response("<html>", { status: 200 }), /not UTF-8 JSON/],
-    ["a body that is not UTF-8", () => new Response(new Uint8Array([0x7b, 0xff, 0x7d]), { status: 200 }), /not UTF-8 JSON/],
+    ["a body that is not JSON", () => new Response("<html>", { status: 200, headers: jsonType }), /not UTF-8 JSON/],
+    ["a body that is not UTF-8", () => new Response(new Uint8Array([0x7b, 0xff, 0x7d]), { status: 200, headers: jsonType }), /not UTF-8 JSON/],
+    ["a body whose content type is not JSON", () => new Response(JSON.stringify(jwksOf(k1)), { status: 200, headers: { "content-type": "text/html" } }), /is not JSON/],
+    ["a body without a content type", () => new Response(new Blob([JSON.stringify(jwksOf(k1))]), { status: 200 }), /is not JSON/],
     ["a JSON array", () => json([jwksOf(k1)]), /not a JSON Web Key Set/],
     ["an object without keys", () => json({ jwks: [] }), /not a JSON Web Key Set/],
     ["keys that is not an array", () => json({ keys: {} }), /not a JSON Web Key Set/],
-    ["a declared length over the cap", () => new Response("{}", { headers: { "content-length": String(MAX_JWKS_BYTES + 1) } }), /larger than/],
+    ["a declared length over the cap", () => new Response("{}", { headers: { ...jsonType, "content-length": String(maxResponseBytes + 1) } }), /larger than/],
     ["an endless body", endless, /larger than/],
   ])("refuses %s", async (_what, answer, reason) => {
     const stub = stubFetch();

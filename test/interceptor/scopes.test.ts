@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
-import { bearerChallenge, parseBearerToken } from "../../src/interceptor/bearer.js";
-import { createRequiredScopes, missingScopes, procedureOf } from "../../src/interceptor/index.js";
+import { bearerChallenge, parseBearerToken } from "../../src/interceptor/auth-interceptor.js";
+import { createRequiredScopes, missingScopes, procedureOf } from "../../src/interceptor/scopes.js";
 
 describe("required scopes", () => {
   it("reads the required_scopes method option, once per descriptor", () => {

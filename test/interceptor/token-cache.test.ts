@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createTokenCache, DEFAULT_TOKEN_CACHE_ENTRIES, type AuthClaims } from "../../src/interceptor/index.js";
+import type { AuthClaims } from "../../src/interceptor/index.js";
+import { createTokenCache, DEFAULT_TOKEN_CACHE_ENTRIES } from "../../src/interceptor/token-cache.js";
 import { fakeClock } from "./fake-clock.js";
 
 const claimsOf = (sub: string) => ({ sub, scopes: [] }) as unknown as AuthClaims;

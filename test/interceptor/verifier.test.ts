@@ -170,11 +170,16 @@ describe("TokenVerifier.verify", () => {
     expect((await verifyError(verifier.verify(before))).message).toBe("signature invalid");
   });
 
-  it("uses only the public part of a JWK that carries a private key", async () => {
+  it("refuses a key set that publishes a private key (jose's createLocalJWKSet): the keys are unusable, fail closed", async () => {
+    // Formerly the private members were stripped and the key used; a set that leaks a private key
+    // lets anyone sign, so now, as jose decides, it verifies nothing.
     const { exportJWK } = await import("jose");
     const privateJwk = { ...(await exportJWK(rs.privateKey)), kid: rs.kid, alg: "RS256", use: "sig" };
     const verifier = createTokenVerifier({ ...base(), keys: { keys: [privateJwk] } });
-    await expect(verifier.verify(await sign(rs))).resolves.toBeDefined();
+    const err = await verifyError(verifier.verify(await sign(rs)));
+    expect(err).toBeInstanceOf(KeysUnavailableError);
+    // The same token verifies against the public key alone.
+    await expect(createTokenVerifier({ ...base(), keys: { keys: [rs.jwk] } }).verify(await sign(rs))).resolves.toBeDefined();
   });
 
   it("throws KeysUnavailableError when the key source fails or returns no key set", async () => {

@@ -1,6 +1,8 @@
 // The HTTP side of a token source: the client-credentials token request (RFC 6749 §4.4), the RFC
-// 8414 metadata lookup, retries with backoff, and the error a failed request becomes. No message
-// built here ever holds the client secret or an access token.
+// 8414 metadata lookup, retries with backoff, and the error a failed request becomes. Both requests
+// go through the library's one outbound policy (outbound-fetch.ts). No message built here ever
+// holds the client secret or an access token.
+import { fetchJson, OutboundFetchError, type OutboundResponse } from "./outbound-fetch.js";
 
 /** TokenRequestError is a failed token or metadata request; its message is safe to log. */
 export class TokenRequestError extends Error {
@@ -56,22 +58,14 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
 const invalid = (message: string, status?: number): TokenRequestError =>
   new TokenRequestError("invalid_response", message, status === undefined ? {} : { status });
 
-async function send(config: TokenRequestConfig, what: string, url: string, init: RequestInit): Promise<{ res: Response; body: unknown }> {
-  const signal = AbortSignal.timeout(config.timeoutMs);
+async function send(config: TokenRequestConfig, what: string, url: string, init: { method?: "POST"; headers: Record<string, string>; body?: string }): Promise<OutboundResponse> {
   try {
-    const res = await config.fetch(url, { ...init, signal });
-    const text = await res.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    return { res, body };
-  } catch (cause) {
-    const timedOut = signal.aborted;
-    const message = timedOut ? `${what} timed out after ${config.timeoutMs} ms` : `${what} failed: network error`;
-    throw new TokenRequestError("network", message, { retryable: true, cause });
+    return await fetchJson(url, { ...init, what, timeoutMs: config.timeoutMs, fetch: config.fetch });
+  } catch (err) {
+    if (!(err instanceof OutboundFetchError)) throw err;
+    // No answer may come later; an answer that breaks the policy (a redirect, an oversized body) will not.
+    if (err.reason === "network" || err.reason === "timeout") throw new TokenRequestError("network", err.message, { retryable: true, cause: err });
+    throw new TokenRequestError("invalid_response", err.message, { ...(err.status === undefined ? {} : { status: err.status }), cause: err });
   }
 }
 
@@ -82,8 +76,8 @@ function retryAfter(header: string | null, now: number): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-function failure(config: TokenRequestConfig, what: string, res: Response, body: unknown): TokenRequestError {
-  const status = res.status;
+function failure(config: TokenRequestConfig, what: string, res: OutboundResponse): TokenRequestError {
+  const { status, body } = res;
   const retryable = status === 408 || status === 429 || status >= 500;
   // RFC 6749 §5.2: `error` is one ASCII word; anything else is not an OAuth error response.
   const error = isObject(body) && typeof body["error"] === "string" && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(body["error"]) ? body["error"] : undefined;
@@ -148,10 +142,10 @@ export function requestToken(config: TokenRequestConfig, endpoint: string): Prom
       form.set("client_secret", config.clientSecret);
     }
     const obtainedAt = config.clock();
-    // Credentials are never replayed to wherever a redirect points.
-    const { res, body } = await send(config, "token request", endpoint, { method: "POST", headers, body: form.toString(), redirect: "manual" });
-    if (res.status !== 200) throw failure(config, "token request", res, body);
-    return issued(body, obtainedAt, res.status);
+    const res = await send(config, "token request", endpoint, { method: "POST", headers, body: form.toString() });
+    if (res.status !== 200) throw failure(config, "token request", res);
+    if (res.notJson !== undefined) throw invalid(`token response: ${res.notJson}`, res.status);
+    return issued(res.body, obtainedAt, res.status);
   });
 }
 
@@ -168,9 +162,11 @@ export function discoverTokenEndpoint(config: TokenRequestConfig, issuer: string
   return withRetries(config, async () => {
     const urls = metadataUrls(issuer);
     for (const [i, url] of urls.entries()) {
-      const { res, body } = await send(config, "metadata request", url, { headers: { accept: "application/json" } });
+      const res = await send(config, "metadata request", url, { headers: { accept: "application/json" } });
       if (res.status === 404 && i < urls.length - 1) continue;
-      if (res.status !== 200) throw failure(config, "metadata request", res, body);
+      if (res.status !== 200) throw failure(config, "metadata request", res);
+      if (res.notJson !== undefined) throw invalid(`authorization server metadata: ${res.notJson}`, res.status);
+      const body = res.body;
       if (!isObject(body)) throw invalid("authorization server metadata is not a JSON object", res.status);
       // RFC 8414 §3.3: the metadata's issuer must be identical to the issuer it was looked up for.
       if (body["issuer"] !== issuer) throw invalid("authorization server metadata issuer does not match the configured issuer", res.status);

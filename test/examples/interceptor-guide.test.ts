@@ -7,19 +7,22 @@ import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { codeBlocks, isExcerptOf, section, type CodeBlock } from "./excerpts.js";
 
-// README "Protect your service" cannot drift from the example: its code blocks are excerpts of the
-// example's files, and its buf configuration, run in a fresh workspace, makes the example's code.
+// docs/interceptor.md, the interceptor's guide, cannot drift from the example or the library: the
+// code blocks of "Protect your service" are excerpts of the example's files, its buf configuration,
+// run in a fresh workspace, makes the example's code, and its export list is what index.ts exports.
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = join(root, "examples", "deployment-service");
 const libraryImport = `"m2m-auth/interceptor"`;
+let guide: string;
 let text: string;
 let blocks: CodeBlock[];
 const sources = new Map<string, string>();
 
 beforeAll(async () => {
-  text = section(await readFile(join(root, "README.md"), "utf8"), "Protect your service");
+  guide = await readFile(join(root, "docs", "interceptor.md"), "utf8");
+  text = section(guide, "Protect your service");
   blocks = codeBlocks(text);
   for (const file of ["server.ts", "deployments.ts", "client.ts"]) {
     // The example imports the library's sources so it runs unbuilt; users import the package.
@@ -31,11 +34,11 @@ beforeAll(async () => {
 
 function yamlBlock(file: string): string {
   const block = blocks.find((b) => b.lang === "yaml" && b.code.startsWith(`# ${file}\n`));
-  if (block === undefined) throw new Error(`README: no yaml block for ${file}`);
+  if (block === undefined) throw new Error(`docs/interceptor.md: no yaml block for ${file}`);
   return block.code;
 }
 
-describe("README: Protect your service", () => {
+describe("docs/interceptor.md: Protect your service", () => {
   it("shows code that is in the example, importing the package", () => {
     const code = blocks.filter((b) => b.lang === "ts" || b.lang === "proto");
     expect(code.length).toBeGreaterThanOrEqual(4);
@@ -84,5 +87,27 @@ describe("README: Protect your service", () => {
     }
     expect([...variables]).toEqual(expect.arrayContaining(["PORT", "M2M_ISSUER", "M2M_AUDIENCE", "M2M_JWKS_URI", "CLIENT_ID", "CLIENT_SECRET", "DEPLOYMENT_SERVICE_URL"]));
     for (const variable of variables) expect(text).toContain(`\`${variable}\``);
+  });
+});
+
+describe("docs/interceptor.md: Exports", () => {
+  // Rows of the export list: `name` | kind | promise.
+  function listed(): Map<string, string> {
+    const list = /<!-- exports:start -->([\s\S]*?)<!-- exports:end -->/.exec(guide)?.[1] ?? "";
+    return new Map([...list.matchAll(/^\| `(\w+)` \| (\w+) \| .+ \|$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  }
+
+  it("names exactly the runtime exports of m2m-auth/interceptor", async () => {
+    const library = (await import("../../src/interceptor/index.js")) as Record<string, unknown>;
+    const runtime = [...listed()].filter(([, kind]) => kind !== "type").map(([name]) => name);
+    expect(runtime.sort()).toEqual(Object.keys(library).sort());
+  });
+
+  it("names exactly the type exports of index.ts, and the README links the guide", async () => {
+    const index = await readFile(join(root, "src", "interceptor", "index.ts"), "utf8");
+    const types = [...index.matchAll(/\btype (\w+)/g)].map((m) => m[1] as string);
+    const listedTypes = [...listed()].filter(([, kind]) => kind === "type").map(([name]) => name);
+    expect(listedTypes.sort()).toEqual([...new Set(types)].sort());
+    expect(section(await readFile(join(root, "README.md"), "utf8"), "Protect your service")).toContain("(docs/interceptor.md)");
   });
 });
