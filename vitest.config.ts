@@ -1,12 +1,29 @@
-import { defineConfig } from "vitest/config";
+import { fileURLToPath } from "node:url";
+import { configDefaults, defineConfig } from "vitest/config";
+import { sharedRedisTestFiles } from "./test/support/redis-users.js";
+
+// Two projects, split on every run by what each test file imports (test/support/redis-users.ts):
+// "redis" gets the shared Redis of test/support/global-setup.ts (REDIS_URL, else a private
+// redis-server), "unit" starts none. vitest runs a project's global setup only when one of its
+// files is selected, so `vitest run test/config.test.ts` never starts a redis-server.
+const root = fileURLToPath(new URL(".", import.meta.url));
+const sharedRedis = sharedRedisTestFiles(root);
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/support/global-setup.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
     // Two cores here: test files run in parallel workers, each with its own server and key prefix.
     pool: "forks",
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/**/*.test.ts"], exclude: [...configDefaults.exclude, ...sharedRedis] },
+      },
+      {
+        extends: true,
+        test: { name: "redis", include: sharedRedis, globalSetup: ["test/support/global-setup.ts"] },
+      },
+    ],
   },
 });
