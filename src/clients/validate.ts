@@ -1,5 +1,6 @@
 import type { CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
+import { clientIdPattern, maxScopeLength, maxTokenLifetimeSeconds, minTokenLifetimeSeconds, scopeTokenPattern } from "../rules.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
@@ -19,8 +20,6 @@ export const reservedClaims: ReadonlySet<string> = new Set([
   "typ", "alg", "kid",
 ]);
 
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const controlChars = /[\u0000-\u001F\u007F]/;
@@ -45,7 +44,7 @@ export function validateOrganizationId(organizationId: string): string {
 
 /** validateClientId checks the shape of a client id before it is used as a key. */
 export function validateClientId(clientId: string): string {
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
+  if (!clientIdPattern.test(clientId)) {
     throw new InvalidArgumentError("client_id", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
   }
   return clientId;
@@ -63,8 +62,8 @@ function unique(field: string, values: readonly string[], max: number): string[]
 
 function scopes(values: readonly string[]): string[] {
   values.forEach((scope, i) => {
-    if (!scopeToken.test(scope)) {
-      throw new InvalidArgumentError(`scopes[${i}]`, "must be 1-128 printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)");
+    if (!scopeTokenPattern.test(scope) || scope.length > maxScopeLength) {
+      throw new InvalidArgumentError(`scopes[${i}]`, `must be 1-${maxScopeLength} printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)`);
     }
   });
   return unique("scopes", values, 50);
@@ -110,8 +109,8 @@ export function validateClient(input: OrganizationClient | undefined): ValidClie
   }
   if ([...input.description].length > 1024) throw new InvalidArgumentError("description", "at most 1024 characters");
   const expiry = input.expiry === 0 ? defaultExpirySeconds : input.expiry;
-  if (!Number.isInteger(expiry) || expiry < 60 || expiry > 86400) {
-    throw new InvalidArgumentError("expiry", "must be 60 to 86400 seconds");
+  if (!Number.isInteger(expiry) || expiry < minTokenLifetimeSeconds || expiry > maxTokenLifetimeSeconds) {
+    throw new InvalidArgumentError("expiry", `must be ${minTokenLifetimeSeconds} to ${maxTokenLifetimeSeconds} seconds`);
   }
   return {
     name,
