@@ -145,6 +145,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       store: store.clients,
       hasher,
       pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
     }),
