@@ -24,6 +24,21 @@ const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const controlChars = /[\u0000-\u001F\u007F]/;
 
+/**
+ * prototypeKeys are claim keys a verifier's `claims[key]` on a plain object would read or write as
+ * the object's prototype machinery (CWE-1321): never a custom claim.
+ */
+export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+// connect-es and protobuf-es decode invalid UTF-8 leniently, as U+FFFD (protobuf-es refuses only
+// a JSON-escaped lone surrogate). Refusing U+FFFD in every text a client sets makes every
+// transport (REST, Connect JSON and binary, gRPC) refuse what REST's strict decoder does, instead
+// of storing replaced characters (RFC 8259 §8.1); the price is that U+FFFD itself is never stored.
+function text(field: string, value: string): string {
+  if (value.includes("\uFFFD")) throw new InvalidArgumentError(field, "must be valid UTF-8 text (invalid bytes, and U+FFFD, are refused)");
+  return value;
+}
+
 /** ValidClient is an OrganizationClient that passed validation, with defaults applied. */
 export interface ValidClient {
   name: string;
@@ -73,6 +88,7 @@ function audience(values: readonly string[]): string[] {
   // RFC 9068 §2.2: an access token always has an audience.
   if (values.length === 0) throw new InvalidArgumentError("audience", "at least one audience is required");
   values.forEach((value, i) => {
+    text(`audience[${i}]`, value);
     if (value.length === 0 || value.length > 256 || /\s/.test(value) || controlChars.test(value)) {
       throw new InvalidArgumentError(`audience[${i}]`, "must be 1-256 characters without spaces (a URI or host name)");
     }
@@ -87,11 +103,15 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
     if (!claimKey.test(key)) {
       throw new InvalidArgumentError(`custom_claims[${i}].key`, "must be 1-64 characters: a letter or _, then A-Z a-z 0-9 _ . : -");
     }
+    if (prototypeKeys.has(key)) {
+      throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is an object prototype property name and cannot be a claim`);
+    }
     if (reservedClaims.has(key)) {
       throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is a registered claim and cannot be overridden`);
     }
     if (seen.has(key)) throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is listed twice`);
     seen.add(key);
+    text(`custom_claims[${i}].value`, value);
     if (value.length > 256 || controlChars.test(value)) {
       throw new InvalidArgumentError(`custom_claims[${i}].value`, "must be at most 256 characters without control characters");
     }
@@ -102,11 +122,12 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
 /** validateClient checks a registration request and applies defaults; bad input names its field. */
 export function validateClient(input: OrganizationClient | undefined): ValidClient {
   if (input === undefined) throw new InvalidArgumentError("client", "is required");
-  const name = input.name;
+  const name = text("name", input.name);
   const nameLength = [...name].length;
   if (nameLength < 1 || nameLength > 128 || name.trim() !== name || controlChars.test(name)) {
     throw new InvalidArgumentError("name", "must be 1-128 characters, without leading or trailing spaces");
   }
+  text("description", input.description);
   if ([...input.description].length > 1024) throw new InvalidArgumentError("description", "at most 1024 characters");
   const expiry = input.expiry === 0 ? defaultExpirySeconds : input.expiry;
   if (!Number.isInteger(expiry) || expiry < minTokenLifetimeSeconds || expiry > maxTokenLifetimeSeconds) {
