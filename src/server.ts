@@ -189,7 +189,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
       else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
       else logger.info({ route: "/oauth/token", ...line }, "http");
-    }),
+    }, options.admin?.clientId),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
     logger,
