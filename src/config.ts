@@ -1,4 +1,5 @@
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
+import { clientIdPattern } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
@@ -88,7 +89,7 @@ function admin(env: Env): Config["admin"] {
   if (clientId === undefined && clientSecret === undefined) return undefined;
   if (clientId === undefined) throw new ConfigError("M2M_ADMIN_CLIENT_ID", "is required when M2M_ADMIN_CLIENT_SECRET is set");
   if (clientSecret === undefined) throw new ConfigError("M2M_ADMIN_CLIENT_SECRET", "is required when M2M_ADMIN_CLIENT_ID is set");
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
+  if (!clientIdPattern.test(clientId)) {
     throw new ConfigError("M2M_ADMIN_CLIENT_ID", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
   }
   // A guessed admin secret is a full takeover: ask for 256 bits' worth (43 base64url characters;

@@ -78,7 +78,7 @@ export async function loadIssuerState(options: IssuerStateOptions): Promise<Issu
     encryptionKey: options.keyEncryptionKey,
     rotationPeriodMs: options.keyRotationDays === undefined ? undefined : options.keyRotationDays * 86_400_000,
     reloadIntervalMs,
-    ...(options.keyRotationCheckIntervalMs ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
+    ...(options.keyRotationCheckIntervalMs !== undefined ? { rotationCheckIntervalMs: options.keyRotationCheckIntervalMs } : {}),
     ...(options.jwksMaxAgeSeconds !== undefined ? { jwksMaxAgeSeconds: options.jwksMaxAgeSeconds } : {}),
     createIfAbsent: false,
     assertUsable: () => watch?.assertIntact(),

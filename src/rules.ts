@@ -29,6 +29,12 @@ export const scopeTokenPattern = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 /** maxScopeLength is the longest scope-token a client may be granted. */
 export const maxScopeLength = 128;
 
+/**
+ * clientIdPattern is the shape of any client id the issuer accepts (generated, configured admin, or
+ * from an older version): safe in a Redis key, a log line and a form field without escaping.
+ */
+export const clientIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
+
 /** clientIdPrefix starts every organization client id the issuer generates. */
 export const clientIdPrefix = "m2morg_";
 

@@ -146,6 +146,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       store: store.clients,
       hasher,
       pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
     }),
@@ -153,13 +154,20 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   );
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
+  // Options are tested against undefined, never by truthiness: 0 is a value (here: no cache).
+  const clientCacheMs = options.clientCacheMs ?? 0;
   const cache =
-    store.changes && options.clientCacheMs
-      ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: options.clientCacheMs, now })
+    store.changes !== undefined && clientCacheMs !== 0
+      ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
       : undefined;
   const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
-  const usage = createUsageRecorder({ store: store.clients, logger, now, ...(options.usageFlushIntervalMs ? { flushIntervalMs: options.usageFlushIntervalMs } : {}) });
+  const usage = createUsageRecorder({
+    store: store.clients,
+    logger,
+    now,
+    ...(options.usageFlushIntervalMs !== undefined ? { flushIntervalMs: options.usageFlushIntervalMs } : {}),
+  });
   const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), watch.assertIntact);
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
@@ -191,7 +199,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
       else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
       else logger.info({ route: "/oauth/token", ...line }, "http");
-    }),
+    }, options.admin?.clientId),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
     logger,

@@ -3,8 +3,9 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { M2MClientSchema } from "../../gen/m2mauth/v1/clients_pb.js";
 import { newClientSecret, type NewSecret } from "./client-secrets.js";
-import { randomBase32 } from "./ids.js";
+import { newAdminId } from "./ids.js";
 import type { SecretHasher } from "./secret-hasher.js";
+import { defaultExpirySeconds } from "./validate.js";
 
 // The environment's admin client. Either M2M_ADMIN_CLIENT_ID/_SECRET configure it, or the store
 // keeps a bootstrap admin made once, with the store's initialization. Once configured credentials
@@ -23,8 +24,6 @@ export interface AdminCredentials {
   clientSecret: string;
 }
 
-const newAdminId = (): string => `m2madmin_${randomBase32(20)}`;
-
 // An admin record; without a secret it is a disabled one.
 function adminRecord(clientId: string, secret: NewSecret | undefined, ms: number): ClientRecord {
   const time = timestampFromMs(ms);
@@ -36,7 +35,7 @@ function adminRecord(clientId: string, secret: NewSecret | undefined, ms: number
       secrets: secret === undefined ? [] : [secret.secret],
       createTime: time,
       updateTime: time,
-      expiry: 3600,
+      expiry: defaultExpirySeconds,
     }),
     secretHashes: secret === undefined ? [] : [secret.hash],
   });

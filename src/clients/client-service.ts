@@ -4,6 +4,7 @@ import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/interna
 import { CustomClaimSchema, M2MClientSchema, type ClientSecret, type M2MClient, type OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
+import { checkTokenLength } from "../tokens/token-size.js";
 import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
 import { addSecret, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
 import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
@@ -55,6 +56,8 @@ export interface ClientServiceOptions {
   store: ClientStore;
   hasher: SecretHasher;
   pageTokens: PageTokens;
+  /** issuer is the `iss` of the clients' tokens: a client whose largest token would be too long is refused. */
+  issuer: string;
   /** keyEncryptionKey (M2M_KEY_ENCRYPTION_KEY) encrypts the secrets kept for retries; unset: a key derived from `hasher`'s. */
   keyEncryptionKey?: Uint8Array | undefined;
   /** now returns the time in ms; a fake clock in tests. */
@@ -76,6 +79,8 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   if (!store) throw new TypeError("createClientService: options.store is required");
   if (!hasher) throw new TypeError("createClientService: options.hasher is required");
   if (!pageTokens) throw new TypeError("createClientService: options.pageTokens is required");
+  if (!options.issuer) throw new TypeError("createClientService: options.issuer is required");
+  const { issuer } = options;
   const now = options.now ?? Date.now;
   const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
 
@@ -130,6 +135,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
         updateTime: timestampFromMs(ms),
       });
       applyValid(client, valid);
+      checkTokenLength(client, issuer);
       const record = create(ClientRecordSchema, { client, secretHashes: [secret.hash] });
       const answer = { client, plainSecret: secret.plainSecret };
       // 100 random bits make a taken id all but impossible; if it happens, fail rather than overwrite.
@@ -176,6 +182,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
         const valid = mergeUpdate(client, input, paths);
         checkGrantable(caller, valid.scopes.filter((scope) => !client.scopes.includes(scope)));
         applyValid(client, valid);
+        checkTokenLength(client, issuer);
         client.updateTime = timestampFromMs(now());
         return current;
       }));

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { adminIdPrefix, clientIdPrefix } from "../rules.js";
 import { organizationTag } from "../store/key-layout.js";
 
 const base32 = "abcdefghijklmnopqrstuvwxyz234567";
 
-/** randomBase32 returns `length` characters of lowercase base32, 5 random bits each. */
-export function randomBase32(length: number): string {
+// `length` characters of lowercase base32, 5 random bits each.
+function randomBase32(length: number): string {
   const bytes = randomBytes(length);
   let out = "";
   for (let i = 0; i < length; i++) out += base32[(bytes[i] as number) & 31];
@@ -13,10 +14,16 @@ export function randomBase32(length: number): string {
 
 /**
  * newClientId returns an opaque client id, `m2morg_` + the organization's hash tag + 100 random
- * bits. The tag lets the store keep a client next to its organization's index on Redis Cluster.
+ * bits (rules.generatedClientIdPattern). The tag lets the store keep a client next to its
+ * organization's index on Redis Cluster.
  */
 export function newClientId(organizationId: string): string {
-  return `m2morg_${organizationTag(organizationId)}${randomBase32(20)}`;
+  return `${clientIdPrefix}${organizationTag(organizationId)}${randomBase32(20)}`;
+}
+
+/** newAdminId returns the id of a bootstrap admin client, `m2madmin_` + 100 random bits (rules.generatedAdminIdPattern). */
+export function newAdminId(): string {
+  return `${adminIdPrefix}${randomBase32(20)}`;
 }
 
 /** newSecretId returns an opaque secret id, `sks_` + 100 random bits. */

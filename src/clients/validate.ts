@@ -1,5 +1,6 @@
 import type { CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
+import { clientIdPattern, maxScopeLength, maxTokenLifetimeSeconds, minTokenLifetimeSeconds, scopeTokenPattern } from "../rules.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
@@ -19,11 +20,24 @@ export const reservedClaims: ReadonlySet<string> = new Set([
   "typ", "alg", "kid",
 ]);
 
-// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 const controlChars = /[\u0000-\u001F\u007F]/;
+
+/**
+ * prototypeKeys are claim keys a verifier's `claims[key]` on a plain object would read or write as
+ * the object's prototype machinery (CWE-1321): never a custom claim.
+ */
+export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+// connect-es and protobuf-es decode invalid UTF-8 leniently, as U+FFFD (protobuf-es refuses only
+// a JSON-escaped lone surrogate). Refusing U+FFFD in every text a client sets makes every
+// transport (REST, Connect JSON and binary, gRPC) refuse what REST's strict decoder does, instead
+// of storing replaced characters (RFC 8259 §8.1); the price is that U+FFFD itself is never stored.
+function text(field: string, value: string): string {
+  if (value.includes("\uFFFD")) throw new InvalidArgumentError(field, "must be valid UTF-8 text (invalid bytes, and U+FFFD, are refused)");
+  return value;
+}
 
 /** ValidClient is an OrganizationClient that passed validation, with defaults applied. */
 export interface ValidClient {
@@ -45,7 +59,7 @@ export function validateOrganizationId(organizationId: string): string {
 
 /** validateClientId checks the shape of a client id before it is used as a key. */
 export function validateClientId(clientId: string): string {
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(clientId)) {
+  if (!clientIdPattern.test(clientId)) {
     throw new InvalidArgumentError("client_id", "must be 1-128 characters of A-Z a-z 0-9 _ . : -");
   }
   return clientId;
@@ -63,8 +77,8 @@ function unique(field: string, values: readonly string[], max: number): string[]
 
 function scopes(values: readonly string[]): string[] {
   values.forEach((scope, i) => {
-    if (!scopeToken.test(scope)) {
-      throw new InvalidArgumentError(`scopes[${i}]`, "must be 1-128 printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)");
+    if (!scopeTokenPattern.test(scope) || scope.length > maxScopeLength) {
+      throw new InvalidArgumentError(`scopes[${i}]`, `must be 1-${maxScopeLength} printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)`);
     }
   });
   return unique("scopes", values, 50);
@@ -74,6 +88,7 @@ function audience(values: readonly string[]): string[] {
   // RFC 9068 §2.2: an access token always has an audience.
   if (values.length === 0) throw new InvalidArgumentError("audience", "at least one audience is required");
   values.forEach((value, i) => {
+    text(`audience[${i}]`, value);
     if (value.length === 0 || value.length > 256 || /\s/.test(value) || controlChars.test(value)) {
       throw new InvalidArgumentError(`audience[${i}]`, "must be 1-256 characters without spaces (a URI or host name)");
     }
@@ -88,11 +103,15 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
     if (!claimKey.test(key)) {
       throw new InvalidArgumentError(`custom_claims[${i}].key`, "must be 1-64 characters: a letter or _, then A-Z a-z 0-9 _ . : -");
     }
+    if (prototypeKeys.has(key)) {
+      throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is an object prototype property name and cannot be a claim`);
+    }
     if (reservedClaims.has(key)) {
       throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is a registered claim and cannot be overridden`);
     }
     if (seen.has(key)) throw new InvalidArgumentError(`custom_claims[${i}].key`, `"${key}" is listed twice`);
     seen.add(key);
+    text(`custom_claims[${i}].value`, value);
     if (value.length > 256 || controlChars.test(value)) {
       throw new InvalidArgumentError(`custom_claims[${i}].value`, "must be at most 256 characters without control characters");
     }
@@ -103,15 +122,16 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
 /** validateClient checks a registration request and applies defaults; bad input names its field. */
 export function validateClient(input: OrganizationClient | undefined): ValidClient {
   if (input === undefined) throw new InvalidArgumentError("client", "is required");
-  const name = input.name;
+  const name = text("name", input.name);
   const nameLength = [...name].length;
   if (nameLength < 1 || nameLength > 128 || name.trim() !== name || controlChars.test(name)) {
     throw new InvalidArgumentError("name", "must be 1-128 characters, without leading or trailing spaces");
   }
+  text("description", input.description);
   if ([...input.description].length > 1024) throw new InvalidArgumentError("description", "at most 1024 characters");
   const expiry = input.expiry === 0 ? defaultExpirySeconds : input.expiry;
-  if (!Number.isInteger(expiry) || expiry < 60 || expiry > 86400) {
-    throw new InvalidArgumentError("expiry", "must be 60 to 86400 seconds");
+  if (!Number.isInteger(expiry) || expiry < minTokenLifetimeSeconds || expiry > maxTokenLifetimeSeconds) {
+    throw new InvalidArgumentError("expiry", `must be ${minTokenLifetimeSeconds} to ${maxTokenLifetimeSeconds} seconds`);
   }
   return {
     name,

@@ -15,6 +15,9 @@ export function pathSegment(value: string): string {
   }
 }
 
+// RFC 8259 §8.1: JSON exchanged between systems is UTF-8; the BOM is not part of the text.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 /** readJsonObject reads an `application/json` body that must be a JSON object. */
 export async function readJsonObject(req: HttpRequest): Promise<Record<string, JsonValue>> {
   if (mediaType(req) !== "application/json") throw new ConnectError("content type must be application/json", Code.InvalidArgument);
@@ -22,9 +25,16 @@ export async function readJsonObject(req: HttpRequest): Promise<Record<string, J
   const body = await readBody(req).catch((err: unknown) => {
     throw toConnectError(err);
   });
+  let source: string;
+  try {
+    // Strict: Buffer#toString would replace invalid bytes with U+FFFD, and they would be stored.
+    source = strictUtf8.decode(body);
+  } catch {
+    throw new ConnectError("request body is not valid UTF-8", Code.InvalidArgument);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(body.toString("utf8"));
+    json = JSON.parse(source);
   } catch {
     throw new ConnectError("request body is not valid JSON", Code.InvalidArgument);
   }

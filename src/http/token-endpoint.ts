@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
-import { secretPrefix } from "../clients/ids.js";
+import { clientIdPattern, generatedAdminIdPattern, generatedClientIdPattern } from "../rules.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import { toOAuthError } from "./http-errors.js";
@@ -16,8 +17,13 @@ interface Credentials {
   basic: boolean;
 }
 
-function loggableId(clientId: string): string | undefined {
-  return /^[A-Za-z0-9_.:-]{1,128}$/.test(clientId) && !clientId.startsWith(secretPrefix) ? clientId : undefined;
+// Only ids of our own formats are logged as sent: anything else in `client_id` may be a secret
+// pasted the wrong way round (a 64-hex admin secret looks like an id), so it is logged as a short
+// hash, enough for an operator to correlate lines without learning the value.
+function loggableId(clientId: string, adminClientId: string | undefined): string {
+  const ours = clientIdPattern.test(clientId) && (generatedClientIdPattern.test(clientId) || generatedAdminIdPattern.test(clientId));
+  if (ours || clientId === adminClientId) return clientId;
+  return `sha256:${createHash("sha256").update(clientId).digest("hex").slice(0, 12)}`;
 }
 
 function formDecode(value: string): string {
@@ -66,8 +72,15 @@ function credentials(req: HttpRequest, params: Map<string, string>): Credentials
   return { clientId: bodyId, clientSecret: bodySecret, basic: false };
 }
 
-/** createTokenEndpoint returns the `POST /oauth/token` handler (RFC 6749 §4.4, errors per §5.2). */
-export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+/**
+ * createTokenEndpoint returns the `POST /oauth/token` handler (RFC 6749 §4.4, errors per §5.2);
+ * `adminClientId` is the configured admin's id (M2M_ADMIN_CLIENT_ID), logged as it is.
+ */
+export function createTokenEndpoint(
+  tokens: TokenService,
+  log: TokenEndpointLog,
+  adminClientId?: string,
+): (req: HttpRequest, res: HttpResponse) => Promise<void> {
   return async (req, res) => {
     const start = performance.now();
     const ms = () => Math.round(performance.now() - start);
@@ -86,9 +99,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog)
       const params = singleParams(await readBody(req));
       const creds = credentials(req, params);
       challenge = creds.basic;
-      // Logged only when it looks like a client id: credentials pasted the wrong way round
-      // must not put a secret in the log.
-      clientId = loggableId(creds.clientId);
+      clientId = loggableId(creds.clientId, adminClientId);
       const audience = params.get("audience");
       const response = await tokens.issue({
         grantType: params.get("grant_type") ?? "",

@@ -1,22 +1,13 @@
 import { clone, create } from "@bufbuild/protobuf";
 import { SigningKeyRingSchema, SigningKeySchema, type SigningKey as SigningKeyRecord, type SigningKeyRing } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { keyRetentionMs } from "../rules.js";
 
 // The stored key ring and its transitions, as pure functions of records: [current, next,
 // previous…]. The next key is published in the JWKS (RFC 7517 §5) but does not sign, so when a
 // rotation makes it current, every verifier that fetched the JWKS since the last rotation knows it.
 
-/** maxTokenLifetimeMs is the longest client `expiry` the service allows (86400 s): no token lives longer. */
-export const maxTokenLifetimeMs = 86_400_000;
-
-/** retirementSkewMs is the clock skew a verifier may allow on `exp` (the interceptor's maximum, 300 s). */
-export const retirementSkewMs = 300_000;
-
-/**
- * previousKeyRetentionMs is how long a demoted key stays in the JWKS: "the longest client expiry
- * plus skew", bounded conservatively by the longest expiry any client may have, not the longest
- * one registered now (a client's expiry can be raised at any time).
- */
-export const previousKeyRetentionMs = maxTokenLifetimeMs + retirementSkewMs;
+// A demoted key stays in the JWKS for rules.keyRetentionMs: the longest expiry any client may
+// have (not the longest registered now: an expiry can be raised at any time) plus the largest skew.
 
 /**
  * maxPreviousKeys bounds the previous keys a ring keeps, so the JWKS stays small. A rotation that
@@ -50,7 +41,7 @@ function activated(record: SigningKeyRecord, at: bigint): SigningKeyRecord {
 function demoted(record: SigningKeyRecord, now: number): SigningKeyRecord {
   const copy = clone(SigningKeySchema, record);
   copy.deactivateTimeMs = BigInt(now);
-  copy.retireTimeMs = BigInt(now + previousKeyRetentionMs);
+  copy.retireTimeMs = BigInt(now + keyRetentionMs);
   return copy;
 }
 
@@ -133,7 +124,7 @@ function pruned(keys: SigningKeyRecord[], now: number): SigningKeyRecord[] {
 
 /**
  * rotateRing makes the next key current (activate time `now`), demotes the current key to
- * previous (retire time `now` + previousKeyRetentionMs), adds `newNext`, drops retired keys, and
+ * previous (retire time `now` + rules.keyRetentionMs), adds `newNext`, drops retired keys, and
  * keeps at most maxPreviousKeys previous keys, the newest (previous keys are kept newest first).
  */
 export function rotateRing(stored: SigningKeyRing, newNext: SigningKeyRecord, now: number): SigningKeyRing {

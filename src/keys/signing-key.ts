@@ -7,6 +7,23 @@ import { signingAlgorithms, type SigningAlgorithm } from "./algorithms.js";
 
 const generate = promisify(generateKeyPair);
 
+// RFC 7518 §3.3 asks for at least 2048 bits; every RSA key the issuer makes has exactly this many.
+const rsaModulusBits = 2048;
+
+/**
+ * signatureBytes is the signature length of each algorithm's keys as the issuer makes them: the
+ * RSA modulus, ES256's r||s (RFC 7518 §3.4), Ed25519's R||S (RFC 8032 §5.1.6).
+ */
+export const signatureBytes: Readonly<Record<SigningAlgorithm, number>> = { RS256: rsaModulusBits / 8, ES256: 64, EdDSA: 64 };
+
+/** kidLength is the length of every kid: an RFC 7638 SHA-256 thumbprint, base64url. */
+export const kidLength = 43;
+
+/** encodeHeader returns a key's base64url JWS protected header (RFC 7515 §5.1), `typ` per RFC 9068 §2.1. */
+export function encodeHeader(alg: SigningAlgorithm, kid: string): string {
+  return Buffer.from(JSON.stringify({ alg, kid, typ: "at+jwt" })).toString("base64url");
+}
+
 /** PublicJwk is a public signing key as published in the JWKS (RFC 7517 §4). */
 export interface PublicJwk extends JWK {
   kid: string;
@@ -52,7 +69,7 @@ async function fromPrivateKey(alg: SigningAlgorithm, privateKey: KeyObject, crea
   // RFC 7638 thumbprint: a kid derived from the key itself, the same on every instance.
   const kid = await calculateJwkThumbprint(jwk, "sha256");
   const publicJwk: PublicJwk = { ...jwk, kid, alg, use: "sig" };
-  const encodedHeader = Buffer.from(JSON.stringify({ alg, kid, typ: "at+jwt" })).toString("base64url");
+  const encodedHeader = encodeHeader(alg, kid);
   return {
     kid,
     alg,
@@ -74,7 +91,7 @@ async function fromPrivateKey(alg: SigningAlgorithm, privateKey: KeyObject, crea
 export async function generateSigningKey(alg: SigningAlgorithm, now: number = Date.now()): Promise<SigningKey> {
   const { privateKey } =
     alg === "RS256"
-      ? await generate("rsa", { modulusLength: 2048 })
+      ? await generate("rsa", { modulusLength: rsaModulusBits })
       : alg === "ES256"
         ? await generate("ec", { namedCurve: "P-256" })
         : await generate("ed25519");

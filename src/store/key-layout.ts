@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
+import { generatedClientIdPattern } from "../rules.js";
 
 // Redis Cluster places a key by the part between its first `{` and `}` (the hash tag). A client
 // id carries the hash tag of its organization, so a client's record and its organization's index
 // always share a slot and one MULTI or script can write both.
 
 const tagLength = 6;
-const generatedClientId = /^m2morg_([a-z2-7]{6})[a-z2-7]+$/;
 const base32 = "abcdefghijklmnopqrstuvwxyz234567";
 
 function hashTag(value: string): string {
@@ -22,7 +22,7 @@ export function organizationTag(organizationId: string): string {
 
 /** clientTag is the hash tag of a client's record: its organization's, read from a generated id. */
 export function clientTag(clientId: string): string {
-  const match = generatedClientId.exec(clientId);
+  const match = generatedClientIdPattern.exec(clientId);
   return match?.[1] ?? hashTag(`client:${clientId}`);
 }
 

@@ -30,7 +30,7 @@ function firstAfter(members: string[], cursor: string): number {
   return low;
 }
 
-function createMemoryClientStore(assertOpen: () => void): ClientStore & { readonly size: () => number } {
+function createMemoryClientStore(assertOpen: () => void, now: () => number): ClientStore & { readonly size: () => number } {
   const records = new Map<string, Uint8Array>();
   const uses = new Map<string, Map<string, number>>();
   // Each organization's index: its members sorted by bytes, as a Redis sorted set with score 0.
@@ -66,13 +66,13 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore & { readon
       assertOpen();
       const { organizationId } = recordIds(record);
       checkCreateRequest(organizationId, request);
-      const now = Date.now();
-      for (const [name, kept] of requests) if (kept.until <= now) requests.delete(name);
+      const at = now();
+      for (const [name, kept] of requests) if (kept.until <= at) requests.delete(name);
       const name = `${organizationId}\n${request.key}`;
       const kept = requests.get(name);
       if (kept !== undefined) return { created: false, earlier: new Uint8Array(kept.bytes) };
       if (!insert(record)) return { created: false, earlier: undefined };
-      requests.set(name, { bytes: new Uint8Array(request.bytes), until: now + request.ttlMs });
+      requests.set(name, { bytes: new Uint8Array(request.bytes), until: at + request.ttlMs });
       return { created: true };
     },
 
@@ -152,7 +152,7 @@ function createMemoryClientStore(assertOpen: () => void): ClientStore & { readon
   };
 }
 
-function createMemoryStateStore(assertOpen: () => void): StateStore & { readonly size: () => number } {
+function createMemoryStateStore(assertOpen: () => void, now: () => number): StateStore & { readonly size: () => number } {
   const values = new Map<string, Uint8Array>();
   const maps = new Map<string, Map<string, Uint8Array>>();
   const locks = new Map<string, { owner: string; until: number }>();
@@ -214,8 +214,8 @@ function createMemoryStateStore(assertOpen: () => void): StateStore & { readonly
     async acquireLock(name, owner, ttlMs) {
       assertOpen();
       const held = locks.get(name);
-      if (held !== undefined && held.until > Date.now()) return false;
-      locks.set(name, { owner, until: Date.now() + ttlMs });
+      if (held !== undefined && held.until > now()) return false;
+      locks.set(name, { owner, until: now() + ttlMs });
       return true;
     },
     async releaseLock(name, owner) {
@@ -225,15 +225,23 @@ function createMemoryStateStore(assertOpen: () => void): StateStore & { readonly
   };
 }
 
+/** MemoryStoreOptions configures createMemoryStore. */
+export interface MemoryStoreOptions {
+  /** now returns the time in ms that expiries (kept create answers, locks) follow; a fake clock in tests. Default Date.now. */
+  now?: () => number;
+}
+
 /** createMemoryStore returns an in-process backend that behaves like the Redis one; nothing persists. */
-export function createMemoryStore(): Store {
+export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
+  // Redis expires keys by its own clock; here the injected one stands in for it.
+  const now = options.now ?? Date.now;
   let closed = false;
   // After close it fails as Redis does, so code that uses a closed store is caught in tests too.
   const assertOpen = (): void => {
     if (closed) throw new UnavailableError(undefined, { cause: new Error("the memory store is closed") });
   };
-  const clients = createMemoryClientStore(assertOpen);
-  const state = createMemoryStateStore(assertOpen);
+  const clients = createMemoryClientStore(assertOpen, now);
+  const state = createMemoryStateStore(assertOpen, now);
   return {
     clients,
     state,

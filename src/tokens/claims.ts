@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { M2MClient } from "../../gen/m2mauth/v1/clients_pb.js";
-import { reservedClaims } from "../clients/validate.js";
+import { prototypeKeys, reservedClaims } from "../clients/validate.js";
 
 /** AccessTokenClaims is the RFC 9068 §2.2 claims set of an access token, plus custom claims. */
 export interface AccessTokenClaims {
@@ -26,9 +26,9 @@ export function buildClaims(
   // Custom claims first, so the registered claims below always win (validation forbids clashes
   // too; this keeps a record written by an older version from ever overriding one).
   const claims: AccessTokenClaims = Object.create(null);
-  // Reserved keys are refused at registration; skipping them here too keeps a record written
-  // before a key became reserved from ever emitting it.
-  for (const { key, value } of client.customClaims) if (!reservedClaims.has(key)) claims[key] = value;
+  // Reserved and prototype keys are refused at registration; skipping them here too keeps a record
+  // written before a key was refused from ever emitting it.
+  for (const { key, value } of client.customClaims) if (!reservedClaims.has(key) && !prototypeKeys.has(key)) claims[key] = value;
   claims.iss = grant.issuer;
   claims.sub = client.clientId;
   // RFC 7519 §4.1.3: a single audience may be a plain string; most verifiers accept either.

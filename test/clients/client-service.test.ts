@@ -15,7 +15,7 @@ describe("client service", () => {
     const store = createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() });
     try {
       const hasher = createSecretHasher({ key: new Uint8Array(32).fill(1) });
-      const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }) });
+      const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), issuer: "https://issuer.test" });
       const admin = { organizationId: undefined, scopes: [] };
       const { client, plainSecret } = await clients.create(admin, "org_1", input);
       // m2msk_ + base64url of 32 random bytes.
@@ -56,6 +56,9 @@ describe("client service", () => {
   it("names the option a developer left out", () => {
     expect(() => createSecretHasher({ key: new Uint8Array(8) })).toThrow(TypeError);
     expect(() => createClientService({} as never)).toThrow(/options.store/);
+    const hasher = createSecretHasher({ key: new Uint8Array(32).fill(1) });
+    const without = { store: {}, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }) };
+    expect(() => createClientService(without as never)).toThrow(/options.issuer/);
   });
 
   it("compares a hash against every stored one and reports the match", () => {

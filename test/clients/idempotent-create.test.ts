@@ -35,7 +35,7 @@ afterEach(async () => {
 
 function service(clients: ClientStore, options: { hasher?: SecretHasher; keyEncryptionKey?: Uint8Array } = {}): ClientService {
   const hasher = options.hasher ?? createSecretHasher({ key: new Uint8Array(32).fill(1) });
-  return createClientService({ store: clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), keyEncryptionKey: options.keyEncryptionKey });
+  return createClientService({ store: clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), issuer: "https://issuer.test", keyEncryptionKey: options.keyEncryptionKey });
 }
 
 function redisStore(prefix = uniquePrefix()): Store {

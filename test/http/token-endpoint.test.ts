@@ -1,5 +1,8 @@
 import { decodeJwt } from "jose";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { captureLog } from "../support/log-capture.js";
+import { managementApi } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // RFC 6749 §4.4 and §5.2, as a client sees them over HTTP.
@@ -153,5 +156,40 @@ describe("discovery", () => {
     expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "1", { status: "not_ready", reasons: ["draining: SIGTERM received"] }]);
     t.server.readiness.set("draining", undefined);
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe("the token endpoint's log", () => {
+  it("names a client only by an id of our own formats, and anything else by a short hash", async () => {
+    const log = captureLog();
+    const logged = await startTestServer({ backend: "memory", logger: log.logger });
+    try {
+      const admin = await getToken(logged.url, logged.admin.clientId, logged.admin.clientSecret);
+      const { id } = await managementApi(logged.url, admin).register("org_log");
+      const send = (clientIdSent: string, via: "post" | "basic") =>
+        fetch(`${logged.url}/oauth/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", ...(via === "basic" ? { authorization: basic(clientIdSent, "wrong") } : {}) },
+          body: new URLSearchParams({ grant_type: "client_credentials", ...(via === "post" ? { client_id: clientIdSent, client_secret: "wrong" } : {}) }),
+        });
+      const loggedIds = async (clientIdSent: string, via: "post" | "basic") => {
+        const before = log.lines.length;
+        expect((await send(clientIdSent, via)).status).toBe(401);
+        return log.lines.slice(before).filter((line) => line.route === "/oauth/token").map((line) => line.clientId);
+      };
+      // A 64-hex admin secret pasted into client_id looks like an id, and is logged only as a hash.
+      const pasted = randomBytes(32).toString("hex");
+      const hashed = `sha256:${createHash("sha256").update(pasted).digest("hex").slice(0, 12)}`;
+      expect(await loggedIds(pasted, "post")).toEqual([hashed]);
+      expect(await loggedIds(pasted, "basic")).toEqual([hashed]);
+      expect(JSON.stringify(log.lines)).not.toContain(pasted);
+      expect(await loggedIds("my-service-account", "post")).toEqual([expect.stringMatching(/^sha256:[0-9a-f]{12}$/)]);
+      // Our own formats are logged as sent: generated, bootstrap admin, and the configured admin id.
+      expect(await loggedIds(id, "post")).toEqual([id]);
+      expect(await loggedIds("m2madmin_abcdefghijklmnopqrst", "basic")).toEqual(["m2madmin_abcdefghijklmnopqrst"]);
+      expect(await loggedIds(logged.admin.clientId, "post")).toEqual([logged.admin.clientId]);
+    } finally {
+      await logged.close();
+    }
   });
 });

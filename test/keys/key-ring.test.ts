@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { SigningKeyRingSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { SigningAlgorithm } from "../../src/keys/algorithms.js";
 import { createKeyRing, keyRingStateName, type KeyRing } from "../../src/keys/key-ring.js";
-import { previousKeyRetentionMs } from "../../src/keys/key-ring-record.js";
+import { keyRetentionMs } from "../../src/rules.js";
 import { signJwt } from "../../src/keys/sign-jwt.js";
 import { generateSigningKey } from "../../src/keys/signing-key.js";
 import { createMemoryStore } from "../../src/store/memory-store.js";
@@ -77,8 +77,8 @@ describe("key ring", () => {
       const [current, next, previous] = ring.list();
       expect(next!.status).toBe("next");
       expect(next!.kid).not.toBe(first);
-      expect(previous).toMatchObject({ kid: first, status: "previous", deactivateTime: rotatedAt, retireTime: rotatedAt + previousKeyRetentionMs });
-      expect(previousKeyRetentionMs).toBe(day + 300_000);
+      expect(previous).toMatchObject({ kid: first, status: "previous", deactivateTime: rotatedAt, retireTime: rotatedAt + keyRetentionMs });
+      expect(keyRetentionMs).toBe(day + 300_000);
       expect(ring.jwks().keys.map((k) => k.kid)).toEqual([current!.kid, next!.kid, first]);
 
       // A token signed just before the rotation verifies until it expires, with the key still published.
@@ -87,9 +87,9 @@ describe("key ring", () => {
       now = rotatedAt - 302_000 + day - 5000; // the old token expires at rotatedAt - 302 s + 1 day
       expect(await verifies(ring, old, now)).toBe(true);
       expect(await verifies(ring, fresh, now)).toBe(true);
-      now = rotatedAt + previousKeyRetentionMs - 1;
+      now = rotatedAt + keyRetentionMs - 1;
       expect(ring.jwks().keys.map((k) => k.kid)).toContain(first);
-      now = rotatedAt + previousKeyRetentionMs;
+      now = rotatedAt + keyRetentionMs;
       // Retired by time, before the ring is written again.
       expect(ring.jwks().keys.map((k) => k.kid)).toEqual([current!.kid, next!.kid]);
       expect(ring.list().map((k) => k.status)).toEqual(["current", "next"]);

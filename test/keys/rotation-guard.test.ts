@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { SigningKeyRingSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { FailedPreconditionError } from "../../src/errors.js";
 import { createKeyRing, keyRingStateName, type KeyRing } from "../../src/keys/key-ring.js";
-import { maxPreviousKeys, previousKeyRetentionMs } from "../../src/keys/key-ring-record.js";
+import { maxPreviousKeys } from "../../src/keys/key-ring-record.js";
+import { keyRetentionMs } from "../../src/rules.js";
 import { generateSigningKey } from "../../src/keys/signing-key.js";
 import type { StateStore } from "../../src/store/client-store.js";
 import { createMemoryStore } from "../../src/store/memory-store.js";
@@ -91,7 +92,7 @@ describe("rotation guard", () => {
       expect(ring.list()).toHaveLength(2 + maxPreviousKeys);
       now += window;
       // The oldest previous key was demoted at t0 + window and may verify tokens until it retires.
-      const oldestRetires = t0 + window + previousKeyRetentionMs;
+      const oldestRetires = t0 + window + keyRetentionMs;
       const err = await refusal(ring);
       expect(err.message).toMatch(new RegExp(`holds 10 previous keys .*rotate again in ${Math.ceil((oldestRetires - now) / 1000)} s`));
       now = oldestRetires;

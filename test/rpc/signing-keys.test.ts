@@ -5,7 +5,7 @@ import { decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService, SigningKeyStatus } from "../../gen/m2mauth/v1/keys_pb.js";
-import { previousKeyRetentionMs } from "../../src/keys/key-ring-record.js";
+import { keyRetentionMs } from "../../src/rules.js";
 import { getToken, startTestServer, type TestServer } from "../support/server.js";
 
 // SigningKeyService over real transports: who may call it, and what a rotation looks like.
@@ -48,7 +48,7 @@ describe("SigningKeyService", () => {
     expect(after.keys.map((k) => k.status)).toEqual([SigningKeyStatus.CURRENT, SigningKeyStatus.NEXT, SigningKeyStatus.PREVIOUS]);
     const previous = after.keys[2]!;
     expect(previous.kid).toBe(current!.kid);
-    expect(timestampMs(previous.retireTime!) - timestampMs(after.keys[0]!.activateTime!)).toBe(previousKeyRetentionMs);
+    expect(timestampMs(previous.retireTime!) - timestampMs(after.keys[0]!.activateTime!)).toBe(keyRetentionMs);
     // The admin token, signed by the now previous key, still works; the JWKS lists all three.
     const jwks = (await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     expect(jwks.keys.map((k) => k.kid)).toEqual(after.keys.map((k) => k.kid));

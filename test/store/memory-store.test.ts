@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { UnavailableError } from "../../src/errors.js";
 import { createMemoryStore } from "../../src/store/memory-store.js";
+import { fakeClock } from "../interceptor/fake-clock.js";
+import { makeRecord, newOrganizationId } from "./client-record-fixtures.js";
 import { describeClientStoreContract } from "./client-store-contract.js";
 
 describeClientStoreContract("memory store", async () => createMemoryStore());
@@ -11,5 +13,23 @@ describe("memory store", () => {
     await store.close();
     await expect(store.clients.get("x")).rejects.toBeInstanceOf(UnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it("expires kept create answers and locks by the injected clock, as Redis does by its own", async () => {
+    const clock = fakeClock(1_700_000_000_000);
+    const store = createMemoryStore({ now: clock.now });
+    const org = newOrganizationId();
+    const request = { key: "request-1", bytes: new Uint8Array([1]), ttlMs: 1000 };
+    expect(await store.clients.createOnce(makeRecord(org), request)).toEqual({ created: true });
+    clock.advance(999);
+    expect((await store.clients.createOnce(makeRecord(org), request)).created).toBe(false);
+    clock.advance(1);
+    expect(await store.clients.createOnce(makeRecord(org), request)).toEqual({ created: true });
+
+    expect(await store.state.acquireLock("rotation", "a", 1000)).toBe(true);
+    clock.advance(999);
+    expect(await store.state.acquireLock("rotation", "b", 1000)).toBe(false);
+    clock.advance(1);
+    expect(await store.state.acquireLock("rotation", "b", 1000)).toBe(true);
   });
 });

@@ -38,7 +38,7 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const store =
     options.store ??
-    (options.backend === "memory" ? createMemoryStore() : createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }));
+    (options.backend === "memory" ? createMemoryStore(options.now ? { now: options.now } : {}) : createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }));
   // The issuer is fixed before the port is known, as in production where it is configured.
   const issuer = "http://m2m-auth.test";
   const admin = { clientId: "test-admin", clientSecret: adminTestSecret };
@@ -51,7 +51,7 @@ export async function startTestServer(
     store,
     logger: options.logger ?? pino({ level: "silent" }),
     ...(options.now ? { now: options.now } : {}),
-    ...(options.usageFlushIntervalMs ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
+    ...(options.usageFlushIntervalMs !== undefined ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
     clientCacheMs: options.clientCacheMs ?? 500,
     ...options.keys,
   });
