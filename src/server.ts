@@ -109,12 +109,23 @@ function whileIntact<T extends object>(service: T, assertIntact: () => void): T 
   return guarded as T;
 }
 
+// Checked before anything starts: a refused option must not leave the issuer state's timers running.
+function checkIntervals(options: M2MServerOptions): void {
+  for (const option of ["usageFlushIntervalMs", "keyRotationCheckIntervalMs", "keyReloadIntervalMs"] as const) {
+    const value = options[option];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new TypeError(`createM2MServer: options.${option} must be a positive whole number of ms, got ${String(value)}`);
+    }
+  }
+}
+
 /**
  * createM2MServer composes the service: store → keys → clients and tokens → RPC and HTTP routes →
  * one listener. The management API is protected by the project's own auth interceptor, like any
  * service that installs it, for RPC and REST alike.
  */
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
+  checkIntervals(options);
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();

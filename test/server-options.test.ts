@@ -15,9 +15,9 @@ async function start(options: Partial<M2MServerOptions>) {
 
 describe("server options", () => {
   it.each([
-    ["usageFlushIntervalMs", /flushIntervalMs/],
-    ["keyRotationCheckIntervalMs", /rotationCheckIntervalMs/],
-    ["keyReloadIntervalMs", /reloadIntervalMs/],
+    ["usageFlushIntervalMs", /options\.usageFlushIntervalMs/],
+    ["keyRotationCheckIntervalMs", /options\.keyRotationCheckIntervalMs/],
+    ["keyReloadIntervalMs", /options\.keyReloadIntervalMs/],
   ] as const)("refuses %s: 0 rather than taking the default", async (option, named) => {
     const { server, store } = await start({ [option]: 0 });
     try {
