@@ -9,7 +9,7 @@ describe("loadConfig", () => {
       port: 8080,
       redis: undefined,
       workers: 1,
-      signOnThreadPool: expect.any(Boolean),
+      signOnThreadPool: expect.any(Boolean) as unknown,
       keyPrefix: "m2m:",
       issuer: "http://localhost:8080",
       signingAlg: "RS256",

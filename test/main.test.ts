@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
+import type { JSONWebKeySet } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { testRedisUrl, uniquePrefix } from "./support/redis.js";
 import { getToken } from "./support/server.js";
@@ -32,14 +33,20 @@ function start(env: Record<string, string>): Promise<Running> {
   // "close", not "exit": it comes once stdout and stderr are read to the end, so a message is whole.
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
       const url = /"url":"(http:[^"]+)"/.exec(stdout)?.[1];
       if (url) resolve({ child, url, stdout: () => stdout, stderr: () => stderr, exited });
     });
     void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}${stdout}`)));
   });
+}
+
+/** firstKid returns the kid of the first key the service at `url` publishes (the current one). */
+async function firstKid(url: string): Promise<string | undefined> {
+  const jwks = (await (await fetch(`${url}/keys`)).json()) as JSONWebKeySet;
+  return jwks.keys[0]!.kid;
 }
 
 afterEach(() => {
@@ -61,8 +68,8 @@ describe("main", () => {
         headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
         body: JSON.stringify({ name: "survives restarts", audience: ["api"] }),
       })
-    ).json()) as any;
-    const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
+    ).json()) as { client: { client_id: string }; plain_secret: string };
+    const kid = await firstKid(first.url);
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
     expect(first.stdout()).toContain('"msg":"stopped"');
@@ -73,7 +80,7 @@ describe("main", () => {
     // Clients registered before the restart still authenticate.
     await getToken(second.url, registered.client.client_id, registered.plain_secret);
     expect(token).not.toContain(secret!);
-    expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
+    expect(await firstKid(second.url)).toBe(kid);
     // No secret or token ever reaches the log.
     expect(second.stdout()).not.toContain(secret!);
     expect(second.stdout()).not.toContain(token);
@@ -99,12 +106,12 @@ describe("main", () => {
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET };
     const first = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
     expect(first.stdout()).not.toContain("unencrypted");
-    const kid = ((await (await fetch(`${first.url}/keys`)).json()) as any).keys[0].kid;
+    const kid = await firstKid(first.url);
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
 
     const second = await start({ ...env, M2M_KEY_ENCRYPTION_KEY: key });
-    expect(((await (await fetch(`${second.url}/keys`)).json()) as any).keys[0].kid).toBe(kid);
+    expect(await firstKid(second.url)).toBe(kid);
     await getToken(second.url, "admin", ADMIN_SECRET);
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);

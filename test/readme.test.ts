@@ -37,10 +37,10 @@ describe("README", () => {
         cwd: dir,
         env: { ...process.env, M2M_URL: t.url, ADMIN_ID: t.admin.clientId, ADMIN_SECRET: t.admin.clientSecret },
       });
-      const created = JSON.parse(await readFile(join(dir, "client.json"), "utf8"));
+      const created = JSON.parse(await readFile(join(dir, "client.json"), "utf8")) as { client: { name: string }; plain_secret: string };
       expect(created.client.name).toBe("GitHub Actions Deployment Service");
       expect(created.plain_secret).toMatch(/^m2msk_/);
-      const token = JSON.parse(await readFile(join(dir, "token.json"), "utf8"));
+      const token: unknown = JSON.parse(await readFile(join(dir, "token.json"), "utf8"));
       expect(token).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "deploy:applications read:deployments" });
       expect(stdout).toContain('"valid": true');
       expect(stdout).toContain('"alg": "RS256"');

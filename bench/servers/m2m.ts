@@ -26,7 +26,7 @@ function countCommands(redis: Redis): RedisCommandCount {
     count.total++;
     count.byName[name] = (count.byName[name] ?? 0) + 1;
     return send(...args);
-  }) as Redis["sendCommand"];
+  });
   return count;
 }
 

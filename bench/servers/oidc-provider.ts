@@ -70,7 +70,9 @@ function worker(): void {
     // Only read for opaque tokens; set so the provider does not print a notice per worker.
     ttl: { ClientCredentials: 3600 },
   } as ConstructorParameters<typeof Provider>[1]);
-  const server = createHttpServer(provider.callback());
+  const handle = provider.callback();
+  // Koa's handler settles every request itself (a failure goes to ctx.onerror, which answers it), so its promise never rejects.
+  const server = createHttpServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 65_000;
   server.listen(port, "127.0.0.1");
 }

@@ -48,7 +48,9 @@ async function run(request: LoadRequest): Promise<LoadSample> {
   };
   const times: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(options, (err, done) => (err ? reject(err) : resolve(done)));
+    // autocannon types its error `any`: anything but an Error is wrapped in one.
+    const failed = (err: unknown) => reject(err instanceof Error ? err : new Error("autocannon failed", { cause: err }));
+    const instance = autocannon(options, (err: unknown, done) => (err ? failed(err) : resolve(done)));
     instance.on("response", (_client, _status, _bytes, responseTime) => times.push(responseTime));
   });
   return summarize(result, times);

@@ -231,9 +231,9 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     },
   };
   const timers = startKeyRingTimers({
-    reload: ring.reload,
+    reload: () => ring.reload(),
     reloadIntervalMs,
-    rotateIfDue: rotationPeriodMs === undefined ? undefined : ring.rotateIfDue,
+    rotateIfDue: rotationPeriodMs === undefined ? undefined : () => ring.rotateIfDue(),
     rotationCheckIntervalMs,
     onError: (err, task) => logger?.warn({ err, task }, "signing key ring task failed"),
   });

@@ -39,7 +39,7 @@ export const statePartLabels: Readonly<Record<StatePart, string>> = {
 /** readStateParts reads every part at one moment (MGET: they share the `{state}` slot). */
 export async function readStateParts(state: StateStore): Promise<StateParts> {
   const values = await state.getMany(parts.map((part) => statePartNames[part]));
-  return Object.fromEntries(parts.map((part, i) => [part, values[i]])) as StateParts;
+  return Object.fromEntries(parts.map((part, i) => [part, values[i]]));
 }
 
 /** missingParts lists the parts a complete state has and `values` lacks (no hash key is stored when it is configured). */
@@ -59,7 +59,7 @@ export function expectParts(values: StateParts): Map<string, Uint8Array | undefi
 
 /** setParts turns values into a commit's writes (the parts given). */
 export function setParts(values: StateParts): Map<string, Uint8Array> {
-  return new Map(parts.flatMap((part) => (values[part] === undefined ? [] : [[statePartNames[part], values[part] as Uint8Array]])));
+  return new Map(parts.flatMap((part) => (values[part] === undefined ? [] : [[statePartNames[part], values[part]]])));
 }
 
 /** labels names parts for a message: "store marker, admin client". */

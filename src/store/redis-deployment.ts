@@ -47,7 +47,7 @@ export async function hasKeyMatching(redis: RedisClient, pattern: string): Promi
 async function nodePolicy(node: Redis): Promise<string> {
   try {
     const reply = (await node.config("GET", "maxmemory-policy")) as unknown;
-    const value = Array.isArray(reply) ? reply[1] : undefined;
+    const value: unknown = Array.isArray(reply) ? reply[1] : undefined;
     if (typeof value === "string" && value !== "") return value;
   } catch {
     // CONFIG is renamed or refused on managed Redis and under an ACL: INFO reports it too.

@@ -17,13 +17,13 @@ export function createRedisStateStore(redis: RedisClient, layout: KeyLayout, scr
     // MGET: one consistent read of several values (they share the `{state}` slot on a Cluster).
     async getMany(names) {
       if (names.length === 0) return [];
-      const values = await available(redis, () => redis.mgetBuffer(...names.map(layout.state)));
+      const values = await available(redis, () => redis.mgetBuffer(...names.map((name) => layout.state(name))));
       return values.map((bytes) => (bytes === null ? undefined : new Uint8Array(bytes)));
     },
     async commit(change) {
       const expect = [...change.expect].map(([name, bytes]): [string, Buffer | undefined] => [layout.state(name), bytes === undefined ? undefined : toBuffer(bytes)]);
       const set = [...(change.set ?? [])].map(([name, bytes]): [string, Buffer] => [layout.state(name), toBuffer(bytes)]);
-      const remove = (change.remove ?? []).map(layout.state);
+      const remove = (change.remove ?? []).map((name) => layout.state(name));
       return (await available(redis, () => scripts.commit(expect, set, remove))) === 1;
     },
     async putField(name, field, value) {

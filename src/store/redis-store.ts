@@ -49,7 +49,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   const scripts = defineStoreScripts(redis);
   const changes = createRedisChangeFeed(redis, layout.clientChanges);
   return {
-    clients: createRedisClientStore(redis, layout, scripts, changes.wrote),
+    clients: createRedisClientStore(redis, layout, scripts, (clientId) => changes.wrote(clientId)),
     state: createRedisStateStore(redis, layout, scripts),
     changes,
     async ping(): Promise<void> {

@@ -25,7 +25,7 @@ export function buildClaims(
 ): AccessTokenClaims {
   // Custom claims first, so the registered claims below always win (validation forbids clashes
   // too; this keeps a record written by an older version from ever overriding one).
-  const claims: AccessTokenClaims = Object.create(null);
+  const claims = Object.create(null) as AccessTokenClaims;
   // Reserved and prototype keys are refused at registration; skipping them here too keeps a record
   // written before a key was refused from ever emitting it.
   for (const { key, value } of client.customClaims) if (!reservedClaims.has(key) && !prototypeKeys.has(key)) claims[key] = value;

@@ -53,9 +53,17 @@ export function newLedger(): Ledger {
   return { clients: [], acknowledged: 0, unanswered: 0, refusedRotations: 0, rotatedKids: [], unexpected: [], serial: 0 };
 }
 
+/** AnswerBody is what the writers read of an answer: a created client (REST's snake_case or RPC's camelCase), an added secret, a rotated key, an error's code. */
+interface AnswerBody {
+  client?: { client_id?: string; clientId?: string; secrets: { id: string }[] };
+  secret?: { id: string };
+  key?: { kid: string };
+  code?: string;
+}
+
 interface Answer {
   status: number;
-  json: any;
+  json: AnswerBody;
 }
 
 /** Writer runs writes on the service at `url` as `token` until `stopped()`, recording each in `ledger`. */
@@ -81,7 +89,7 @@ async function send(url: string, token: string, method: string, path: string, bo
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: AbortSignal.timeout(5_000),
     });
-    return { status: res.status, json: await res.json() };
+    return { status: res.status, json: (await res.json()) as AnswerBody };
   } catch {
     return undefined;
   }
@@ -119,14 +127,14 @@ export async function runWriter(options: WriterOptions): Promise<void> {
         ? await call("POST", rpc("CreateOrganizationClient"), { organizationId, client: body })
         : await call("POST", rest(organizationId), body);
       if (outcome("create", answer) !== "acked") continue;
-      const created = answer!.json.client;
+      const created = answer!.json.client!;
       ledger.clients.push({
         owner: options.id,
         organizationId,
-        clientId: created.clientId ?? created.client_id,
+        clientId: (created.clientId ?? created.client_id)!,
         state: "live",
         names: new Set([body.name]),
-        secrets: new Map([[created.secrets[0].id as string, "present"]]),
+        secrets: new Map([[created.secrets[0]!.id, "present"]]),
       });
     } else if (pick < 0.55) {
       const name = `renamed ${++ledger.serial}`;
@@ -141,7 +149,7 @@ export async function runWriter(options: WriterOptions): Promise<void> {
       // more than the ledger knows: stay well under the limit.
       if ([...client.secrets.values()].filter((state) => state === "present").length >= 3) continue;
       const answer = await call("POST", rest(client.organizationId, `/${client.clientId}/secrets`));
-      if (outcome("add secret", answer) === "acked") client.secrets.set(answer!.json.secret.id, "present");
+      if (outcome("add secret", answer) === "acked") client.secrets.set(answer!.json.secret!.id, "present");
     } else if (pick < 0.8) {
       const present = [...client.secrets].filter(([, state]) => state === "present").map(([id]) => id);
       // The last secret cannot be deleted; one added without an answer may exist, so keep two known.
@@ -162,7 +170,7 @@ export async function runWriter(options: WriterOptions): Promise<void> {
       const answer = await call("POST", "/m2mauth.v1.SigningKeyService/RotateSigningKey", { force: true });
       // A rotation guard refuses quick successive rotations (failed_precondition): that is no failure.
       if (answer !== undefined && answer.status === 400 && answer.json?.code === "failed_precondition") ledger.refusedRotations++;
-      else if (outcome("rotate", answer) === "acked") ledger.rotatedKids.push(answer!.json.key.kid);
+      else if (outcome("rotate", answer) === "acked") ledger.rotatedKids.push(answer!.json.key!.kid);
     }
   }
 }

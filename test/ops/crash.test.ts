@@ -40,8 +40,8 @@ function start(env: Record<string, string>): Promise<{ child: ChildProcess; url:
   let output = "";
   const exited = new Promise((resolve) => child.once("exit", resolve));
   return new Promise((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    child.stdout.on("data", (d: Buffer) => {
       output += d.toString();
       const url = /"url":"(http:[^"]+)"/.exec(output)?.[1];
       if (url) resolve({ child, url, exited });
@@ -95,7 +95,7 @@ describe("kill -9 under mixed writes", () => {
           lost.push(`create of ${client.clientId}`);
           continue;
         }
-        if (!client.names.has(record.client!.name)) lost.push(`rename of ${client.clientId}: ${record.client!.name} not in ${[...client.names]}`);
+        if (!client.names.has(record.client!.name)) lost.push(`rename of ${client.clientId}: ${record.client!.name} not in ${[...client.names].join(", ")}`);
         const secrets = new Set(record.secretHashes.map((hash) => hash.secretId));
         for (const [secretId, state] of client.secrets) if (secrets.has(secretId) !== (state === "present")) lost.push(`secret ${secretId} of ${client.clientId} ${state}`);
       }

@@ -169,7 +169,7 @@ describe("store:check", () => {
     await f.redis.zrem(f.layout.organizationIndex(f.organizations[0]!), indexMember(f.records[0]!));
     const damaged = await runMain(env, ["--json"]);
     expect(damaged.code).toBe(1);
-    expect(JSON.parse(damaged.stdout).findings).toEqual([expect.objectContaining({ kind: "orphan-record", repaired: false, repair: "add the index entry" })]);
+    expect((JSON.parse(damaged.stdout) as { findings: unknown }).findings).toEqual([expect.objectContaining({ kind: "orphan-record", repaired: false, repair: "add the index entry" })]);
     const repaired = await runMain(env, ["--repair"]);
     expect(repaired.code).toBe(1);
     expect(repaired.stdout).toContain("FOUND orphan-record");

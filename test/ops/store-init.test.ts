@@ -42,9 +42,9 @@ describe("store:init", () => {
   it("refuses bad usage with exit code 2, writing nothing", async () => {
     const store = freshStore();
     expect((await run(store, ["--bogus"])).code).toBe(2);
-    expect(await run(store, ["--restore", "--reinit"])).toMatchObject({ code: 2, error: expect.stringMatching(/one mode/) });
+    expect(await run(store, ["--restore", "--reinit"])).toMatchObject({ code: 2, error: expect.stringMatching(/one mode/) as unknown });
     expect(await run(store, ["--status", "--yes"])).toMatchObject({ code: 2, error: "--yes goes with --reinit" });
-    expect(await run(store, ["--reinit"])).toMatchObject({ code: 2, error: expect.stringMatching(/add --yes to confirm/) });
+    expect(await run(store, ["--reinit"])).toMatchObject({ code: 2, error: expect.stringMatching(/add --yes to confirm/) as unknown });
     expect(await run(store, ["--from", "x"])).toMatchObject({ code: 2, error: "--from goes with --restore" });
     expect(await store.empty()).toBe(true);
     const help = await run(store, ["--help"]);
@@ -54,7 +54,7 @@ describe("store:init", () => {
 
   it("reports the state: exit 1 while incomplete, 0 once whole", async () => {
     const store = freshStore();
-    expect(await run(store, [])).toMatchObject({ code: 1, out: expect.stringContaining("store marker: MISSING") });
+    expect(await run(store, [])).toMatchObject({ code: 1, out: expect.stringContaining("store marker: MISSING") as unknown });
     const parts = await newParts();
     await store.state.commit({ expect: new Map(), set: setParts(parts) });
     const status = await run(store, ["--status"]);
@@ -65,9 +65,9 @@ describe("store:init", () => {
 
   it("restores nothing when the state is complete, or when no instance offered it", async () => {
     const store = freshStore();
-    expect(await run(store, ["--restore"])).toMatchObject({ code: 1, error: expect.stringMatching(/no running instance has offered/) });
+    expect(await run(store, ["--restore"])).toMatchObject({ code: 1, error: expect.stringMatching(/no running instance has offered/) as unknown });
     await store.state.commit({ expect: new Map(), set: setParts(await newParts()) });
-    expect(await run(store, ["--restore"])).toMatchObject({ code: 1, error: expect.stringMatching(/complete: there is nothing to restore/) });
+    expect(await run(store, ["--restore"])).toMatchObject({ code: 1, error: expect.stringMatching(/complete: there is nothing to restore/) as unknown });
   });
 
   it("refuses offers that disagree, unless one is chosen with --from", async () => {
@@ -76,7 +76,7 @@ describe("store:init", () => {
     await offer(store, "instance-one", one);
     await offer(store, "instance-two", two);
     const refused = await run(store, ["--restore"]);
-    expect(refused).toMatchObject({ code: 1, error: expect.stringMatching(/offers disagree \(2 different states\): choose one with --from/) });
+    expect(refused).toMatchObject({ code: 1, error: expect.stringMatching(/offers disagree \(2 different states\): choose one with --from/) as unknown });
     expect(refused.out).toMatch(/instance instance-one: offered .*ring version 1/);
     expect((await readStateParts(store.state)).marker).toBeUndefined();
     expect(await run(store, ["--restore", "--from", "instance-none"])).toMatchObject({ code: 1 });
@@ -108,11 +108,11 @@ describe("store:init", () => {
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
       );
-    expect(await command(["--help"], {})).toMatchObject({ code: 0, stdout: expect.stringContaining("Usage: npm run store:init") });
-    expect(await command(["--status"], {})).toMatchObject({ code: 2, stderr: expect.stringMatching(/set REDIS_URL/) });
+    expect(await command(["--help"], {})).toMatchObject({ code: 0, stdout: expect.stringContaining("Usage: npm run store:init") as unknown });
+    expect(await command(["--status"], {})).toMatchObject({ code: 2, stderr: expect.stringMatching(/set REDIS_URL/) as unknown });
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix() };
-    expect(await command(["--status"], env)).toMatchObject({ code: 1, stdout: expect.stringContaining("store marker: MISSING"), stderr: expect.stringMatching(/incomplete/) });
-    expect(await command(["--reinit", "--yes"], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/client_secret:\s+m2msk_/) });
-    expect(await command([], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/store marker: generation .*, reinitialized /) });
+    expect(await command(["--status"], env)).toMatchObject({ code: 1, stdout: expect.stringContaining("store marker: MISSING") as unknown, stderr: expect.stringMatching(/incomplete/) as unknown });
+    expect(await command(["--reinit", "--yes"], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/client_secret:\s+m2msk_/) as unknown });
+    expect(await command([], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/store marker: generation .*, reinitialized /) as unknown });
   }, 30_000);
 });

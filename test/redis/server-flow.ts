@@ -12,6 +12,20 @@ import { getToken, seedClient, startTestServer, type TestServer } from "../suppo
 
 // The whole service on one Redis deployment, as an operator's first day would drive it.
 
+/** RestClient is a client's REST JSON, as far as this flow reads it. */
+interface RestClient {
+  client_id: string;
+  name: string;
+  create_time: string;
+  secrets: { id: string; last_used_time?: string }[];
+}
+
+/** clientOf reads the client of a REST answer's body. */
+const clientOf = (json: unknown): RestClient => (json as { client: RestClient }).client;
+
+/** plainSecretOf reads the new secret of an "add a secret" answer's body. */
+const plainSecretOf = (json: unknown): string => (json as { plain_secret: string }).plain_secret;
+
 /** verifyWithJwks checks `token` against the server's JWKS as a resource server would, and returns its claims. */
 async function verifyWithJwks(t: TestServer, token: string): Promise<Record<string, unknown>> {
   const jwks = createLocalJWKSet((await (await fetch(`${t.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
@@ -57,9 +71,9 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
         await getToken(other.url, c.id, c.secret);
         if (i % 2 === 0) {
           const added = await api.call("POST", `org_cache_${i}/clients/${c.id}/secrets`);
-          expect((await api.call("DELETE", `org_cache_${i}/clients/${c.id}/secrets/${c.client.secrets[0].id}`)).status).toBe(200);
+          expect((await api.call("DELETE", `org_cache_${i}/clients/${c.id}/secrets/${(c.client as RestClient).secrets[0]!.id}`)).status).toBe(200);
           waits.push(await refused(c.id, c.secret));
-          await getToken(other.url, c.id, added.json.plain_secret);
+          await getToken(other.url, c.id, plainSecretOf(added.json));
         } else {
           expect((await api.call("DELETE", `org_cache_${i}/clients/${c.id}`)).status).toBe(200);
           waits.push(await refused(c.id, c.secret));
@@ -72,8 +86,8 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
       const c = await api.register("org_flow");
       const claims = await verifyWithJwks(t, await getToken(t.url, c.id, c.secret));
       expect(claims).toMatchObject({ sub: c.id, client_id: c.id, scope: seedClient.scopes.join(" ") });
-      const { client } = (await api.call("GET", `org_flow/clients/${c.id}`)).json;
-      expect(client).toMatchObject({ client_id: c.id, name: seedClient.name, create_time: c.client.create_time });
+      const client = clientOf((await api.call("GET", `org_flow/clients/${c.id}`)).json);
+      expect(client).toMatchObject({ client_id: c.id, name: seedClient.name, create_time: (c.client as RestClient).create_time });
     });
 
     it("rotates a secret: add a new one, delete the old; the old fails, the new works", async () => {
@@ -81,9 +95,9 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
       const added = await api.call("POST", `org_flow/clients/${c.id}/secrets`);
       expect(added.status).toBe(201);
       await getToken(t.url, c.id, c.secret);
-      expect((await api.call("DELETE", `org_flow/clients/${c.id}/secrets/${c.client.secrets[0].id}`)).status).toBe(200);
+      expect((await api.call("DELETE", `org_flow/clients/${c.id}/secrets/${(c.client as RestClient).secrets[0]!.id}`)).status).toBe(200);
       await expect(getToken(t.url, c.id, c.secret)).rejects.toThrow(/401/);
-      await verifyWithJwks(t, await getToken(t.url, c.id, added.json.plain_secret));
+      await verifyWithJwks(t, await getToken(t.url, c.id, plainSecretOf(added.json)));
     });
 
     it("rotates the signing key: new tokens carry the new key, and old and new verify with the JWKS", async () => {
@@ -119,7 +133,7 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
       const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => api.register(`org_use_${i}`)));
       for (const c of clients) expect(decodeJwt(await getToken(t.url, c.id, c.secret)).sub).toBe(c.id);
       const lastUsed = async (c: (typeof clients)[number], i: number) =>
-        (await api.call("GET", `org_use_${i}/clients/${c.id}`)).json.client.secrets[0].last_used_time as string | undefined;
+        clientOf((await api.call("GET", `org_use_${i}/clients/${c.id}`)).json).secrets[0]!.last_used_time;
       let used: (string | undefined)[] = [];
       for (let attempt = 0; attempt < 50; attempt++) {
         used = await Promise.all(clients.map(lastUsed));

@@ -1,6 +1,6 @@
 import { equals } from "@bufbuild/protobuf";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
@@ -9,17 +9,6 @@ import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
 
 const t0 = Date.UTC(2025, 0, 1);
-
-async function listAll(clients: ClientStore, organizationId: string, limit: number): Promise<ClientRecord[]> {
-  const all: ClientRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await clients.list(organizationId, { limit, cursor });
-    all.push(...page.records);
-    cursor = page.cursor;
-  } while (cursor !== undefined);
-  return all;
-}
 
 /** describeClientStoreContract runs the behaviour every Store backend must share. */
 export function describeClientStoreContract(name: string, makeStore: () => Promise<Store>): void {

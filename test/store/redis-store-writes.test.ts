@@ -109,7 +109,7 @@ describe("redis store: updates, secret use and locks", () => {
   /** interfere makes the store's reads of a record race a write by another connection. */
   function interfere(org: string, clientId: string, times: number): void {
     const other = createRedisStore({ redis: raw, keyPrefix: prefix });
-    const read = redis.getBuffer.bind(redis) as (key: string) => Promise<Buffer | null>;
+    const read: (key: string) => Promise<Buffer | null> = redis.getBuffer.bind(redis);
     let left = times;
     vi.spyOn(redis, "getBuffer").mockImplementation((async (key: string) => {
       const bytes = await read(key);
