@@ -103,8 +103,8 @@ export const publicProcedures: readonly string[] = [
 /** whileIntact wraps every method of a service so it first checks `assertIntact` (which throws to refuse). */
 function whileIntact<T extends object>(service: T, assertIntact: () => void): T {
   const guarded: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(service)) {
-    guarded[name] = typeof method === "function" ? async (...args: unknown[]) => (assertIntact(), method.apply(service, args)) : method;
+  for (const [name, method] of Object.entries(service) as [string, unknown][]) {
+    guarded[name] = typeof method === "function" ? async (...args: unknown[]) => (assertIntact(), (method as (...a: unknown[]) => unknown).apply(service, args)) : method;
   }
   return guarded as T;
 }
@@ -161,7 +161,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       keyEncryptionKey: options.keyEncryptionKey,
       now,
     }),
-    watch.assertIntact,
+    () => watch.assertIntact(),
   );
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
@@ -179,7 +179,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     now,
     ...(options.usageFlushIntervalMs !== undefined ? { flushIntervalMs: options.usageFlushIntervalMs } : {}),
   });
-  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), watch.assertIntact);
+  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), () => watch.assertIntact());
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {

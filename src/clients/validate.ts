@@ -22,6 +22,7 @@ export const reservedClaims: ReadonlySet<string> = new Set([
 
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+// eslint-disable-next-line no-control-regex -- finding control characters in client text is the point
 const controlChars = /[\u0000-\u001F\u007F]/;
 
 /**
@@ -78,7 +79,7 @@ function unique(field: string, values: readonly string[], max: number): string[]
 function scopes(values: readonly string[]): string[] {
   values.forEach((scope, i) => {
     if (!scopeTokenPattern.test(scope) || scope.length > maxScopeLength) {
-      throw new InvalidArgumentError(`scopes[${i}]`, `must be 1-${maxScopeLength} printable ASCII characters without space, '\"' or '\\' (RFC 6749 §3.3)`);
+      throw new InvalidArgumentError(`scopes[${i}]`, `must be 1-${maxScopeLength} printable ASCII characters without space, '"' or '\\' (RFC 6749 §3.3)`);
     }
   });
   return unique("scopes", values, 50);

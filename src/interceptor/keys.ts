@@ -52,8 +52,8 @@ export function createKeySource(keys: TokenVerifierKeys, clock: () => number = D
       throw err instanceof TypeError ? new TypeError(`keys.${err.message}`) : err;
     }
   }
-  if (!Array.isArray((keys as JSONWebKeySet).keys)) throw new TypeError(keysShape);
-  const set = keys as JSONWebKeySet;
+  if (!Array.isArray(keys.keys)) throw new TypeError(keysShape);
+  const set = keys;
   return { current: () => Promise.resolve(set), refresh: none };
 }
 

@@ -50,7 +50,7 @@ async function readCapped(res: Response, what: string): Promise<Uint8Array> {
     throw tooLarge();
   }
   if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -29,10 +29,12 @@ function checkOverrides(overrides: Record<string, readonly string[]>): Map<strin
   const checked = new Map<string, readonly string[]>();
   for (const [procedure, scopes] of Object.entries(overrides)) {
     checkProcedure("requiredScopes", procedure);
-    if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== "string" || !scopeTokenPattern.test(s))) {
+    // Options come from JavaScript callers too: the declared type is not trusted.
+    const list: unknown = scopes;
+    if (!Array.isArray(list) || !list.every((s): s is string => typeof s === "string" && scopeTokenPattern.test(s))) {
       throw new TypeError(`requiredScopes["${procedure}"]: must be an array of RFC 6749 §3.3 scope tokens`);
     }
-    checked.set(procedure, Object.freeze([...new Set(scopes)]));
+    checked.set(procedure, Object.freeze([...new Set(list)]));
   }
   return checked;
 }

@@ -57,15 +57,19 @@ const defaultAlgorithms = ["RS256", "ES256", "EdDSA"];
 
 function checkAlgorithms(algorithms: readonly string[] | undefined): string[] {
   if (algorithms === undefined) return [...defaultAlgorithms];
-  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+  // Options come from JavaScript callers too: the declared type is not trusted.
+  const list: unknown = algorithms;
+  if (!Array.isArray(list) || list.length === 0) {
     throw new TypeError("algorithms: must be a non-empty array of JWS algorithm names");
   }
-  for (const alg of algorithms) {
+  const checked: string[] = [];
+  for (const alg of list as unknown[]) {
     if (typeof alg !== "string" || !asymmetric.includes(alg)) {
       throw new TypeError(`algorithms: ${JSON.stringify(alg)} is not allowed; use asymmetric algorithms among ${asymmetric.join(", ")}`);
     }
+    checked.push(alg);
   }
-  return [...new Set(algorithms)];
+  return [...new Set(checked)];
 }
 
 function checkAudience(audience: unknown): string | string[] | undefined {
