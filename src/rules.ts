@@ -49,3 +49,24 @@ export const generatedClientIdPattern = new RegExp(`^${clientIdPrefix}([a-z2-7]{
 
 /** generatedAdminIdPattern matches an id of the bootstrap admin client. */
 export const generatedAdminIdPattern = new RegExp(`^${adminIdPrefix}[a-z2-7]{20}$`);
+
+/** reservedClaims are the claims a custom claim may not shadow: JWT, RFC 9068 and our own. */
+export const reservedClaims: ReadonlySet<string> = new Set([
+  // RFC 7519 §4.1 registered claims
+  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+  // RFC 9068 §2.2 and RFC 8693 §4 claims an access token may carry
+  "client_id", "scope", "auth_time", "acr", "amr", "act", "may_act", "azp", "cnf",
+  // ours: the scopes array and the organization id
+  "scopes", "oid",
+  // claims verifiers read as permissions (RFC 9068 §2.2.3.1, and `scp`, which our interceptor
+  // reads as scopes): a custom claim must never grant what the scopes do not
+  "scp", "roles", "groups", "entitlements",
+  // the JWS header names, so no claim can be mistaken for one
+  "typ", "alg", "kid",
+]);
+
+/**
+ * prototypeKeys are claim keys a verifier's `claims[key]` on a plain object would read or write as
+ * the object's prototype machinery (CWE-1321): never a custom claim.
+ */
+export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);

@@ -1,35 +1,24 @@
 import type { CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
-import { clientIdPattern, maxScopeLength, maxTokenLifetimeSeconds, minTokenLifetimeSeconds, scopeTokenPattern } from "../rules.js";
+import {
+  clientIdPattern,
+  maxScopeLength,
+  maxTokenLifetimeSeconds,
+  minTokenLifetimeSeconds,
+  prototypeKeys,
+  reservedClaims,
+  scopeTokenPattern,
+} from "../rules.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
 
-/** reservedClaims are the claims a custom claim may not shadow: JWT, RFC 9068 and our own. */
-export const reservedClaims: ReadonlySet<string> = new Set([
-  // RFC 7519 §4.1 registered claims
-  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
-  // RFC 9068 §2.2 and RFC 8693 §4 claims an access token may carry
-  "client_id", "scope", "auth_time", "acr", "amr", "act", "may_act", "azp", "cnf",
-  // ours: the scopes array and the organization id
-  "scopes", "oid",
-  // claims verifiers read as permissions (RFC 9068 §2.2.3.1, and `scp`, which our interceptor
-  // reads as scopes): a custom claim must never grant what the scopes do not
-  "scp", "roles", "groups", "entitlements",
-  // the JWS header names, so no claim can be mistaken for one
-  "typ", "alg", "kid",
-]);
 
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 // eslint-disable-next-line no-control-regex -- finding control characters in client text is the point
 const controlChars = /[\u0000-\u001F\u007F]/;
 
-/**
- * prototypeKeys are claim keys a verifier's `claims[key]` on a plain object would read or write as
- * the object's prototype machinery (CWE-1321): never a custom claim.
- */
-export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 // connect-es and protobuf-es decode invalid UTF-8 leniently, as U+FFFD (protobuf-es refuses only
 // a JSON-escaped lone surrogate). Refusing U+FFFD in every text a client sets makes every

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { M2MClient } from "../../gen/m2mauth/v1/clients_pb.js";
-import { prototypeKeys, reservedClaims } from "../clients/validate.js";
+import { prototypeKeys, reservedClaims } from "../rules.js";
 
 /** AccessTokenClaims is the RFC 9068 §2.2 claims set of an access token, plus custom claims. */
 export interface AccessTokenClaims {
