@@ -23,7 +23,16 @@ function withRawName(json: object, marker: Buffer): Buffer {
   return Buffer.concat([Buffer.from(before), marker, Buffer.from(after)]);
 }
 
-async function post(path: string, body: Buffer): Promise<{ status: number; json: any }> {
+/** ErrorBody is an error answer's JSON, REST's or Connect's. */
+interface ErrorBody {
+  code: string;
+  message: string;
+}
+
+/** errorOf reads an answer's JSON as an error's. */
+const errorOf = (answer: { json: unknown }): ErrorBody => answer.json as ErrorBody;
+
+async function post(path: string, body: Buffer): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${t.url}${path}`, {
     method: "POST",
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
@@ -33,7 +42,7 @@ async function post(path: string, body: Buffer): Promise<{ status: number; json:
 }
 
 const invalidUtf8 = [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80])];
-const stored = async () => ((await api.call("GET", `${org}/clients`)).json.clients as { name: string }[]).map((c) => c.name);
+const stored = async () => ((await api.call("GET", `${org}/clients`)).json as { clients: { name: string }[] }).clients.map((c) => c.name);
 
 describe("client text", () => {
   it.each(invalidUtf8)("refuses invalid UTF-8 (%o) in a REST body", async (bytes) => {
@@ -48,8 +57,8 @@ describe("client text", () => {
     const body = withRawName({ organization_id: org, client: { ...seedClient, name: "bad @NAME@ name" } }, bytes);
     const res = await post("/m2mauth.v1.OrganizationClientService/CreateOrganizationClient", body);
     expect(res.status).toBe(400);
-    expect(res.json.code).toBe("invalid_argument");
-    expect(res.json.message).toMatch(/^name: must be valid UTF-8/);
+    expect(errorOf(res).code).toBe("invalid_argument");
+    expect(errorOf(res).message).toMatch(/^name: must be valid UTF-8/);
     expect(await stored()).toEqual([]);
   });
 
@@ -68,28 +77,28 @@ describe("client text", () => {
         const message = value === "\ufffd" ? new RegExp(`^${field.replace(/[[\].]/g, "\\$&")}: must be valid UTF-8`) : /invalid UTF-?8/;
         const rest = await api.call("POST", `${org}/clients`, client);
         expect(rest.status).toBe(400);
-        expect(rest.json.code).toBe("invalid_argument");
-        expect(rest.json.message).toMatch(message);
+        expect(errorOf(rest).code).toBe("invalid_argument");
+        expect(errorOf(rest).message).toMatch(message);
         const rpc = await post("/m2mauth.v1.OrganizationClientService/CreateOrganizationClient", Buffer.from(JSON.stringify({ organization_id: org, client })));
         expect(rpc.status).toBe(400);
-        expect(rpc.json.code).toBe("invalid_argument");
-        expect(rpc.json.message).toMatch(message);
+        expect(errorOf(rpc).code).toBe("invalid_argument");
+        expect(errorOf(rpc).message).toMatch(message);
       }
     }
     expect(await stored()).toEqual([]);
     // Other text outside ASCII is kept as sent.
-    const { client } = await api.register(org, { ...seedClient, name: "Déploiement 🚀", description: "ünïcödé" });
+    const client: unknown = (await api.register(org, { ...seedClient, name: "Déploiement 🚀", description: "ünïcödé" })).client;
     expect(client).toMatchObject({ name: "Déploiement 🚀", description: "ünïcödé" });
   });
 
   it.each(["__proto__", "constructor", "prototype"])("refuses the custom claim key %s", async (key) => {
     const res = await api.call("POST", `${org}/clients`, { ...seedClient, custom_claims: [{ key, value: "x" }] });
     expect(res.status).toBe(400);
-    expect(res.json.code).toBe("invalid_argument");
-    expect(res.json.message).toMatch(/^custom_claims\[0\]\.key: /);
+    expect(errorOf(res).code).toBe("invalid_argument");
+    expect(errorOf(res).message).toMatch(/^custom_claims\[0\]\.key: /);
     const { id } = await api.register(org);
     const update = await api.call("PATCH", `${org}/clients/${id}`, { custom_claims: [{ key, value: "x" }] });
     expect(update.status).toBe(400);
-    expect(update.json.message).toMatch(/^custom_claims\[0\]\.key: /);
+    expect(errorOf(update).message).toMatch(/^custom_claims\[0\]\.key: /);
   });
 });

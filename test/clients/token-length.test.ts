@@ -33,24 +33,28 @@ function asStored(clientId: string, customClaims: { key: string; value: string }
   });
 }
 
+/** errorOf reads an answer's JSON as an error's. */
+const errorOf = (answer: { json: unknown }) => answer.json as { code: string; message: string };
+
 describe("the largest token a client can get", () => {
   it("refuses a client whose token would exceed the verifier's limit, at registration", async () => {
     // The issue's example: 20 × (64, 220) made an 8,420-character token.
     expect(largestTokenLength(asStored("m2morg_aaaaaaaaaaaaaaaaaaaaaaaaaa", claims(220)), t.issuer)).toBeGreaterThan(maxTokenLength);
     const res = await api.call("POST", `${org}/clients`, { ...seedClient, custom_claims: claims(220) });
     expect(res.status).toBe(400);
-    expect(res.json.code).toBe("invalid_argument");
-    expect(res.json.message).toMatch(new RegExp(`^custom_claims: .* over the ${maxTokenLength}`));
-    expect((await api.call("GET", `${org}/clients`)).json.clients).toEqual([]);
+    expect(errorOf(res).code).toBe("invalid_argument");
+    expect(errorOf(res).message).toMatch(new RegExp(`^custom_claims: .* over the ${maxTokenLength}`));
+    expect(((await api.call("GET", `${org}/clients`)).json as { clients: unknown[] }).clients).toEqual([]);
   });
 
   it("refuses an update that would make the token too long, and keeps the client as it was", async () => {
     const { id } = await api.register(org);
     const res = await api.call("PATCH", `${org}/clients/${id}`, { custom_claims: claims(220) });
     expect(res.status).toBe(400);
-    expect(res.json.code).toBe("invalid_argument");
-    expect(res.json.message).toMatch(/^custom_claims: /);
-    expect((await api.call("GET", `${org}/clients/${id}`)).json.client.custom_claims).toEqual(seedClient.custom_claims);
+    expect(errorOf(res).code).toBe("invalid_argument");
+    expect(errorOf(res).message).toMatch(/^custom_claims: /);
+    const kept = (await api.call("GET", `${org}/clients/${id}`)).json as { client: { custom_claims: unknown } };
+    expect(kept.client.custom_claims).toEqual(seedClient.custom_claims);
   });
 
   it("accepts a client just under the limit, whose real token the verifier accepts", async () => {
@@ -66,7 +70,7 @@ describe("the largest token a client can get", () => {
     expect(token.length).toBeLessThanOrEqual(maxTokenLength);
     // RS256 (the longest signature) and today's 10-digit times: the real token is the worst case.
     expect(token.length).toBe(largestTokenLength(asStored(id, claims(fits)), t.issuer));
-    const verifier = createTokenVerifier({ issuer: t.issuer, audience: seedClient.audience[0] as string, jwksUri: `${t.url}/.well-known/jwks.json` });
+    const verifier = createTokenVerifier({ issuer: t.issuer, audience: seedClient.audience[0], jwksUri: `${t.url}/.well-known/jwks.json` });
     const verified = await verifier.verify(token);
     expect(verified.sub).toBe(id);
   });

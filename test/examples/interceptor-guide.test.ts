@@ -76,7 +76,7 @@ describe("docs/interceptor.md: Protect your service", () => {
   }, 30_000);
 
   it("documents the example's scripts and every environment variable it reads", async () => {
-    const scripts = JSON.parse(await readFile(join(root, "package.json"), "utf8")).scripts as Record<string, string>;
+    const { scripts } = JSON.parse(await readFile(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
     for (const script of ["example:server", "example:client"]) {
       expect(scripts[script]).toBeDefined();
       expect(text).toContain(`npm run ${script}`);

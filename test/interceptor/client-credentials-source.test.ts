@@ -38,7 +38,7 @@ function setup(handler: Handler, options: Partial<TokenSourceOptions> = {}) {
   const clock = { now: 1_000_000 };
   const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
     const req: Sent = {
-      url: String(input),
+      url: input instanceof Request ? input.url : String(input),
       method: init?.method ?? "GET",
       headers: new Headers(init?.headers),
       form: new URLSearchParams(typeof init?.body === "string" ? init.body : ""),
@@ -205,7 +205,8 @@ describe("retries", () => {
 
   it("times out a request that does not answer within timeoutMs", async () => {
     const { source } = setup(
-      (req) => new Promise((_resolve, reject) => req.signal?.addEventListener("abort", () => reject(req.signal?.reason))),
+      // As fetch does, it rejects with the signal's reason: AbortSignal.timeout's DOMException.
+      (req) => new Promise((_resolve, reject) => req.signal?.addEventListener("abort", () => reject(req.signal?.reason as DOMException))),
       { timeoutMs: 20, retry: { attempts: 1 } },
     );
     const err = await rejection(source.getToken());
@@ -318,7 +319,7 @@ describe("the token request", () => {
   it("sends the token request with redirect: manual", async () => {
     const inits: RequestInit[] = [];
     const { source } = setup(() => issued("tok"), {
-      fetch: (async (_url: string | URL | Request, init?: RequestInit) => (inits.push(init ?? {}), issued("tok"))) as typeof fetch,
+      fetch: async (_url: string | URL | Request, init?: RequestInit) => (inits.push(init ?? {}), issued("tok")),
     });
     await source.getToken();
     expect(inits.map((i) => i.redirect)).toEqual(["manual"]);

@@ -39,7 +39,7 @@ function routes(router: ConnectRouter): void {
   router.service(OrganizationClientService, {
     getOrganizationClient(_req, ctx) {
       const c = getAuthClaims(ctx);
-      const env = String(c["environment"] ?? "");
+      const env = typeof c["environment"] === "string" ? c["environment"] : "";
       return { client: { clientId: c.sub, organizationId: String(c["oid"]), scopes: c.scopes, customClaims: [{ key: "environment", value: env }] } };
     },
     createOrganizationClient: () => ({}),
@@ -430,7 +430,7 @@ describe("the retry-once rule and error mapping", () => {
       clientId: "id",
       clientSecret: SECRET,
       retry: { attempts: 2, baseDelayMs: 0, maxDelayMs: 0 },
-      fetch: (async () => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } })) as typeof fetch,
+      fetch: async () => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } }),
     });
 
   it.each<[string, number, unknown, Code, string]>([

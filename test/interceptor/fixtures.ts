@@ -58,7 +58,7 @@ export function claims(extra: JWTPayload = {}): JWTPayload {
 export async function sign(key: TestKey, payload: JWTPayload = claims(), header: Record<string, unknown> = {}): Promise<string> {
   const protectedHeader = { alg: key.alg, kid: key.kid, typ: "at+jwt", ...header };
   for (const [k, v] of Object.entries(protectedHeader)) if (v === undefined) delete protectedHeader[k as keyof typeof protectedHeader];
-  return new SignJWT(payload).setProtectedHeader(protectedHeader as { alg: string }).sign(key.privateKey);
+  return new SignJWT(payload).setProtectedHeader(protectedHeader).sign(key.privateKey);
 }
 
 const b64json = (v: unknown): string => base64url.encode(JSON.stringify(v));

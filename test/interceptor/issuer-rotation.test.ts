@@ -1,6 +1,6 @@
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { decodeProtectedHeader } from "jose";
+import { decodeProtectedHeader, type JSONWebKeySet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import { createTokenVerifier } from "../../src/interceptor/index.js";
@@ -21,7 +21,7 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
     body: JSON.stringify(seedClient),
   });
-  const json = (await res.json()) as any;
+  const json = (await res.json()) as { client: { client_id: string }; plain_secret: string };
   client = { id: json.client.client_id, secret: json.plain_secret };
   const keys = createClient(SigningKeyService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" }));
   rotate = async () => {
@@ -51,7 +51,7 @@ describe("key rotation at the issuer", () => {
     const before = await getToken(t.url, client.id, client.secret);
     await verifier.verify(before);
     expect(fetches).toBe(1);
-    const knownKids = ((await (await fetch(`${t.url}/keys`)).json()) as any).keys.map((k: any) => k.kid);
+    const knownKids = ((await (await fetch(`${t.url}/keys`)).json()) as JSONWebKeySet).keys.map((k) => k.kid);
 
     // Two rotations: the key now current was made after the verifier's fetch.
     await rotate();

@@ -98,10 +98,10 @@ describe.each(transports)("verified-token cache over %s", (_name, makeTransport)
     const [a, b, c] = await Promise.all([tokenOf(es), tokenOf(es), tokenOf(rs)]);
     for (const t of [a, b, c] as string[]) await call(t);
     expect(reads).toBe(3);
-    await call(c as string);
-    await call(b as string);
+    await call(c);
+    await call(b);
     expect(reads).toBe(3);
-    await call(a as string);
+    await call(a);
     expect(reads).toBe(4);
   });
 

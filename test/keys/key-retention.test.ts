@@ -30,7 +30,7 @@ describe("key retention", () => {
       clock.advance(ms - clock.now());
       return createTokenVerifier({
         issuer: t.issuer,
-        audience: seedClient.audience[0] as string,
+        audience: seedClient.audience[0],
         ...(keys === undefined ? { jwksUri: `${t.url}/.well-known/jwks.json` } : { keys }),
         clockSkewSeconds: maxClockSkewSeconds,
         clock: clock.now,

@@ -10,10 +10,19 @@ import { createMemoryStore } from "../../src/store/memory-store.js";
 
 // One log line per RPC outcome, with the code the caller saw; never a secret or a token.
 
-const lines: any[] = [];
+/** LogLine is a JSON log line: pino's level and message, and an RPC's name and code on an "rpc" line. */
+interface LogLine {
+  level: number;
+  msg: string;
+  rpc?: string;
+  code?: string;
+  [field: string]: unknown;
+}
+
+const lines: LogLine[] = [];
 const sink = new Writable({
   write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line));
+    for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as LogLine);
     done();
   },
 });
@@ -45,7 +54,7 @@ describe("RPC logging", () => {
     await clients.listOrganizationClients({ organizationId: "org_1" }).catch(() => undefined);
     await clients.getOrganizationClient({ organizationId: "org_1", clientId: "m2morg_none" }, { headers: { authorization: `Bearer ${accessToken}` } }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
-    const rpc = lines.filter((l) => l.msg === "rpc").map((l) => [l.rpc.split("/").pop(), l.code, l.level]);
+    const rpc = lines.filter((l) => l.msg === "rpc").map((l) => [l.rpc!.split("/").pop(), l.code, l.level]);
     expect(rpc).toEqual([
       ["IssueToken", "ok", 30],
       ["IssueToken", "Unauthenticated", 30],

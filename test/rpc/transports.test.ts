@@ -98,17 +98,28 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
   it("gets a token and registers a client", async () => {
     const protoDir = fileURLToPath(new URL("../../proto", import.meta.url));
     const definition = protoLoader.loadSync(["m2mauth/v1/clients.proto", "m2mauth/v1/tokens.proto"], { includeDirs: [protoDir], keepCase: true });
-    const pkg = grpc.loadPackageDefinition(definition) as any;
+    const pkg = grpc.loadPackageDefinition(definition) as {
+      m2mauth: { v1: { TokenService: grpc.ServiceClientConstructor; OrganizationClientService: grpc.ServiceClientConstructor } };
+    };
     const address = new URL(t.url).host;
     const tokens = new pkg.m2mauth.v1.TokenService(address, grpc.credentials.createInsecure());
     const clients = new pkg.m2mauth.v1.OrganizationClientService(address, grpc.credentials.createInsecure());
-    const call = <T>(client: any, method: string, req: unknown, md?: grpc.Metadata) =>
-      new Promise<T>((resolve, reject) => client[method](req, md ?? new grpc.Metadata(), (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+    // A generated client's methods are typed only as Function: a unary call's shape, called on its client.
+    type Unary<T> = (req: unknown, md: grpc.Metadata, callback: (err: grpc.ServiceError | null, res: T) => void) => void;
+    const call = <T>(client: InstanceType<grpc.ServiceClientConstructor>, method: string, req: unknown, md?: grpc.Metadata) =>
+      new Promise<T>((resolve, reject) =>
+        (client[method] as Unary<T>).call(client, req, md ?? new grpc.Metadata(), (err, res) => (err ? reject(err) : resolve(res))),
+      );
 
-    const admin = await call<any>(tokens, "IssueToken", { client_id: t.admin.clientId, client_secret: t.admin.clientSecret });
+    const admin = await call<{ access_token: string }>(tokens, "IssueToken", { client_id: t.admin.clientId, client_secret: t.admin.clientSecret });
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${admin.access_token}`);
-    const created = await call<any>(clients, "CreateOrganizationClient", { organization_id: "org_grpcjs", client: { ...seed, customClaims: undefined, custom_claims: seed.customClaims } }, md);
+    const created = await call<{ client: { client_id: string; custom_claims: unknown } }>(
+      clients,
+      "CreateOrganizationClient",
+      { organization_id: "org_grpcjs", client: { ...seed, customClaims: undefined, custom_claims: seed.customClaims } },
+      md,
+    );
     expect(created.client.client_id).toMatch(/^m2morg_/);
     expect(created.client.custom_claims).toEqual(seed.customClaims);
     const denied = await call(clients, "ListOrganizationClients", { organization_id: "org_grpcjs" }).catch((e: grpc.ServiceError) => e);
@@ -152,7 +163,7 @@ describe("hostile RPC input", () => {
     });
     expect(issued.status).toBe(200);
     expect(issued.headers.get("cache-control")).toBe("no-store");
-    expect(((await misspelt.json()) as any).code).toBe("invalid_argument");
+    expect(((await misspelt.json()) as { code: string }).code).toBe("invalid_argument");
     const ok = await createClient(TokenService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" })).validateToken({ token: "a.b.c" });
     expect(ok.valid).toBe(false);
   });

@@ -13,7 +13,7 @@ const levels = { error: 50, warn: 40, info: 30 } as const;
 /** captureLog returns a logger at `info` that records every line it writes. */
 export function captureLog(): CapturedLog {
   const lines: CapturedLog["lines"] = [];
-  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(JSON.parse(line) as CapturedLog["lines"][number]) });
   return {
     logger,
     lines,

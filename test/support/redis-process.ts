@@ -54,7 +54,8 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
 /** redisCli runs `redis-cli -p port args…` and returns its output; it rejects on failure or after 2 s. */
 export function redisCli(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile("redis-cli", ["-p", String(port), ...args], { timeout: cliTimeoutMs }, (err, stdout) =>
+    // ExecFileException omits Error's fields to retype `code`: typed as the Error it is, for reject.
+    execFile("redis-cli", ["-p", String(port), ...args], { timeout: cliTimeoutMs }, (err: Error | null, stdout) =>
       err ? reject(err) : resolve(stdout.trim()),
     );
   });

@@ -8,6 +8,6 @@ describe("token claims", () => {
     const customClaims = ["__proto__", "constructor", "prototype", "team"].map((key) => create(CustomClaimSchema, { key, value: "x" }));
     const client = create(M2MClientSchema, { clientId: "m2morg_c", customClaims, expiry: 60 });
     const claims = buildClaims(client, { issuer: "https://issuer.test", scopes: [], audience: ["api"], nowSeconds: 1_700_000_000 });
-    expect(Object.keys(JSON.parse(JSON.stringify(claims)))).toEqual(["team", "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scopes"]);
+    expect(Object.keys(JSON.parse(JSON.stringify(claims)) as object)).toEqual(["team", "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scopes"]);
   });
 });
