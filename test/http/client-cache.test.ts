@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRedisStore } from "../../src/store/redis-store.js";
+import type { RestBody } from "../support/management-api.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
@@ -11,13 +12,13 @@ let b: TestServer;
 let admin: string;
 const org = "org_cache";
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: RestBody }> {
   const res = await fetch(`${a.url}/api/v1/organizations/${org}/${path}`, {
     method,
     headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as RestBody };
 }
 
 async function token(url: string, id: string, secret: string, scope?: string): Promise<{ status: number; error?: string }> {
@@ -60,13 +61,13 @@ describe("token path record cache across instances", () => {
   it("stops a deleted secret, a narrowed scope and a deleted client on the other instance within 1 s", async () => {
     const created = await api("POST", "clients", seedClient);
     expect(created.status).toBe(201);
-    const id = created.json.client.client_id as string;
-    const first = created.json.plain_secret as string;
-    const firstId = created.json.client.secrets[0].id as string;
+    const id = created.json.client.client_id;
+    const first = created.json.plain_secret;
+    const firstId = created.json.client.secrets[0]!.id;
     // Warm b's copy of the record.
     for (let i = 0; i < 5; i++) expect((await token(b.url, id, first, "deploy:applications")).status).toBe(200);
 
-    const second = (await api("POST", `clients/${id}/secrets`)).json.plain_secret as string;
+    const second = (await api("POST", `clients/${id}/secrets`)).json.plain_secret;
     expect((await api("DELETE", `clients/${id}/secrets/${firstId}`)).status).toBe(200);
     const secretGone = await refusedWithin(() => token(b.url, id, first), "invalid_client");
     expect((await token(b.url, id, second)).status).toBe(200);

@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
+import type { RestBody, RestSecret } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // A client's whole life over REST and RPC: update, secrets and their rotation, last use, on both stores.
@@ -13,18 +14,18 @@ for (const backend of ["redis", "memory"] as const) {
     let admin: string;
     const org = "org_lifecycle";
 
-    async function api(method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; json: any }> {
+    async function api(method: string, path: string, body?: unknown, token = admin): Promise<{ status: number; json: RestBody }> {
       const res = await fetch(`${t.url}/api/v1/organizations/${path}`, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      return { status: res.status, json: await res.json() };
+      return { status: res.status, json: (await res.json()) as RestBody };
     }
     async function register(body: object = seedClient, organization = org, token = admin) {
       const res = await api("POST", `${organization}/clients`, body, token);
       expect(res.status).toBe(201);
-      return { id: res.json.client.client_id as string, secret: res.json.plain_secret as string, client: res.json.client };
+      return { id: res.json.client.client_id, secret: res.json.plain_secret, client: res.json.client };
     }
 
     beforeAll(async () => {
@@ -91,7 +92,7 @@ for (const backend of ["redis", "memory"] as const) {
       await rpc.deleteOrganizationClientSecret({ organizationId: org, clientId: c.id, secretId: added.secret!.id }, auth);
       await expect(getToken(t.url, c.id, added.plainSecret)).rejects.toThrow(/401/);
       const last = await rpc
-        .deleteOrganizationClientSecret({ organizationId: org, clientId: c.id, secretId: c.client.secrets[0].id }, auth)
+        .deleteOrganizationClientSecret({ organizationId: org, clientId: c.id, secretId: c.client.secrets[0]!.id }, auth)
         .catch((e: unknown) => ConnectError.from(e));
       expect((last as ConnectError).code).toBe(Code.FailedPrecondition);
     });
@@ -100,14 +101,18 @@ for (const backend of ["redis", "memory"] as const) {
       const c = await register();
       const added = await api("POST", `${org}/clients/${c.id}/secrets`);
       expect(added.status).toBe(201);
-      expect(added.json.secret).toMatchObject({ id: expect.stringMatching(/^sks_/), status: "ACTIVE", secret_suffix: added.json.plain_secret.slice(-4) });
+      expect(added.json.secret).toMatchObject({
+        id: expect.stringMatching(/^sks_/) as unknown,
+        status: "ACTIVE",
+        secret_suffix: added.json.plain_secret.slice(-4),
+      });
       await getToken(t.url, c.id, c.secret);
       await getToken(t.url, c.id, added.json.plain_secret);
       const listed = (await api("GET", `${org}/clients/${c.id}`)).json.client.secrets;
-      expect(listed.map((s: any) => s.id)).toEqual([c.client.secrets[0].id, added.json.secret.id]);
+      expect(listed.map((s) => s.id)).toEqual([c.client.secrets[0]!.id, added.json.secret.id]);
       expect(JSON.stringify(listed)).not.toContain(added.json.plain_secret);
 
-      expect((await api("DELETE", `${org}/clients/${c.id}/secrets/${c.client.secrets[0].id}`)).status).toBe(200);
+      expect((await api("DELETE", `${org}/clients/${c.id}/secrets/${c.client.secrets[0]!.id}`)).status).toBe(200);
       await expect(getToken(t.url, c.id, c.secret)).rejects.toThrow(/401/);
       await getToken(t.url, c.id, added.json.plain_secret);
 
@@ -127,16 +132,16 @@ for (const backend of ["redis", "memory"] as const) {
       const second = (await api("POST", `${org}/clients/${c.id}/secrets`)).json;
       const before = Date.now();
       await getToken(t.url, c.id, second.plain_secret);
-      let secrets: any[] = [];
+      let secrets: RestSecret[] = [];
       for (let i = 0; i < 50; i++) {
         secrets = (await api("GET", `${org}/clients/${c.id}`)).json.client.secrets;
-        if (secrets[1].last_used_time) break;
+        if (secrets[1]!.last_used_time) break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      expect(secrets[0].last_used_time).toBeUndefined();
-      expect(Date.parse(secrets[1].last_used_time)).toBeGreaterThanOrEqual(before - 1000);
-      const listed = (await api("GET", `${org}/clients?page_size=100`)).json.clients.find((x: any) => x.client_id === c.id);
-      expect(listed.secrets[1].last_used_time).toBe(secrets[1].last_used_time);
+      expect(secrets[0]!.last_used_time).toBeUndefined();
+      expect(Date.parse(secrets[1]!.last_used_time!)).toBeGreaterThanOrEqual(before - 1000);
+      const listed = (await api("GET", `${org}/clients?page_size=100`)).json.clients.find((x) => x.client_id === c.id);
+      expect(listed!.secrets[1]!.last_used_time).toBe(secrets[1]!.last_used_time);
     });
 
     it("rotates a secret under load of token requests with zero failures", async () => {
@@ -156,7 +161,7 @@ for (const backend of ["redis", "memory"] as const) {
       deployed = added.plain_secret;
       // Let requests that picked up the old secret finish before it goes.
       await new Promise((r) => setTimeout(r, 100));
-      expect((await api("DELETE", `${org}/clients/${c.id}/secrets/${c.client.secrets[0].id}`)).status).toBe(200);
+      expect((await api("DELETE", `${org}/clients/${c.id}/secrets/${c.client.secrets[0]!.id}`)).status).toBe(200);
       await new Promise((r) => setTimeout(r, 100));
       running = false;
       await Promise.all(workers);

@@ -3,6 +3,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
+import type { RestBody } from "../support/management-api.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -25,7 +26,7 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
     body: JSON.stringify(seedClient),
   });
-  const json = (await res.json()) as any;
+  const json = (await res.json()) as RestBody;
   client = { id: json.client.client_id, secret: json.plain_secret };
 });
 afterAll(async () => {
@@ -49,13 +50,13 @@ describe("when Redis is down", () => {
     });
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
-    const body = (await res.json()) as any;
+    const body = (await res.json()) as { error: string };
     expect(body.error).toBe("temporarily_unavailable");
     expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|stack|redis/i);
 
     const list = await fetch(`${t.url}/api/v1/organizations/org_down/clients`, { headers: { authorization: `Bearer ${adminToken}` } });
     expect(list.status).toBe(503);
-    expect(((await list.json()) as any).code).toBe("unavailable");
+    expect(((await list.json()) as RestBody).code).toBe("unavailable");
 
     const rpc = createClient(TokenService, createGrpcTransport({ baseUrl: t.url }));
     const err = await rpc.issueToken({ clientId: client.id, clientSecret: client.secret }).catch((e: unknown) => ConnectError.from(e));
@@ -63,7 +64,7 @@ describe("when Redis is down", () => {
 
     expect((await fetch(`${t.url}/healthz`)).status).toBe(503);
     const ready = await fetch(`${t.url}/readyz`);
-    expect([ready.status, ((await ready.json()) as any).reasons]).toEqual([503, ["store: unreachable"]]);
+    expect([ready.status, ((await ready.json()) as { reasons: string[] }).reasons]).toEqual([503, ["store: unreachable"]]);
 
     await proxy.up();
     let token: string | undefined;

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { M2MError, m2mErrorCodes, UnavailableError, type M2MErrorCode } from "../../src/errors.js";
+import { M2MError, m2mErrorCodes, UnavailableError } from "../../src/errors.js";
 import { toOAuthError, toRestError, type OAuthErrorCode, type RestCode } from "../../src/http/http-errors.js";
 import { connectCodeOf, isServerFault } from "../../src/rpc/connect-errors.js";
 import { createRedisStore } from "../../src/store/redis-store.js";

@@ -6,6 +6,7 @@ import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { UnavailableError } from "../../src/errors.js";
 import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
+import type { RestBody } from "../support/management-api.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
@@ -46,7 +47,7 @@ async function post(org: string, body: unknown, headers: Record<string, string> 
     headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as any };
+  return { status: res.status, headers: res.headers, json: (await res.json()) as RestBody };
 }
 
 const total = async (org: string) => (await redis.clients.list(org, { limit: 100 })).total;
@@ -81,7 +82,10 @@ describe("idempotent creates", () => {
     expect((await post(org, seedClient, { "idempotency-key": key })).status).toBe(201);
     const reused = await post(org, { ...seedClient, name: "another" }, { "idempotency-key": key });
     expect(reused.status).toBe(422);
-    expect(reused.json).toEqual({ code: "invalid_argument", message: expect.stringMatching(/^request_id: was first used with a different request \(REST: the Idempotency-Key header\)/) });
+    expect(reused.json).toEqual({
+      code: "invalid_argument",
+      message: expect.stringMatching(/^request_id: was first used with a different request \(REST: the Idempotency-Key header\)/) as unknown,
+    });
     expect(reused.headers.get("m2m-error-reason")).toBe("REQUEST_ID_REUSED");
     const malformed = await post(org, seedClient, { "idempotency-key": "not a key" });
     expect([malformed.status, malformed.json.code]).toEqual([400, "invalid_argument"]);

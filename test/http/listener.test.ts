@@ -65,7 +65,7 @@ async function h2Get(url: string, paths: string[]): Promise<Array<{ status: numb
               try {
                 resolve({ status, body: JSON.parse(text) as Echo });
               } catch (err) {
-                reject(err);
+                reject(err instanceof Error ? err : new Error(String(err)));
               }
             });
             stream.on("error", reject);

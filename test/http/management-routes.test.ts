@@ -1,7 +1,8 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import jwt from "jsonwebtoken";
+import jwt, { type JwtHeader } from "jsonwebtoken";
 import jwksClient from "jwks-rsa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RestBody } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // The seed's walk-through over REST, with the requests curl would send.
@@ -10,13 +11,13 @@ let t: TestServer;
 let adminToken: string;
 const org = "org_59615193906282635";
 
-async function api(method: string, path: string, body?: unknown, token = adminToken): Promise<{ status: number; headers: Headers; json: any }> {
+async function api(method: string, path: string, body?: unknown, token = adminToken): Promise<{ status: number; headers: Headers; json: RestBody }> {
   const res = await fetch(`${t.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
-  return { status: res.status, headers: res.headers, json: await res.json() };
+  return { status: res.status, headers: res.headers, json: (await res.json()) as RestBody };
 }
 
 beforeAll(async () => {
@@ -47,7 +48,7 @@ describe("the seed flow over REST", () => {
     expect(client.update_time).toBe(client.create_time);
     expect(client.secrets).toHaveLength(1);
     expect(client.secrets[0]).toMatchObject({ status: "ACTIVE", secret_suffix: plain_secret.slice(-4) });
-    expect(client.secrets[0].id).toMatch(/^sks_/);
+    expect(client.secrets[0]!.id).toMatch(/^sks_/);
 
     const fetched = await api("GET", `/api/v1/organizations/${org}/clients/${client.client_id}`);
     expect(fetched.status).toBe(200);
@@ -65,11 +66,16 @@ describe("the seed flow over REST", () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const token = (await res.json()) as any;
-    expect(token).toEqual({ access_token: expect.any(String), token_type: "Bearer", expires_in: 3600, scope: "deploy:applications read:deployments" });
+    const token = (await res.json()) as { access_token: string };
+    expect(token).toEqual({
+      access_token: expect.any(String) as unknown,
+      token_type: "Bearer",
+      expires_in: 3600,
+      scope: "deploy:applications read:deployments",
+    });
 
     const header = decodeProtectedHeader(token.access_token);
-    expect(header).toMatchObject({ alg: "RS256", typ: "at+jwt", kid: expect.any(String) });
+    expect(header).toMatchObject({ alg: "RS256", typ: "at+jwt", kid: expect.any(String) as unknown });
     const { payload } = await jwtVerify(token.access_token, createRemoteJWKSet(new URL(`${t.url}/.well-known/jwks.json`)), {
       issuer: t.issuer,
       audience: "deployment-api.acmecorp.com",
@@ -90,9 +96,9 @@ describe("the seed flow over REST", () => {
     expect(payload.nbf).toBe(payload.iat);
     expect(payload.jti).toEqual(expect.any(String));
 
-    // The seed's snippet, unchanged but for the URI.
+    // The seed's snippet, unchanged but for the URI (and its header typed).
     const client = jwksClient({ jwksUri: `${t.url}/keys`, cache: true });
-    async function getPublicKey(header: any): Promise<string> {
+    async function getPublicKey(header: JwtHeader): Promise<string> {
       return new Promise((resolve, reject) => {
         client.getSigningKey(header.kid, (err, key) => {
           if (err) reject(err);
@@ -121,10 +127,10 @@ describe("the seed flow over REST", () => {
     const first = await api("GET", `/api/v1/organizations/${other}/clients?page_size=2`);
     expect(first.status).toBe(200);
     expect(first.json.total_size).toBe(3);
-    expect(first.json.clients.map((c: any) => c.client_id)).toEqual(ids.slice(0, 2));
+    expect(first.json.clients.map((c) => c.client_id)).toEqual(ids.slice(0, 2));
     expect(first.json.next_page_token).not.toBe("");
     const second = await api("GET", `/api/v1/organizations/${other}/clients?page_size=2&page_token=${encodeURIComponent(first.json.next_page_token)}`);
-    expect(second.json.clients.map((c: any) => c.client_id)).toEqual(ids.slice(2));
+    expect(second.json.clients.map((c) => c.client_id)).toEqual(ids.slice(2));
     expect(second.json.next_page_token).toBe("");
     // A page token is bound to its organization.
     const stolen = await api("GET", `/api/v1/organizations/${org}/clients?page_token=${encodeURIComponent(first.json.next_page_token)}`);

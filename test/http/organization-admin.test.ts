@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
+import type { RestBody } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // An organization's own admin client manages that organization only; the environment's admin all.
@@ -10,13 +11,13 @@ let t: TestServer;
 let envAdmin: string;
 let orgAdmin: string;
 
-async function api(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: RestBody }> {
   const res = await fetch(`${t.url}/api/v1/organizations/${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as RestBody };
 }
 
 beforeAll(async () => {
@@ -87,7 +88,7 @@ describe("organization-scoped administration", () => {
       ["POST", `org_a/clients/${id}/secrets`, undefined],
       ["PATCH", `org_a/clients/${id}`, { audience: [t.issuer] }],
       ["DELETE", `org_a/clients/${id}`, undefined],
-      ["DELETE", `org_a/clients/${id}/secrets/${keyReader.json.client.secrets[0].id}`, undefined],
+      ["DELETE", `org_a/clients/${id}/secrets/${keyReader.json.client.secrets[0]!.id}`, undefined],
     ] as const) {
       const res = await api(method, path, orgAdmin, body);
       expect(res.status, `${method} ${path}`).toBe(403);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RestBody } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // ListOrganizationClients pages stably while clients are created and deleted between pages.
@@ -7,15 +8,15 @@ let t: TestServer;
 let admin: string;
 const org = "org_paging";
 
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: RestBody }> {
   const res = await fetch(`${t.url}/api/v1/organizations/${org}/${path}`, {
     method,
     headers: { authorization: `Bearer ${admin}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: res.status, json: await res.json() };
+  return { status: res.status, json: (await res.json()) as RestBody };
 }
-const register = async (name: string) => (await api("POST", "clients", { ...seedClient, name })).json.client.client_id as string;
+const register = async (name: string) => (await api("POST", "clients", { ...seedClient, name })).json.client.client_id;
 
 beforeAll(async () => {
   t = await startTestServer();
@@ -48,7 +49,7 @@ describe("pagination", () => {
         churn.length > 0 ? api("DELETE", `clients/${churn.shift()}`) : Promise.resolve(),
       ]);
       expect(page.status).toBe(200);
-      seen.push(...page.json.clients.map((c: any) => c.client_id));
+      seen.push(...page.json.clients.map((c) => c.client_id));
       token = page.json.next_page_token;
     } while (token !== "");
     expect(new Set(seen).size).toBe(seen.length);

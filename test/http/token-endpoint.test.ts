@@ -1,8 +1,8 @@
-import { decodeJwt } from "jose";
+import { decodeJwt, type JSONWebKeySet } from "jose";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureLog } from "../support/log-capture.js";
-import { managementApi } from "../support/management-api.js";
+import { managementApi, type RestBody } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
 // RFC 6749 §4.4 and §5.2, as a client sees them over HTTP.
@@ -11,13 +11,23 @@ let t: TestServer;
 let clientId: string;
 let secret: string;
 
-async function token(body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+/** TokenBody is a token endpoint answer's body as these tests read it: a token (RFC 6749 §5.1) or, by the status, an error (§5.2). */
+interface TokenBody {
+  access_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+  error: string;
+  error_description: string;
+}
+
+async function token(body: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: TokenBody }> {
   const res = await fetch(`${t.url}/oauth/token`, {
     method: "POST",
     headers: { "content-type": "application/x-www-form-urlencoded", ...headers },
     body,
   });
-  return { status: res.status, headers: res.headers, json: await res.json() };
+  return { status: res.status, headers: res.headers, json: (await res.json()) as TokenBody };
 }
 
 function basic(id: string, pw: string): string {
@@ -34,7 +44,7 @@ beforeAll(async () => {
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
     body: JSON.stringify({ ...seedClient, audience: ["api-a", "api-b"], expiry: 600 }),
   });
-  const json = (await res.json()) as any;
+  const json = (await res.json()) as RestBody;
   clientId = json.client.client_id;
   secret = json.plain_secret;
 });
@@ -113,7 +123,7 @@ describe("POST /oauth/token", () => {
   it("requires the form content type and POST", async () => {
     const json = await fetch(`${t.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(json.status).toBe(400);
-    expect(((await json.json()) as any).error).toBe("invalid_request");
+    expect(((await json.json()) as TokenBody).error).toBe("invalid_request");
     const get = await fetch(`${t.url}/oauth/token`);
     expect(get.status).toBe(405);
     expect(get.headers.get("allow")).toBe("POST");
@@ -132,18 +142,18 @@ describe("discovery", () => {
       const res = await fetch(`${t.url}${path}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toMatch(/max-age=\d+/);
-      const jwks = (await res.json()) as any;
+      const jwks = (await res.json()) as JSONWebKeySet;
       // The current key and the next one, published ahead of the rotation that makes it current.
       expect(jwks.keys).toHaveLength(2);
       for (const key of jwks.keys) {
-        expect(key).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig", kid: expect.any(String) });
+        expect(key).toMatchObject({ kty: "RSA", alg: "RS256", use: "sig", kid: expect.any(String) as unknown });
         expect(key.d).toBeUndefined();
       }
     }
   });
 
   it("serves RFC 8414 metadata and a health check", async () => {
-    const meta = (await (await fetch(`${t.url}/.well-known/oauth-authorization-server`)).json()) as any;
+    const meta = (await (await fetch(`${t.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(meta).toMatchObject({ issuer: t.issuer, token_endpoint: `${t.issuer}/oauth/token`, grant_types_supported: ["client_credentials"] });
     const health = await fetch(`${t.url}/healthz`);
     expect(health.status).toBe(200);

@@ -1,10 +1,10 @@
-import type { ClientStore, Store } from "../../src/store/client-store.js";
+import type { Store } from "../../src/store/client-store.js";
 
 /** FaultyStore is a real store whose chosen calls throw `fault` while it is set. */
 export interface FaultyStore {
   store: Store;
   /** fault, while set, is thrown by each failing call instead of calling the store. */
-  fault: unknown;
+  fault: Error | undefined;
 }
 
 /**
@@ -20,14 +20,15 @@ export function faultyStore(store: Store, failing: readonly string[]): FaultySto
     get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver);
       if (typeof value !== "function") return value;
-      return async (...args: unknown[]) => (check(`clients.${String(name)}`), value.apply(target, args));
+      const method = value as (...args: unknown[]) => unknown;
+      return async (...args: unknown[]) => (check(`clients.${String(name)}`), method.apply(target, args));
     },
-  }) as ClientStore;
+  });
   state.store = new Proxy(store, {
     get(target, name, receiver) {
       if (name === "clients") return clients;
       if (name === "ping") return async () => (check("ping"), target.ping());
-      return Reflect.get(target, name, receiver);
+      return Reflect.get(target, name, receiver) as unknown;
     },
   });
   return state;
