@@ -86,15 +86,32 @@ export function buildInterceptorReport(scenarios: ScenarioResult[], notes: strin
     const verifier = verifies.find((r) => r.alg === alg && r.variant === "verifier");
     const raw = verifies.find((r) => r.alg === alg && r.variant === "jwtVerify");
     if (!verifier || !raw) continue;
-    verify.push({ alg, verifierPerSec: verifier.perSec, jwtVerifyPerSec: raw.perSec, vsJwtVerify: verifier.perSec / raw.perSec, verifierCpuUs: verifier.cpuUsPerOp, jwtVerifyCpuUs: raw.cpuUsPerOp });
+    verify.push({
+      alg,
+      verifierPerSec: verifier.perSec,
+      jwtVerifyPerSec: raw.perSec,
+      vsJwtVerify: verifier.perSec / raw.perSec,
+      verifierCpuUs: verifier.cpuUsPerOp,
+      jwtVerifyCpuUs: raw.cpuUsPerOp,
+    });
   }
   const ratio = (variant: RpcVariant) => rpc.find((r) => r.variant === variant)?.vsNone;
   const warm = ratio("interceptor");
   const checks: BarCheck[] = [
-    { name: "interceptor ÷ none (warm token cache)", value: warm, min: INTERCEPTOR_BAR, ...(warm === undefined ? {} : { pass: warm >= INTERCEPTOR_BAR }), note: "the issue's bar" },
+    {
+      name: "interceptor ÷ none (warm token cache)",
+      value: warm,
+      min: INTERCEPTOR_BAR,
+      ...(warm === undefined ? {} : { pass: warm >= INTERCEPTOR_BAR }),
+      note: "the issue's bar",
+    },
     { name: "naive ÷ none (jwtVerify per call)", value: ratio("naive"), note: "reference: the issue measured about 0.2" },
     { name: "interceptor-nocache ÷ none (cold path end to end)", value: ratio("interceptor-nocache"), note: "no bar; every call verifies" },
-    ...verify.map((v) => ({ name: `verifier ÷ jwtVerify, ${v.alg} (cold path in process)`, value: v.vsJwtVerify, note: "no bar; 1.00× = no overhead over jose" })),
+    ...verify.map((v) => ({
+      name: `verifier ÷ jwtVerify, ${v.alg} (cold path in process)`,
+      value: v.vsJwtVerify,
+      note: "no bar; 1.00× = no overhead over jose",
+    })),
   ];
   const noneRuns = runs.filter((r) => r.variant === "none");
   if (noneRuns.length === 2) {
@@ -103,7 +120,10 @@ export function buildInterceptorReport(scenarios: ScenarioResult[], notes: strin
   }
   for (const r of noneRuns) {
     const loadPercent = r.load?.cpu?.loadPercent ?? 0;
-    if (loadPercent > 85) notes.push(`rpc-service none may be bounded by the load generator (autocannon used ${loadPercent.toFixed(0)}% of a core): ÷ none then understates overhead; see CPU ratio`);
+    if (loadPercent > 85)
+      notes.push(
+        `rpc-service none may be bounded by the load generator (autocannon used ${loadPercent.toFixed(0)}% of a core): ÷ none then understates overhead; see CPU ratio`,
+      );
   }
   return { nonePerSec: none?.perSec ?? 0, rpc, verify, checks };
 }
@@ -115,15 +135,39 @@ function formatRuns(scenarios: ScenarioResult[]): string {
     .map((r) => {
       const l = r.load;
       if (r.skipped !== undefined || !l) return [r.variant ?? "", "skipped", "", "", "", "", "", "", "", "", ""];
-      const cpu = l.cpu ? [`${l.cpu.serverPercent.toFixed(0)}%`, `${l.cpu.loadPercent.toFixed(0)}%`, `${int(l.cpu.serverUsPerRequest)} (${int(l.cpu.mainUsPerRequest)})`] : ["—", "—", "—"];
-      return [r.variant ?? "", r.alg ?? "", int(l.reqPerSecMedian), int(l.okPerSec), ms(l.latencyMs.p50), ms(l.latencyMs.p99), int(l.non2xx), int(l.errors + l.timeouts), ...cpu];
+      const cpu = l.cpu
+        ? [`${l.cpu.serverPercent.toFixed(0)}%`, `${l.cpu.loadPercent.toFixed(0)}%`, `${int(l.cpu.serverUsPerRequest)} (${int(l.cpu.mainUsPerRequest)})`]
+        : ["—", "—", "—"];
+      return [
+        r.variant ?? "",
+        r.alg ?? "",
+        int(l.reqPerSecMedian),
+        int(l.okPerSec),
+        ms(l.latencyMs.p50),
+        ms(l.latencyMs.p99),
+        int(l.non2xx),
+        int(l.errors + l.timeouts),
+        ...cpu,
+      ];
     });
-  return table(["rpc-service run", "alg", "req/s (median)", "200/s", "p50 ms", "p99 ms", "non-2xx", "errors", "server CPU", "load CPU", "server µs/req (loop)"], rows);
+  return table(
+    ["rpc-service run", "alg", "req/s (median)", "200/s", "p50 ms", "p99 ms", "non-2xx", "errors", "server CPU", "load CPU", "server µs/req (loop)"],
+    rows,
+  );
 }
 
 /** formatInterceptorReport renders the interceptor group's section of the printed report. */
 export function formatInterceptorReport(report: InterceptorReport, scenarios: ScenarioResult[]): string {
-  const rpcRows = report.rpc.map((r) => [r.variant, String(r.runs), int(r.perSec), times(r.vsNone), ms(r.p50Ms), ms(r.p99Ms), r.cpuUsPerRequest === undefined ? "—" : int(r.cpuUsPerRequest), times(r.cpuVsNone)]);
+  const rpcRows = report.rpc.map((r) => [
+    r.variant,
+    String(r.runs),
+    int(r.perSec),
+    times(r.vsNone),
+    ms(r.p50Ms),
+    ms(r.p99Ms),
+    r.cpuUsPerRequest === undefined ? "—" : int(r.cpuUsPerRequest),
+    times(r.cpuVsNone),
+  ]);
   const verifyRows = report.verify.map((v) => [
     v.alg,
     "",

@@ -41,7 +41,7 @@ export function serveParent(handlers: Record<string, Handler>, onStop: () => Pro
       })
       .then(
         (value) => send({ type: "reply", id: message.id, value: value ?? null }),
-        (err: unknown) => send({ type: "error", id: message.id, message: err instanceof Error ? err.stack ?? err.message : String(err) }),
+        (err: unknown) => send({ type: "error", id: message.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
       );
   });
 }
@@ -53,6 +53,6 @@ export function announceReady(value: object = {}): void {
 
 /** announceFailure tells the parent the child could not start, and exits. */
 export function announceFailure(err: unknown): never {
-  send({ type: "failed", message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  send({ type: "failed", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   process.exit(1);
 }

@@ -73,7 +73,9 @@ export function buildReport(config: BenchConfig, scenarios: ScenarioResult[], no
   for (const r of scenarios) {
     const l = r.load;
     if (l && (l.non2xx > 0 || l.errors > 0 || l.timeouts > 0)) {
-      notes.push(`WARNING ${r.name}${r.variant ? ` (${r.variant})` : ""}: ${l.non2xx} non-2xx, ${l.errors} errors, ${l.timeouts} timeouts; status codes ${JSON.stringify(l.statusCodes)}`);
+      notes.push(
+        `WARNING ${r.name}${r.variant ? ` (${r.variant})` : ""}: ${l.non2xx} non-2xx, ${l.errors} errors, ${l.timeouts} timeouts; status codes ${JSON.stringify(l.statusCodes)}`,
+      );
     }
   }
   for (const r of baselines) {
@@ -99,14 +101,28 @@ export function buildReport(config: BenchConfig, scenarios: ScenarioResult[], no
 
 /** formatTokenSection renders the token-service group's tables. */
 function formatTokenSection(report: Report): string[] {
-  const rows = report.scenarios.filter((r) => TOKEN_KINDS.includes(r.kind)).map((r) => {
-    const label = [r.variant, r.kind === "raw-sign" ? "sig/s" : undefined].filter(Boolean).join(" ");
-    if (r.skipped !== undefined) return [r.name, label, "skipped", "", "", "", "", "", "", "", ""];
-    const l = r.load;
-    if (!l) return [r.name, label, "—", int(r.perSec), "—", "—", "—", "—", "—", "—", r.cpuUsPerOp === undefined ? "—" : `${int(r.cpuUsPerOp)} /sig`];
-    const cpu = l.cpu ? [`${l.cpu.serverPercent.toFixed(0)}%`, `${l.cpu.loadPercent.toFixed(0)}%`, `${int(l.cpu.serverUsPerRequest)} (${int(l.cpu.mainUsPerRequest)})`] : ["—", "—", "—"];
-    return [r.name, label, int(l.reqPerSecMedian), int(l.okPerSec), ms(l.latencyMs.p50), ms(l.latencyMs.p99), int(l.non2xx), int(l.errors + l.timeouts), ...cpu];
-  });
+  const rows = report.scenarios
+    .filter((r) => TOKEN_KINDS.includes(r.kind))
+    .map((r) => {
+      const label = [r.variant, r.kind === "raw-sign" ? "sig/s" : undefined].filter(Boolean).join(" ");
+      if (r.skipped !== undefined) return [r.name, label, "skipped", "", "", "", "", "", "", "", ""];
+      const l = r.load;
+      if (!l) return [r.name, label, "—", int(r.perSec), "—", "—", "—", "—", "—", "—", r.cpuUsPerOp === undefined ? "—" : `${int(r.cpuUsPerOp)} /sig`];
+      const cpu = l.cpu
+        ? [`${l.cpu.serverPercent.toFixed(0)}%`, `${l.cpu.loadPercent.toFixed(0)}%`, `${int(l.cpu.serverUsPerRequest)} (${int(l.cpu.mainUsPerRequest)})`]
+        : ["—", "—", "—"];
+      return [
+        r.name,
+        label,
+        int(l.reqPerSecMedian),
+        int(l.okPerSec),
+        ms(l.latencyMs.p50),
+        ms(l.latencyMs.p99),
+        int(l.non2xx),
+        int(l.errors + l.timeouts),
+        ...cpu,
+      ];
+    });
   const ratioRows = report.ratios.map((r) => [
     r.name,
     r.variant ?? "",
@@ -124,7 +140,10 @@ function formatTokenSection(report: Report): string[] {
     "",
     `Ratios of 200/s to the same run's baselines (raw-sign: its faster mode; baseline-http: ${int(report.baselinePerSec)} req/s, the mean),`,
     "and of server CPU per token to raw signing's CPU per signature and to oidc-provider's CPU per token (less is better):",
-    table(["scenario", "store", "200/s", "÷ raw-sign", "÷ oidc-provider", "÷ baseline-http", "CPU ÷ raw sig", "CPU ÷ oidc", "Redis cmds/req (ours / all)"], ratioRows),
+    table(
+      ["scenario", "store", "200/s", "÷ raw-sign", "÷ oidc-provider", "÷ baseline-http", "CPU ÷ raw sig", "CPU ÷ oidc", "Redis cmds/req (ours / all)"],
+      ratioRows,
+    ),
     "",
   ];
 }

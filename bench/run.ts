@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   const scaleOptions = only === "scale" ? loadScaleOptions() : undefined;
   const notes: string[] = [];
   if (only !== "interceptor") {
-    notes.push("memory and redis: our server composed in a bench child with a silent pino logger; service: dist/src/main.js as shipped (LOG_LEVEL info, stdout discarded), its record cache on (M2M_CLIENT_CACHE_MS 500)");
+    notes.push(
+      "memory and redis: our server composed in a bench child with a silent pino logger; service: dist/src/main.js as shipped (LOG_LEVEL info, stdout discarded), its record cache on (M2M_CLIENT_CACHE_MS 500)",
+    );
     if (!redisUrl) notes.push("no Redis (REDIS_URL unset, nothing answers on 127.0.0.1:6379): the Redis runs were skipped");
   }
   const profileDir = config.cpuProfile ? `${resultsDir}profiles` : undefined;
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
 }
 
 main().catch(async (err: unknown) => {
-  progress(`failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+  progress(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   killAllChildren();
   await deleteClaimedPrefixes();
   process.exit(1);

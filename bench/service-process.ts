@@ -61,7 +61,10 @@ export async function startService(env: Record<string, string>, workers: number,
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`dist/src/main.js exited ${child.exitCode}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
-    const up = await fetch(`${url}/healthz`).then((res) => res.status === 200, () => false);
+    const up = await fetch(`${url}/healthz`).then(
+      (res) => res.status === 200,
+      () => false,
+    );
     const workerPids = workers > 1 ? childPids(child.pid ?? 0) : [];
     if (up && workerPids.length >= (workers > 1 ? workers : 0)) {
       // Every worker listens before the port is shared with it; give the last one a moment.

@@ -25,7 +25,8 @@ export function redisDeployment(env: Env): RedisConnectionOptions | undefined {
   const cluster = nodes(env, "REDIS_CLUSTER_NODES");
   const sentinels = nodes(env, "REDIS_SENTINELS");
   const given = [url && "REDIS_URL", cluster && "REDIS_CLUSTER_NODES", sentinels && "REDIS_SENTINELS"].filter(Boolean);
-  if (given.length > 1) throw new ConfigError(String(given[1]), `set exactly one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (also set: ${given[0]})`);
+  if (given.length > 1)
+    throw new ConfigError(String(given[1]), `set exactly one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS (also set: ${given[0]})`);
   const name = read(env, "REDIS_SENTINEL_NAME");
   if (sentinels === undefined && name !== undefined) throw new ConfigError("REDIS_SENTINEL_NAME", "is only used with REDIS_SENTINELS");
   const password = read(env, "REDIS_PASSWORD");

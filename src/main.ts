@@ -71,7 +71,14 @@ const stateOptions = {
 async function serve(): Promise<void> {
   const store = openStore();
   try {
-    const server = await createM2MServer({ ...stateOptions, host: config.host, port: config.port, clientCacheMs: config.clientCacheMs, signOnThreadPool: config.signOnThreadPool, store });
+    const server = await createM2MServer({
+      ...stateOptions,
+      host: config.host,
+      port: config.port,
+      clientCacheMs: config.clientCacheMs,
+      signOnThreadPool: config.signOnThreadPool,
+      store,
+    });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
     if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
     const { url } = await server.listen();

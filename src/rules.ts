@@ -53,16 +53,36 @@ export const generatedAdminIdPattern = new RegExp(`^${adminIdPrefix}[a-z2-7]{20}
 /** reservedClaims are the claims a custom claim may not shadow: JWT, RFC 9068 and our own. */
 export const reservedClaims: ReadonlySet<string> = new Set([
   // RFC 7519 §4.1 registered claims
-  "iss", "sub", "aud", "exp", "nbf", "iat", "jti",
+  "iss",
+  "sub",
+  "aud",
+  "exp",
+  "nbf",
+  "iat",
+  "jti",
   // RFC 9068 §2.2 and RFC 8693 §4 claims an access token may carry
-  "client_id", "scope", "auth_time", "acr", "amr", "act", "may_act", "azp", "cnf",
+  "client_id",
+  "scope",
+  "auth_time",
+  "acr",
+  "amr",
+  "act",
+  "may_act",
+  "azp",
+  "cnf",
   // ours: the scopes array and the organization id
-  "scopes", "oid",
+  "scopes",
+  "oid",
   // claims verifiers read as permissions (RFC 9068 §2.2.3.1, and `scp`, which our interceptor
   // reads as scopes): a custom claim must never grant what the scopes do not
-  "scp", "roles", "groups", "entitlements",
+  "scp",
+  "roles",
+  "groups",
+  "entitlements",
   // the JWS header names, so no claim can be mistaken for one
-  "typ", "alg", "kid",
+  "typ",
+  "alg",
+  "kid",
 ]);
 
 /**

@@ -104,7 +104,8 @@ export const publicProcedures: readonly string[] = [
 function whileIntact<T extends object>(service: T, assertIntact: () => void): T {
   const guarded: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(service) as [string, unknown][]) {
-    guarded[name] = typeof method === "function" ? async (...args: unknown[]) => (assertIntact(), (method as (...a: unknown[]) => unknown).apply(service, args)) : method;
+    guarded[name] =
+      typeof method === "function" ? async (...args: unknown[]) => (assertIntact(), (method as (...a: unknown[]) => unknown).apply(service, args)) : method;
   }
   return guarded as T;
 }
@@ -179,7 +180,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     now,
     ...(options.usageFlushIntervalMs !== undefined ? { flushIntervalMs: options.usageFlushIntervalMs } : {}),
   });
-  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), () => watch.assertIntact());
+  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), () =>
+    watch.assertIntact(),
+  );
   const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
 
   const routes = (router: ConnectRouter) => {
@@ -203,14 +206,18 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
 
   const handler = createHttpHandler({
     rpc,
-    token: createTokenEndpoint(tokens, (outcome) => {
-      const { cause, ...line } = outcome;
-      if (outcome.status >= 500) logger.error({ route: "/oauth/token", ...line, err: cause }, "http");
-      // A line per issued token would cost more than the token's HMAC at `info` (a JSON
-      // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
-      else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
-      else logger.info({ route: "/oauth/token", ...line }, "http");
-    }, options.admin?.clientId),
+    token: createTokenEndpoint(
+      tokens,
+      (outcome) => {
+        const { cause, ...line } = outcome;
+        if (outcome.status >= 500) logger.error({ route: "/oauth/token", ...line, err: cause }, "http");
+        // A line per issued token would cost more than the token's HMAC at `info` (a JSON
+        // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
+        else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
+        else logger.info({ route: "/oauth/token", ...line }, "http");
+      },
+      options.admin?.clientId,
+    ),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
     logger,

@@ -153,7 +153,15 @@ describe("loadConfig", () => {
       M2M_STORE_TIMEOUT_MS: "250",
       M2M_DRAIN_SECONDS: "0",
     });
-    expect(config).toMatchObject({ host: "0.0.0.0", issuer: "https://auth.example.com", signingAlg: "EdDSA", admin: { clientId: "admin" }, logLevel: "debug", storeTimeoutMs: 250, drainSeconds: 0 });
+    expect(config).toMatchObject({
+      host: "0.0.0.0",
+      issuer: "https://auth.example.com",
+      signingAlg: "EdDSA",
+      admin: { clientId: "admin" },
+      logLevel: "debug",
+      storeTimeoutMs: 250,
+      drainSeconds: 0,
+    });
   });
 
   it("reads the key rotation period and the key encryption key", () => {

@@ -43,7 +43,14 @@ async function record(outcomes: Outcome[], request: () => Promise<{ status: numb
 
 describe.each([1, 2])("M2M_WORKERS=%i, M2M_DRAIN_SECONDS=2", (workers) => {
   it("drains on SIGTERM under load: /readyz fails at once, 0 refused connections, 0 failed requests, exit 0", async () => {
-    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_WORKERS: String(workers), M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET, M2M_DRAIN_SECONDS: String(drainSeconds) };
+    const env = {
+      REDIS_URL: testRedisUrl(),
+      M2M_KEY_PREFIX: uniquePrefix(),
+      M2M_WORKERS: String(workers),
+      M2M_ADMIN_CLIENT_ID: "admin",
+      M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET,
+      M2M_DRAIN_SECONDS: String(drainSeconds),
+    };
     const service = spawnService(env, await freePort(), children);
     if (workers === 1) await service.waitFor("listening", (l) => l.msg === "listening", 25_000);
     else await service.waitFor("started workers", (l) => l.msg === "started workers", 25_000);

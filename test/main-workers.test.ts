@@ -101,7 +101,12 @@ describe("M2M_WORKERS=2 over one Redis", () => {
       createdBy.push(service.lines().filter((l) => l["method"] === "POST" && l["path"] === path)[n - 1]!.pid);
     }
     const creator = createdBy[0]!;
-    await servedBy(service, workers.filter((pid) => pid !== creator), client!.client.client_id, client!.plain_secret);
+    await servedBy(
+      service,
+      workers.filter((pid) => pid !== creator),
+      client!.client.client_id,
+      client!.plain_secret,
+    );
     expect(tokenLines(service, client!.client.client_id).every((l) => l["status"] === 200)).toBe(true);
 
     // A page token is sealed with a key derived from the store's secret-hash key: any worker opens it.
@@ -187,7 +192,12 @@ describe("M2M_WORKERS=2 lifecycle", () => {
     const served = tokenLines(service, "admin");
     expect(served.every((l) => l["status"] === 200)).toBe(true);
     expect(served.length).toBe(outcomes.filter((o) => o.status === 200).length);
-    expect(service.lines().filter((l) => l.msg === "stopped").map((l) => l.pid)).toContain(service.child.pid);
+    expect(
+      service
+        .lines()
+        .filter((l) => l.msg === "stopped")
+        .map((l) => l.pid),
+    ).toContain(service.child.pid);
   }, 45_000);
 
   it("refuses M2M_WORKERS=2 without Redis, naming M2M_WORKERS, with exit code 2", async () => {
@@ -209,7 +219,11 @@ describe("M2M_WORKERS=2 lifecycle", () => {
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const { port } = taken.address() as { port: number };
     try {
-      const service = spawnService({ REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_WORKERS: "2", M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET }, port, perTest);
+      const service = spawnService(
+        { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), M2M_WORKERS: "2", M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET },
+        port,
+        perTest,
+      );
       expect(await Promise.race([service.exited, sleep(20_000).then(() => "still running")])).toBe(1);
       expect(service.lines().filter((l) => l.msg === "a worker failed to start: stopping")).toHaveLength(1);
       expect(service.lines().filter((l) => l.msg === "start failed" && /EADDRINUSE/.test(JSON.stringify(l)))).not.toHaveLength(0);

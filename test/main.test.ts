@@ -121,7 +121,7 @@ describe("main", () => {
       /exited 2: .*M2M_KEY_ENCRYPTION_KEY cannot decrypt the stored signing keys/,
     );
     await expect(start({ ...env, M2M_KEY_ENCRYPTION_KEY: "short" })).rejects.toThrow(/exited 2: .*M2M_KEY_ENCRYPTION_KEY/);
-   }, 60_000);
+  }, 60_000);
 
   it("refuses to start, exit code 1, on a store that lost part of its state, naming the command that restores it", async () => {
     const keyPrefix = uniquePrefix();

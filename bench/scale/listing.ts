@@ -47,7 +47,9 @@ export async function adminToken(url: string, adminId: string, adminSecret: stri
 /** fetchPage fetches one page and times it, reading the whole body, as a caller must. */
 async function fetchPage(listUrl: string, token: string, pageToken: string): Promise<{ ms: number; page: Page }> {
   const started = performance.now();
-  const res = await fetch(pageToken === "" ? listUrl : `${listUrl}&page_token=${encodeURIComponent(pageToken)}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(pageToken === "" ? listUrl : `${listUrl}&page_token=${encodeURIComponent(pageToken)}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   const text = await res.text();
   const ms = performance.now() - started;
   if (res.status !== 200) throw new Error(`list answered ${res.status}: ${text.slice(0, 300)}`);

@@ -21,7 +21,8 @@ function wholeNumbers(name: string, fallback: number[]): number[] {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
   const values = raw.split(",").map((part) => Number(part.trim().replace(/_/g, "")));
-  if (values.some((n) => !Number.isSafeInteger(n) || n < 1)) throw new Error(`${name} must be positive integers separated by commas, got ${JSON.stringify(raw)}`);
+  if (values.some((n) => !Number.isSafeInteger(n) || n < 1))
+    throw new Error(`${name} must be positive integers separated by commas, got ${JSON.stringify(raw)}`);
   return values;
 }
 

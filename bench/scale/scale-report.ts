@@ -51,7 +51,14 @@ export interface ScaleReport {
 const noiseBytes = 1024 * 1024;
 const seconds = (msTaken: number) => (msTaken < 1000 ? `${int(msTaken)} ms` : `${(msTaken / 1000).toFixed(1)} s`);
 const bytes = (n: number | undefined) => (n === undefined ? "—" : int(n));
-const tokenCells = (l: TokenLoad) => [int(l.clients), int(l.okPerSec), ms(l.latencyMs.p50), ms(l.latencyMs.p99), `${l.redisPerToken.get.toFixed(2)} / ${l.redisPerToken.all.toFixed(2)}`, int(l.non2xx + l.errors + l.timeouts)];
+const tokenCells = (l: TokenLoad) => [
+  int(l.clients),
+  int(l.okPerSec),
+  ms(l.latencyMs.p50),
+  ms(l.latencyMs.p99),
+  `${l.redisPerToken.get.toFixed(2)} / ${l.redisPerToken.all.toFixed(2)}`,
+  int(l.non2xx + l.errors + l.timeouts),
+];
 const loadavgCell = (p: ScalePoint) => `${(p.loadavg?.start ?? 0).toFixed(1)} → ${(p.loadavg?.end ?? 0).toFixed(1)}`;
 
 /** formatScaleSection renders the scale curve: registration and memory, token latency, listing latency. */
@@ -64,7 +71,17 @@ export function formatScaleSection(report: ScaleReport): string[] {
     const r = p.registration as NonNullable<ScalePoint["registration"]>;
     const growth = m.usedAfter - m.usedBefore;
     const used = Math.abs(growth) < noiseBytes ? `~ (${int(growth)} in all)` : bytes(m.usedPerClient);
-    return [int(p.clients), seconds(r.ms), int(r.perSec), used, bytes(m.recordBytes), bytes(m.recordValueBytes), `${m.indexPerClient.toFixed(1)} (${m.indexEncoding})`, bytes(m.secretUseBytes), int(m.otherKeysDelta)];
+    return [
+      int(p.clients),
+      seconds(r.ms),
+      int(r.perSec),
+      used,
+      bytes(m.recordBytes),
+      bytes(m.recordValueBytes),
+      `${m.indexPerClient.toFixed(1)} (${m.indexEncoding})`,
+      bytes(m.secretUseBytes),
+      int(m.otherKeysDelta),
+    ];
   });
   const tokenRows = done.flatMap((p) => {
     const { hot, rotate } = p.tokens as NonNullable<ScalePoint["tokens"]>;
@@ -88,7 +105,10 @@ export function formatScaleSection(report: ScaleReport): string[] {
   });
   return [
     `Scale curve (${options.alg}; all clients in one organization, registered ${options.concurrency} at a time through the service's ClientService.create; bytes):`,
-    table(["clients", "register", "clients/s", "used_memory Δ/client", "record", "record value", "index/client", "secret-use hash", "other keys Δ"], memoryRows),
+    table(
+      ["clients", "register", "clients/s", "used_memory Δ/client", "record", "record value", "index/client", "secret-use hash", "other keys Δ"],
+      memoryRows,
+    ),
     "(record: MEMORY USAGE of a client's record key, median of up to 50; record value: its protobuf bytes; secret-use hash: added once a client has issued a token;",
     " other keys Δ: keys that appeared during the registration besides its records and index, i.e. other users of this Redis, which also skew used_memory Δ;",
     ` ~: used_memory grew by less than ${int(noiseBytes)} in all, within what it drifts by itself)`,

@@ -46,7 +46,12 @@ async function runScalePoint(count: number, load: LoadGenerator, config: BenchCo
     const keep = Math.min(count, options.rotate);
     const registered = await registerClients({ redisUrl, keyPrefix, organizationId, count, concurrency: options.concurrency, keep });
     const after = await memorySnapshot(redisUrl);
-    const keys = await keyMemory(redisUrl, keyPrefix, organizationId, registered.kept.slice(0, 50).map((c) => c.clientId));
+    const keys = await keyMemory(
+      redisUrl,
+      keyPrefix,
+      organizationId,
+      registered.kept.slice(0, 50).map((c) => c.clientId),
+    );
 
     const [hot] = registered.kept;
     if (!hot) throw new Error("the registration kept no credentials");
@@ -58,10 +63,19 @@ async function runScalePoint(count: number, load: LoadGenerator, config: BenchCo
     const run = async (label: string, request: Parameters<LoadGenerator["run"]>[0], clients: number): Promise<TokenLoad> => {
       progress(`scale ${count}: tokens, ${label}`);
       let sentBefore: RedisCommandCount | undefined;
-      const sample = await load.run(request, { warmupS: config.warmupS, durationS: config.durationS, serverPids: [running.pid], between: async () => void (sentBefore = await commands()) });
+      const sample = await load.run(request, {
+        warmupS: config.warmupS,
+        durationS: config.durationS,
+        serverPids: [running.pid],
+        between: async () => void (sentBefore = await commands()),
+      });
       const sent = await commands();
       const perToken = (n: number, n0: number | undefined) => (n - (n0 ?? 0)) / Math.max(sample.total, 1);
-      return { ...sample, clients, redisPerToken: { all: perToken(sent.total, sentBefore?.total), get: perToken(sent.byName["get"] ?? 0, sentBefore?.byName["get"]) } };
+      return {
+        ...sample,
+        clients,
+        redisPerToken: { all: perToken(sent.total, sentBefore?.total), get: perToken(sent.byName["get"] ?? 0, sentBefore?.byName["get"]) },
+      };
     };
     const rotate = registered.kept.map((c) => tokenRequest(c.clientId, c.clientSecret));
     const rotateRequest = { url: tokenUrl, method: "POST" as const, headers: {}, rotate, connections: config.connections };
@@ -69,14 +83,22 @@ async function runScalePoint(count: number, load: LoadGenerator, config: BenchCo
     // whichever load is measured first is not the slower for it.
     progress(`scale ${count}: warming the server up`);
     await load.run(rotateRequest, { warmupS: 0, durationS: config.warmupS });
-    const hotLoad = await run("one client", { url: tokenUrl, method: "POST", connections: config.connections, ...tokenRequest(hot.clientId, hot.clientSecret) }, 1);
+    const hotLoad = await run(
+      "one client",
+      { url: tokenUrl, method: "POST", connections: config.connections, ...tokenRequest(hot.clientId, hot.clientSecret) },
+      1,
+    );
     const rotateLoad = await run(`${rotate.length} clients in turn`, rotateRequest, rotate.length);
 
     progress(`scale ${count}: listing`);
     const token = await adminToken(url, "bench-admin", adminSecret);
     const listing = await measureListing(url, token, organizationId, options.pageSize, options.listRepeats);
     // Read last: by now the server has flushed the load's secret uses (every second).
-    const useBytes = await secretUseBytes(redisUrl, keyPrefix, registered.kept.slice(0, 50).map((c) => c.clientId));
+    const useBytes = await secretUseBytes(
+      redisUrl,
+      keyPrefix,
+      registered.kept.slice(0, 50).map((c) => c.clientId),
+    );
     return {
       clients: count,
       organizationId,
@@ -111,7 +133,7 @@ export async function runScaleGroup(load: LoadGenerator, config: BenchConfig, op
     try {
       points.push(await runScalePoint(count, load, config, options, progress));
     } catch (err) {
-      const reason = err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
+      const reason = err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
       progress(`scale ${count} failed: ${reason}`);
       points.push({ clients: count, skipped: reason });
     }

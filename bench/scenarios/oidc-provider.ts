@@ -33,8 +33,20 @@ export async function runOidcProvider(load: LoadGenerator, config: BenchConfig, 
       { ...request, method: "POST", connections: config.connections },
       { warmupS: config.warmupS, durationS: config.durationS, serverPids: [server.pid, ...server.ready.workerPids] },
     );
-    const notes = [`node:cluster x${workers}`, `claims: ${Object.keys(claims).join(",")}`, ...server.stderrLines().map((line) => `stderr: ${line.slice(0, 100)}`)];
-    return { name: `oidc-provider-${alg.toLowerCase()}`, kind: "oidc-provider", alg, perSec: sample.okPerSec, cpuUsPerOp: sample.cpu?.serverUsPerRequest, load: sample, notes };
+    const notes = [
+      `node:cluster x${workers}`,
+      `claims: ${Object.keys(claims).join(",")}`,
+      ...server.stderrLines().map((line) => `stderr: ${line.slice(0, 100)}`),
+    ];
+    return {
+      name: `oidc-provider-${alg.toLowerCase()}`,
+      kind: "oidc-provider",
+      alg,
+      perSec: sample.okPerSec,
+      cpuUsPerOp: sample.cpu?.serverUsPerRequest,
+      load: sample,
+      notes,
+    };
   } finally {
     await server.stop();
   }

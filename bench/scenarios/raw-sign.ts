@@ -15,7 +15,15 @@ export async function runRawSign(config: BenchConfig, algs: readonly Alg[]): Pro
         const request: RawSignRequest = { alg, mode, durationS: config.signDurationS };
         const measured = await signer.request<RawSignResult>("measure", request, (config.signDurationS + 60) * 1000);
         const how = mode === "threadpool" ? `async crypto.sign, ${measured.threads} libuv threads` : `${measured.threads} worker threads, sync crypto.sign`;
-        results.push({ name: `raw-sign-${alg.toLowerCase()}`, kind: "raw-sign", alg, variant: mode, perSec: measured.perSec, cpuUsPerOp: measured.cpuUsPerSignature, notes: [how] });
+        results.push({
+          name: `raw-sign-${alg.toLowerCase()}`,
+          kind: "raw-sign",
+          alg,
+          variant: mode,
+          perSec: measured.perSec,
+          cpuUsPerOp: measured.cpuUsPerSignature,
+          notes: [how],
+        });
       }
     }
   } finally {

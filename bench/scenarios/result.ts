@@ -42,6 +42,6 @@ export interface ScenarioResult {
 
 /** skippedResult records a scenario that could not be measured, with the reason. */
 export function skippedResult(base: Omit<ScenarioResult, "perSec" | "skipped">, err: unknown): ScenarioResult {
-  const reason = err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
+  const reason = err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
   return { ...base, perSec: 0, skipped: reason };
 }

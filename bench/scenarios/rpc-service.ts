@@ -63,7 +63,16 @@ export async function runRpcService(load: LoadGenerator, config: BenchConfig, op
       { warmupS: config.warmupS, durationS: config.durationS, serverPids: [server.pid] },
     );
     const notes = variant === "none" ? [] : ["checked: 401 without a token, 403 without read:deployments"];
-    return { name: "rpc-service", kind: "rpc-service", alg: kit.alg, variant, perSec: sample.okPerSec, cpuUsPerOp: sample.cpu?.serverUsPerRequest, load: sample, notes };
+    return {
+      name: "rpc-service",
+      kind: "rpc-service",
+      alg: kit.alg,
+      variant,
+      perSec: sample.okPerSec,
+      cpuUsPerOp: sample.cpu?.serverUsPerRequest,
+      load: sample,
+      notes,
+    };
   } finally {
     await server.stop();
   }

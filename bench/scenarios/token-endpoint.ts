@@ -55,12 +55,17 @@ async function registerClient(url: string, adminId: string, adminSecret: string)
     body: JSON.stringify(benchClient),
   });
   const created = (await res.json()) as { client?: { client_id?: string }; plain_secret?: string };
-  if (res.status !== 201 || !created.client?.client_id || !created.plain_secret) throw new Error(`client registration answered ${res.status}: ${JSON.stringify(created)}`);
+  if (res.status !== 201 || !created.client?.client_id || !created.plain_secret)
+    throw new Error(`client registration answered ${res.status}: ${JSON.stringify(created)}`);
   return { clientId: created.client.client_id, clientSecret: created.plain_secret };
 }
 
 /** roundTrips divides the Redis commands counted during the measured run by the requests served. */
-function roundTrips(client: [RedisCommandCount | undefined, RedisCommandCount | undefined], server: [CommandStats, CommandStats], requests: number): RedisRoundTrips {
+function roundTrips(
+  client: [RedisCommandCount | undefined, RedisCommandCount | undefined],
+  server: [CommandStats, CommandStats],
+  requests: number,
+): RedisRoundTrips {
   const clientDelta = client[0] && client[1] ? statsDelta(client[0], client[1]) : { total: Number.NaN, byName: {} };
   // Between the two INFOs Redis also counted the first INFO and the second's connection HELLO.
   const serverDelta = statsDelta(server[0], server[1], { info: 1, hello: 1 });

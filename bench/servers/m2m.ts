@@ -21,12 +21,12 @@ export interface RedisCommandCount {
 function countCommands(redis: Redis): RedisCommandCount {
   const count: RedisCommandCount = { total: 0, byName: {} };
   const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
+  redis.sendCommand = (...args: Parameters<Redis["sendCommand"]>) => {
     const name = args[0].name.toLowerCase();
     count.total++;
     count.byName[name] = (count.byName[name] ?? 0) + 1;
     return send(...args);
-  });
+  };
   return count;
 }
 
@@ -60,14 +60,11 @@ async function main(): Promise<void> {
     logger: pino({ level: "silent" }),
   });
   const { url } = await server.listen();
-  serveParent(
-    { redisCommands: () => (count ? { total: count.total, byName: { ...count.byName } } : null) },
-    async () => {
-      await server.close();
-      await store.close();
-      await redis?.quit().catch(() => redis?.disconnect());
-    },
-  );
+  serveParent({ redisCommands: () => (count ? { total: count.total, byName: { ...count.byName } } : null) }, async () => {
+    await server.close();
+    await store.close();
+    await redis?.quit().catch(() => redis?.disconnect());
+  });
   announceReady({ url, adminClientId: "bench-admin", signingAlg: server.keyRing.current().alg });
 }
 

@@ -23,7 +23,9 @@ export async function createNaiveAuthInterceptor(options: NaiveAuthOptions): Pro
     if (!authorization.startsWith("Bearer ")) throw new ConnectError("missing bearer token", Code.Unauthenticated);
     let scope: unknown;
     try {
-      ({ payload: { scope } } = await jwtVerify(authorization.slice(7), key, verifyOptions));
+      ({
+        payload: { scope },
+      } = await jwtVerify(authorization.slice(7), key, verifyOptions));
     } catch (cause) {
       throw new ConnectError("invalid token", Code.Unauthenticated, undefined, undefined, cause);
     }

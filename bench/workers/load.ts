@@ -41,7 +41,16 @@ async function run(request: LoadRequest): Promise<LoadSample> {
     headers: request.headers,
     ...(request.body === undefined ? {} : { body: request.body }),
     // Requests without setupRequest are built once, up front: rotating costs autocannon nothing per request.
-    ...(request.rotate ? { requests: request.rotate.map((r) => ({ method: request.method, path: new URL(request.url).pathname, headers: r.headers, ...(r.body === undefined ? {} : { body: r.body }) })) } : {}),
+    ...(request.rotate
+      ? {
+          requests: request.rotate.map((r) => ({
+            method: request.method,
+            path: new URL(request.url).pathname,
+            headers: r.headers,
+            ...(r.body === undefined ? {} : { body: r.body }),
+          })),
+        }
+      : {}),
     connections: request.connections,
     duration: request.durationS,
     pipelining: 1,

@@ -94,9 +94,16 @@ async function measure(request: RawSignRequest): Promise<RawSignResult> {
   const { pem, key } = keyFor(request.alg);
   const threads = request.mode === "workers" ? availableParallelism() : Number(process.env["UV_THREADPOOL_SIZE"] ?? 4);
   const cpu = process.cpuUsage();
-  const signatures = request.mode === "workers" ? await workers(request.alg, pem, request.durationS, threads) : await threadpool(request.alg, key, request.durationS);
+  const signatures =
+    request.mode === "workers" ? await workers(request.alg, pem, request.durationS, threads) : await threadpool(request.alg, key, request.durationS);
   const { user, system } = process.cpuUsage(cpu);
-  return { signatures, durationS: request.durationS, perSec: signatures / request.durationS, threads, cpuUsPerSignature: (user + system) / Math.max(signatures, 1) };
+  return {
+    signatures,
+    durationS: request.durationS,
+    perSec: signatures / request.durationS,
+    threads,
+    cpuUsPerSignature: (user + system) / Math.max(signatures, 1),
+  };
 }
 
 serveParent({ measure: (payload) => measure(payload as RawSignRequest) });

@@ -37,7 +37,12 @@ async function register(request: RegisterRequest): Promise<Registered> {
   try {
     const hasher = createSecretHasher({ key: await loadSecretHashKey(store.state) });
     // The issuer the bench servers run with (servers/m2m.ts): it bounds the clients' token length.
-    const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("page-token") }), issuer: "http://m2m-auth.bench" });
+    const clients = createClientService({
+      store: store.clients,
+      hasher,
+      pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      issuer: "http://m2m-auth.bench",
+    });
     const every = Math.max(1, Math.floor(request.count / Math.max(request.keep, 1)));
     const kept: Registered["kept"] = [];
     let next = 0;

@@ -84,8 +84,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   const now = options.now ?? Date.now;
   const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
 
-  const notFound = (organizationId: string, clientId: string) =>
-    new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
+  const notFound = (organizationId: string, clientId: string) => new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
 
   function check(caller: Caller, organizationId: string, clientId?: string): void {
     validateOrganizationId(organizationId);
@@ -177,15 +176,22 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       check(caller, organizationId, clientId);
       if (input === undefined) throw new InvalidArgumentError("client", "is required");
       const paths = checkMask(mask.length > 0 ? mask : impliedMask(input));
-      const record = await change(organizationId, clientId, managed(caller, (current) => {
-        const client = current.client as M2MClient;
-        const valid = mergeUpdate(client, input, paths);
-        checkGrantable(caller, valid.scopes.filter((scope) => !client.scopes.includes(scope)));
-        applyValid(client, valid);
-        checkTokenLength(client, issuer);
-        client.updateTime = timestampFromMs(now());
-        return current;
-      }));
+      const record = await change(
+        organizationId,
+        clientId,
+        managed(caller, (current) => {
+          const client = current.client as M2MClient;
+          const valid = mergeUpdate(client, input, paths);
+          checkGrantable(
+            caller,
+            valid.scopes.filter((scope) => !client.scopes.includes(scope)),
+          );
+          applyValid(client, valid);
+          checkTokenLength(client, issuer);
+          client.updateTime = timestampFromMs(now());
+          return current;
+        }),
+      );
       return (await withUses([record.client as M2MClient]))[0] as M2MClient;
     },
 

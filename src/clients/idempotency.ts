@@ -26,7 +26,10 @@ const requestIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 /** checkRequestId throws InvalidArgumentError unless `requestId` is a well-formed request id. */
 export function checkRequestId(requestId: string): void {
   if (!requestIdPattern.test(requestId)) {
-    throw new InvalidArgumentError("request_id", "(REST: the Idempotency-Key header) must be 1 to 128 characters of A-Z a-z 0-9 _ . : - (a UUID is recommended)");
+    throw new InvalidArgumentError(
+      "request_id",
+      "(REST: the Idempotency-Key header) must be 1 to 128 characters of A-Z a-z 0-9 _ . : - (a UUID is recommended)",
+    );
   }
 }
 

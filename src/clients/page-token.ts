@@ -18,8 +18,7 @@ export function createPageTokens(options: { key: Uint8Array }): PageTokens {
     throw new TypeError("createPageTokens: options.key must be at least 32 bytes");
   }
   const key = Buffer.from(options.key);
-  const mac = (organizationId: string, cursor: string) =>
-    createHmac("sha256", key).update(organizationId).update("\0").update(cursor).digest().subarray(0, 16);
+  const mac = (organizationId: string, cursor: string) => createHmac("sha256", key).update(organizationId).update("\0").update(cursor).digest().subarray(0, 16);
   return {
     seal(organizationId, cursor) {
       return `${Buffer.from(cursor).toString("base64url")}.${mac(organizationId, cursor).toString("base64url")}`;

@@ -13,12 +13,10 @@ import {
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
 
-
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
 const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 // eslint-disable-next-line no-control-regex -- finding control characters in client text is the point
 const controlChars = /[\u0000-\u001F\u007F]/;
-
 
 // connect-es and protobuf-es decode invalid UTF-8 leniently, as U+FFFD (protobuf-es refuses only
 // a JSON-escaped lone surrogate). Refusing U+FFFD in every text a client sets makes every

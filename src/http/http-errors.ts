@@ -54,13 +54,7 @@ export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBo
  * unavailable, internal) and the routes' own invalid_argument.
  */
 export type RestCode =
-  | Code.InvalidArgument
-  | Code.Unauthenticated
-  | Code.PermissionDenied
-  | Code.NotFound
-  | Code.FailedPrecondition
-  | Code.Unavailable
-  | Code.Internal;
+  Code.InvalidArgument | Code.Unauthenticated | Code.PermissionDenied | Code.NotFound | Code.FailedPrecondition | Code.Unavailable | Code.Internal;
 
 // The status and name of each code, as the Connect protocol answers them
 // (connectrpc.com/docs/protocol#error-codes; failed_precondition is 400 there and in AIP-193).

@@ -57,11 +57,7 @@ export function h2Options(limits: ListenerLimits): http2.ServerOptions {
  * destroyed for HTTP/1.1, the stream reset with CANCEL for HTTP/2. A handler still reading the
  * body sees it fail rather than end early. `ms` 0 (or less) arms nothing.
  */
-export function armDeadline(
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-  ms: number,
-): void {
+export function armDeadline(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse, ms: number): void {
   if (!(ms > 0)) return;
   const timer = setTimeout(() => expire(req, res), ms);
   // 'close' follows a complete response and an aborted one alike, for both protocols.
@@ -71,10 +67,7 @@ export function armDeadline(
 // How long a 408 may take to reach an HTTP/2 peer before its stream is cancelled.
 const expiredGraceMs = 200;
 
-function expire(
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-): void {
+function expire(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
   if (res instanceof http.ServerResponse) {
     if (res.headersSent) {
       res.destroy();

@@ -10,10 +10,7 @@ import { sniffProtocol } from "./sniff-protocol.js";
 // clients mostly use HTTP/1.1; both reach the same handler on the same port.
 
 /** RequestHandler serves one request, whichever of HTTP/1.1 or HTTP/2 it arrived over. */
-export type RequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+export type RequestHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
 
 /** ListenerOptions configures createListener; ListenerLimits bound what clients can hold open. */
 export interface ListenerOptions extends ListenerLimits {
@@ -104,10 +101,7 @@ export function createListener(options: ListenerOptions): Listener {
     }
   }
 
-  function dispatch(
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
-  ): void {
+  function dispatch(req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void {
     const fail = (err: unknown): void => {
       report(err);
       if (!res.headersSent) {

@@ -43,7 +43,10 @@ async function tokenFor(source: TokenSource, signal: AbortSignal): Promise<strin
     return await new Promise<string>((resolve, reject) => {
       const onAbort = () => reject(ConnectError.from(signal.reason, Code.Canceled));
       signal.addEventListener("abort", onAbort, { once: true });
-      source.getToken().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+      source
+        .getToken()
+        .then(resolve, reject)
+        .finally(() => signal.removeEventListener("abort", onAbort));
     });
   } catch (err) {
     throw acquisitionFailure(err);

@@ -1,17 +1,8 @@
 // m2m-auth/interceptor: verify RFC 9068 access tokens and guard Connect services, and call guarded
 // services with client-credentials tokens. These exports are the documented API (docs/interceptor.md),
 // nothing more: every other name in this directory is internal and may change.
-export {
-  authContextKey,
-  createAuthInterceptor,
-  getAuthClaims,
-  type AuthInterceptorOptions,
-} from "./auth-interceptor.js";
-export {
-  createClientCredentialsInterceptor,
-  type ClientCredentialsInterceptorOptions,
-  type ClientRetryOptions,
-} from "./client-interceptor.js";
+export { authContextKey, createAuthInterceptor, getAuthClaims, type AuthInterceptorOptions } from "./auth-interceptor.js";
+export { createClientCredentialsInterceptor, type ClientCredentialsInterceptorOptions, type ClientRetryOptions } from "./client-interceptor.js";
 export { type RemoteKeys } from "./jwks-cache.js";
 export { type LocalKeyProvider, type TokenVerifierKeys } from "./keys.js";
 export { TokenRequestError } from "./token-request.js";

@@ -58,7 +58,12 @@ const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null 
 const invalid = (message: string, status?: number): TokenRequestError =>
   new TokenRequestError("invalid_response", message, status === undefined ? {} : { status });
 
-async function send(config: TokenRequestConfig, what: string, url: string, init: { method?: "POST"; headers: Record<string, string>; body?: string }): Promise<OutboundResponse> {
+async function send(
+  config: TokenRequestConfig,
+  what: string,
+  url: string,
+  init: { method?: "POST"; headers: Record<string, string>; body?: string },
+): Promise<OutboundResponse> {
   try {
     return await fetchJson(url, { ...init, what, timeoutMs: config.timeoutMs, fetch: config.fetch });
   } catch (err) {

@@ -106,7 +106,8 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
   const reloadIntervalMs = positive("reloadIntervalMs", options.reloadIntervalMs, 2000) as number;
   const rotationCheckIntervalMs = positive("rotationCheckIntervalMs", options.rotationCheckIntervalMs, 60_000) as number;
   const jwksMaxAgeSeconds = options.jwksMaxAgeSeconds ?? defaultJwksMaxAgeSeconds;
-  if (!Number.isSafeInteger(jwksMaxAgeSeconds) || jwksMaxAgeSeconds < 0) throw new TypeError("createKeyRing: options.jwksMaxAgeSeconds must be a whole number of seconds");
+  if (!Number.isSafeInteger(jwksMaxAgeSeconds) || jwksMaxAgeSeconds < 0)
+    throw new TypeError("createKeyRing: options.jwksMaxAgeSeconds must be a whole number of seconds");
   // Another instance serves a ring written elsewhere only after its next reload.
   const publishWindowMs = jwksMaxAgeSeconds * 1000 + reloadIntervalMs;
   const now = options.now ?? Date.now;
@@ -188,7 +189,8 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       if (await state.compareAndSet(keyRingStateName, bytes, written)) {
         await apply(written, rotated);
         logger?.info({ current: view.current.kid, alg: view.current.alg, previous: expectedKid }, "signing key rotated");
-        if (wait !== undefined) logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
+        if (wait !== undefined)
+          logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
         return view.currentInfo;
       }
     }

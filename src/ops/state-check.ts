@@ -20,7 +20,8 @@ const checks: Record<string, (value: Buffer) => string | undefined> = {
     const marker = JSON.parse(value.toString("utf8")) as unknown;
     return typeof marker === "object" && marker !== null ? undefined : "holds no store marker object";
   },
-  [adminClientStateName]: (value) => ((fromBinary(ClientRecordSchema, value).client?.clientId ?? "") === "" ? "holds an admin record without a client id" : undefined),
+  [adminClientStateName]: (value) =>
+    (fromBinary(ClientRecordSchema, value).client?.clientId ?? "") === "" ? "holds an admin record without a client id" : undefined,
 };
 
 /** StateJudgement is a state value found wanting (`problem`) or merely worth a note (`note`). */

@@ -28,18 +28,26 @@ export interface StoreActionOptions {
 /** ActionResult is an exit code and, on failure, why. */
 export type ActionResult = { code: 0 } | { code: 1 | 2; error: string };
 
-const changed: ActionResult = { code: 1, error: "the store's state changed while the command ran (an instance started, or another operator): nothing was written; run it again" };
+const changed: ActionResult = {
+  code: 1,
+  error: "the store's state changed while the command ran (an instance started, or another operator): nothing was written; run it again",
+};
 
 function describeParts(values: StateParts, out: (line: string) => void): void {
   const info = values.marker === undefined ? undefined : parseStoreMarker(values.marker);
   if (info === undefined) out("store marker: MISSING");
-  else out(`store marker: generation ${info.generation}, ${info.origin} ${info.createTime}, secret-hash key ${info.secretHashKey} (fingerprint ${info.fingerprint})`);
+  else
+    out(
+      `store marker: generation ${info.generation}, ${info.origin} ${info.createTime}, secret-hash key ${info.secretHashKey} (fingerprint ${info.fingerprint})`,
+    );
   if (info?.secretHashKey === "configured") out("  secret-hash key: configured (M2M_SECRET_HASH_KEY)");
   else out(`  secret-hash key: ${values.hashKey === undefined ? "MISSING" : `present (fingerprint ${keyFingerprint(values.hashKey)})`}`);
   const ring = values.ring === undefined ? undefined : fromBinary(SigningKeyRingSchema, values.ring);
   out(`  signing key ring: ${ring === undefined ? "MISSING" : `present (version ${ring.version}, current key ${ring.keys[0]?.kid ?? "none"})`}`);
   const admin = values.admin === undefined ? undefined : fromBinary(ClientRecordSchema, values.admin);
-  out(`  admin client: ${admin === undefined ? "MISSING" : `present (${admin.client?.clientId ?? "?"}, ${admin.secretHashes.length === 0 ? "disabled" : "enabled"})`}`);
+  out(
+    `  admin client: ${admin === undefined ? "MISSING" : `present (${admin.client?.clientId ?? "?"}, ${admin.secretHashes.length === 0 ? "disabled" : "enabled"})`}`,
+  );
 }
 
 async function readOffers(options: StoreActionOptions): Promise<{ offers: RestoreCandidate[]; unreadable: string[] }> {
@@ -80,21 +88,30 @@ export async function status(options: StoreActionOptions): Promise<ActionResult>
 export async function restore(options: StoreActionOptions, from: string | undefined): Promise<ActionResult> {
   const values = await readStateParts(options.store.state);
   const source = values.marker === undefined ? undefined : parseStoreMarker(values.marker).secretHashKey;
-  if (values.marker !== undefined && missingParts(values, source).length === 0) return { code: 1, error: "the issuer's state in the store is complete: there is nothing to restore" };
+  if (values.marker !== undefined && missingParts(values, source).length === 0)
+    return { code: 1, error: "the issuer's state in the store is complete: there is nothing to restore" };
   const { offers, unreadable } = await readOffers(options);
   describeOffers(offers, unreadable, options.out);
   const choice = chooseCandidate(offers, from);
   if ("refusal" in choice) {
-    return { code: 1, error: `${choice.refusal}; nothing was written. Instances that still run offer their copy within seconds of noticing the loss; if none holds it, start over with --reinit --yes` };
+    return {
+      code: 1,
+      error: `${choice.refusal}; nothing was written. Instances that still run offer their copy within seconds of noticing the loss; if none holds it, start over with --reinit --yes`,
+    };
   }
   const chosen = choice.chosen.parts;
   if (values.marker !== undefined && !sameBytes(values.marker, chosen.marker)) {
-    return { code: 1, error: "the store holds another store marker than the offered state (it was initialized again): nothing was written; --reinit --yes starts over" };
+    return {
+      code: 1,
+      error: "the store holds another store marker than the offered state (it was initialized again): nothing was written; --reinit --yes starts over",
+    };
   }
   const written = await options.store.state.commit({ expect: expectParts(values), set: setParts(chosen), remove: [restoreCandidatesStateName] });
   if (!written) return changed;
   const info = parseStoreMarker(chosen.marker as Uint8Array);
-  options.out(`restored the issuer's state from instance ${choice.chosen.instance}: generation ${info.generation}, signing key ${ringSummary(choice.chosen).current}`);
+  options.out(
+    `restored the issuer's state from instance ${choice.chosen.instance}: generation ${info.generation}, signing key ${ringSummary(choice.chosen).current}`,
+  );
   options.out("running instances serve again within seconds; start the ones that refused to start");
   return { code: 0 };
 }
@@ -135,15 +152,21 @@ export async function resetAdmin(options: StoreActionOptions): Promise<ActionRes
   const values = await readStateParts(options.store.state);
   const info = values.marker === undefined ? undefined : parseStoreMarker(values.marker);
   const missing = missingParts(values, info?.secretHashKey);
-  if (info === undefined || missing.length > 0) return { code: 1, error: `the issuer's state is incomplete (${labels(missing)} missing): restore it first (--restore)` };
+  if (info === undefined || missing.length > 0)
+    return { code: 1, error: `the issuer's state is incomplete (${labels(missing)} missing): restore it first (--restore)` };
   const hashKey = info.secretHashKey === "stored" ? values.hashKey : options.secretHashKey;
   if (hashKey === undefined || keyFingerprint(hashKey) !== info.fingerprint) {
     return { code: 2, error: "M2M_SECRET_HASH_KEY is missing or is not this store's secret-hash key" };
   }
   const fresh = newBootstrapAdmin(createSecretHasher({ key: hashKey }), options.now());
-  const expect = new Map([[statePartNames.marker, values.marker], [statePartNames.admin, values.admin]]);
+  const expect = new Map([
+    [statePartNames.marker, values.marker],
+    [statePartNames.admin, values.admin],
+  ]);
   if (!(await options.store.state.commit({ expect, set: new Map([[statePartNames.admin, fresh.stored]]) }))) return changed;
-  options.out(`reset the bootstrap admin (the previous one was ${isAdminDisabled(values.admin as Uint8Array) ? "disabled" : "enabled"} and no longer works); instances without M2M_ADMIN_CLIENT_ID use the new one within seconds`);
+  options.out(
+    `reset the bootstrap admin (the previous one was ${isAdminDisabled(values.admin as Uint8Array) ? "disabled" : "enabled"} and no longer works); instances without M2M_ADMIN_CLIENT_ID use the new one within seconds`,
+  );
   printCredentials(fresh.credentials, options.out);
   return { code: 0 };
 }

@@ -34,14 +34,20 @@ const repair = args.includes("--repair");
 const json = args.includes("--json");
 const config = readConfig();
 if (config.redis === undefined) {
-  fail(2, "no Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory store lives inside the server process and has nothing to check");
+  fail(
+    2,
+    "no Redis is configured (REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS): the in-memory store lives inside the server process and has nothing to check",
+  );
 }
 
 const redis = createRedisConnection(config.redis);
 try {
   // With the admin in the environment, the store holds no admin of its own (a stored one is checked if present).
   // A configured admin or secret-hash key (M2M_ADMIN_CLIENT_ID, M2M_SECRET_HASH_KEY) is not kept in the store.
-  const configured = new Set([...(config.admin === undefined ? [] : [adminClientStateName]), ...(config.secretHashKey === undefined ? [] : [secretHashKeyStateName])]);
+  const configured = new Set([
+    ...(config.admin === undefined ? [] : [adminClientStateName]),
+    ...(config.secretHashKey === undefined ? [] : [secretHashKeyStateName]),
+  ]);
   const expectedState = issuerStateNames.filter((name) => !configured.has(name));
   const report = await checkStore(redis, createKeyLayout(config.keyPrefix), { repair, expectedState });
   process.stdout.write(json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report, repair).join("\n")}\n`);

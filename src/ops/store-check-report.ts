@@ -14,13 +14,18 @@ export function formatReport(report: StoreCheckReport, repair: boolean): string[
   ];
   for (const finding of report.findings) {
     const action =
-      finding.repair === undefined ? "never repaired automatically" : `repair: ${finding.repair} — ${finding.repaired ? "done" : repair ? "not done" : "run with --repair"}`;
+      finding.repair === undefined
+        ? "never repaired automatically"
+        : `repair: ${finding.repair} — ${finding.repaired ? "done" : repair ? "not done" : "run with --repair"}`;
     lines.push(`FOUND ${finding.kind} ${finding.key}: ${finding.detail} [${action}]`);
   }
   for (const note of report.notes) lines.push(`note: ${note}`);
   const repaired = report.findings.filter((finding) => finding.repaired).length;
   if (report.findings.length === 0) lines.push("clean: no findings");
   else if (repair) lines.push(`${count(report.findings.length, "finding")}, ${repaired} repaired; check again to confirm`);
-  else lines.push(`${count(report.findings.length, "finding")}; --repair fixes ${report.findings.filter((finding) => finding.repair !== undefined).length} of them`);
+  else
+    lines.push(
+      `${count(report.findings.length, "finding")}; --repair fixes ${report.findings.filter((finding) => finding.repair !== undefined).length} of them`,
+    );
   return lines;
 }

@@ -16,13 +16,7 @@ const settleAttempts = 3;
 
 /** FindingKind names a kind of damage. */
 export type FindingKind =
-  | "orphan-record"
-  | "dangling-index-entry"
-  | "deleted-secret-usage"
-  | "deleted-client-usage"
-  | "undecodable"
-  | "unknown-key"
-  | "state-missing";
+  "orphan-record" | "dangling-index-entry" | "deleted-secret-usage" | "deleted-client-usage" | "undecodable" | "unknown-key" | "state-missing";
 
 /** Finding is one piece of damage: where, what, and what a repair does (undefined: never repaired automatically). */
 export interface Finding {
@@ -70,12 +64,18 @@ function suspects(walked: WalkedStore, layout: KeyLayout, scripts: RepairScripts
     if ("problem" in seen || seen.organizationId === "" || indexed.get(seen.organizationId)?.has(seen.member)) continue;
     const indexKey = layout.organizationIndex(seen.organizationId);
     found.push({
-      finding: { kind: "orphan-record", key: seen.key, detail: `client ${clientId} is missing from its organization's index ${indexKey}`, repair: "add the index entry" },
+      finding: {
+        kind: "orphan-record",
+        key: seen.key,
+        detail: `client ${clientId} is missing from its organization's index ${indexKey}`,
+        repair: "add the index entry",
+      },
       recordKey: seen.key,
       judge(bytes) {
         const now = bytes === null ? undefined : judgeRecord(seen.key, clientId, bytes);
         if (now === undefined || "problem" in now || now.organizationId === "") return undefined;
-        return (repair) => scripts.addIndexEntry(seen.key, layout.organizationIndex(now.organizationId), { record: "present", bytes: bytes as Buffer }, now.member, repair);
+        return (repair) =>
+          scripts.addIndexEntry(seen.key, layout.organizationIndex(now.organizationId), { record: "present", bytes: bytes as Buffer }, now.member, repair);
       },
     });
   }
@@ -86,14 +86,25 @@ function suspects(walked: WalkedStore, layout: KeyLayout, scripts: RepairScripts
       const recordKey = layout.client(clientId);
       const seen = walked.records.get(clientId);
       if (seen !== undefined && ("problem" in seen || (seen.organizationId === organizationId && seen.member === member))) continue;
-      const why = seen === undefined ? "does not exist" : seen.organizationId !== organizationId ? `belongs to organization "${seen.organizationId}"` : `is indexed as ${seen.member}`;
+      const why =
+        seen === undefined
+          ? "does not exist"
+          : seen.organizationId !== organizationId
+            ? `belongs to organization "${seen.organizationId}"`
+            : `is indexed as ${seen.member}`;
       // The store never indexes a client whose id lacks its organization's tag: such an entry is wrong whatever the record.
       const neverValid = clientTag(clientId) !== organizationTag(organizationId);
       found.push({
-        finding: { kind: "dangling-index-entry", key: index.key, detail: `index entry ${member}: client ${clientId}'s record ${why}`, repair: "remove the index entry" },
+        finding: {
+          kind: "dangling-index-entry",
+          key: index.key,
+          detail: `index entry ${member}: client ${clientId}'s record ${why}`,
+          repair: "remove the index entry",
+        },
         recordKey,
         judge(bytes) {
-          const remove = (expected: Parameters<RepairScripts["removeIndexEntry"]>[2]) => (repair: boolean) => scripts.removeIndexEntry(recordKey, index.key, expected, member, repair);
+          const remove = (expected: Parameters<RepairScripts["removeIndexEntry"]>[2]) => (repair: boolean) =>
+            scripts.removeIndexEntry(recordKey, index.key, expected, member, repair);
           if (neverValid) return remove({ record: "any" });
           if (bytes === null) return remove({ record: "absent" });
           const now = judgeRecord(recordKey, clientId, bytes);
@@ -109,7 +120,12 @@ function suspects(walked: WalkedStore, layout: KeyLayout, scripts: RepairScripts
     const recordKey = layout.client(clientId);
     if (seen === undefined) {
       found.push({
-        finding: { kind: "deleted-client-usage", key: use.key, detail: `secret-use hash of client ${clientId}, whose record does not exist`, repair: "delete the hash" },
+        finding: {
+          kind: "deleted-client-usage",
+          key: use.key,
+          detail: `secret-use hash of client ${clientId}, whose record does not exist`,
+          repair: "delete the hash",
+        },
         recordKey,
         judge: (bytes) => (bytes === null ? (repair) => scripts.removeUseHash(recordKey, use.key, { record: "absent" }, repair) : undefined),
       });
@@ -119,13 +135,20 @@ function suspects(walked: WalkedStore, layout: KeyLayout, scripts: RepairScripts
     const stale = use.secretIds.filter((secretId) => !seen.secretIds.has(secretId));
     if (stale.length === 0) continue;
     found.push({
-      finding: { kind: "deleted-secret-usage", key: use.key, detail: `client ${clientId} has no secret ${stale.join(", ")} but their last-use times remain`, repair: "remove those fields" },
+      finding: {
+        kind: "deleted-secret-usage",
+        key: use.key,
+        detail: `client ${clientId} has no secret ${stale.join(", ")} but their last-use times remain`,
+        repair: "remove those fields",
+      },
       recordKey,
       judge(bytes) {
         const now = bytes === null ? undefined : judgeRecord(recordKey, clientId, bytes);
         if (now === undefined || "problem" in now) return undefined;
         const still = stale.filter((secretId) => !now.secretIds.has(secretId));
-        return still.length === 0 ? undefined : (repair) => scripts.removeUseFields(recordKey, use.key, { record: "present", bytes: bytes as Buffer }, still, repair);
+        return still.length === 0
+          ? undefined
+          : (repair) => scripts.removeUseFields(recordKey, use.key, { record: "present", bytes: bytes as Buffer }, still, repair);
       },
     });
   }
@@ -157,7 +180,8 @@ export async function checkStore(redis: RedisClient, layout: KeyLayout, options:
   for (const suspect of suspects(walked, layout, scripts)) {
     const outcome = await settle(redis, suspect, repair);
     if (outcome === "cleared") cleared++;
-    else if (outcome === "unsettled") findings.push({ ...suspect.finding, detail: `${suspect.finding.detail} (kept changing while checked: check again)`, repaired: false });
+    else if (outcome === "unsettled")
+      findings.push({ ...suspect.finding, detail: `${suspect.finding.detail} (kept changing while checked: check again)`, repaired: false });
     else findings.push({ ...suspect.finding, repaired: outcome === "repaired" });
   }
   if (cleared > 0) notes.push(`${cleared} suspected finding(s) cleared on re-check: the service changed those records meanwhile`);
@@ -173,7 +197,8 @@ export async function checkStore(redis: RedisClient, layout: KeyLayout, options:
     else left("undecodable", key, `state value "${name}" ${judged.problem}`);
   }
   for (const name of options.expectedState ?? issuerStateNames) {
-    if (!walked.state.has(name)) left("state-missing", layout.state(name), `state value "${name}" is missing (see docs/reliability.md: restore, or initialize a fresh prefix)`);
+    if (!walked.state.has(name))
+      left("state-missing", layout.state(name), `state value "${name}" is missing (see docs/reliability.md: restore, or initialize a fresh prefix)`);
   }
   if (walked.restoreOffers) notes.push("running instances offered their copy of a lost issuer state: npm run store:init -- --status, then --restore");
   if (walked.keys === 0) notes.push(`no key starts with "${layout.prefix}": is M2M_KEY_PREFIX right, and has the service run on this Redis?`);
@@ -182,7 +207,14 @@ export async function checkStore(redis: RedisClient, layout: KeyLayout, options:
   return {
     prefix: layout.prefix,
     masters: walked.masters,
-    counts: { keys: walked.keys, records: walked.records.size, indexes: walked.indexes.size, indexEntries, secretUses: walked.uses.size, stateValues: walked.state.size },
+    counts: {
+      keys: walked.keys,
+      records: walked.records.size,
+      indexes: walked.indexes.size,
+      indexEntries,
+      secretUses: walked.uses.size,
+      stateValues: walked.state.size,
+    },
     findings,
     notes,
   };

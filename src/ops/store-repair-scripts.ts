@@ -62,7 +62,10 @@ export interface RepairScripts {
 }
 
 type Arg = string | Buffer;
-type Scripted = Record<"m2mCheckAddIndexEntry" | "m2mCheckRemoveIndexEntry" | "m2mCheckRemoveUseFields" | "m2mCheckRemoveUseHash", (...args: Arg[]) => Promise<number>>;
+type Scripted = Record<
+  "m2mCheckAddIndexEntry" | "m2mCheckRemoveIndexEntry" | "m2mCheckRemoveUseFields" | "m2mCheckRemoveUseHash",
+  (...args: Arg[]) => Promise<number>
+>;
 
 function expectation(expected: Expected): Arg[] {
   return expected.record === "present" ? ["present", expected.bytes] : [expected.record, ""];

@@ -116,7 +116,18 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
   // Connected first (a Cluster learns its masters and slots as it connects), every master answering.
   await available(redis, () => pingDeployment(redis));
   const nodes = dataNodes(redis);
-  const walked: WalkedStore = { masters: nodes.length, keys: 0, records: new Map(), indexes: new Map(), uses: new Map(), state: new Map(), unreadable: [], unknown: [], createRequests: 0, restoreOffers: false };
+  const walked: WalkedStore = {
+    masters: nodes.length,
+    keys: 0,
+    records: new Map(),
+    indexes: new Map(),
+    uses: new Map(),
+    state: new Map(),
+    unreadable: [],
+    unknown: [],
+    createRequests: 0,
+    restoreOffers: false,
+  };
   for (const node of nodes) {
     // SCAN may return a key twice (its guarantee is only that every key present throughout is returned).
     const seen = new Set<string>();

@@ -53,7 +53,10 @@ async function checkEviction(options: OpenStateOptions): Promise<void> {
     options.logger.warn({ maxmemoryPolicy: evicting }, `${risk}; starting anyway because M2M_ALLOW_EVICTING_REDIS is set`);
     return;
   }
-  throw new StoreStateError(`${risk}. Set maxmemory-policy noeviction on every Redis node (and persist with appendonly yes), or set M2M_ALLOW_EVICTING_REDIS=true to start anyway`, { exitCode: 2 });
+  throw new StoreStateError(
+    `${risk}. Set maxmemory-policy noeviction on every Redis node (and persist with appendonly yes), or set M2M_ALLOW_EVICTING_REDIS=true to start anyway`,
+    { exitCode: 2 },
+  );
 }
 
 function hashKeyOf(info: StoreMarker, stored: Uint8Array | undefined, configured: Uint8Array | undefined): Uint8Array {
@@ -69,7 +72,9 @@ function hashKeyOf(info: StoreMarker, stored: Uint8Array | undefined, configured
     throw new StoreStateError(`the stored secret-hash key is not the one the store marker names: it was replaced. ${fixes}`);
   }
   if (configured !== undefined && !sameBytes(configured, key)) {
-    throw new StoreStateError("M2M_SECRET_HASH_KEY differs from the secret-hash key kept in this store: unset it (or set it to the stored key)", { exitCode: 2 });
+    throw new StoreStateError("M2M_SECRET_HASH_KEY differs from the secret-hash key kept in this store: unset it (or set it to the stored key)", {
+      exitCode: 2,
+    });
   }
   return key;
 }
@@ -94,7 +99,9 @@ async function migrate(values: StateParts, options: OpenStateOptions): Promise<O
     );
   }
   if (options.configuredHashKey !== undefined && !sameBytes(options.configuredHashKey, values.hashKey)) {
-    throw new StoreStateError("M2M_SECRET_HASH_KEY differs from the secret-hash key kept in this store: unset it (or set it to the stored key)", { exitCode: 2 });
+    throw new StoreStateError("M2M_SECRET_HASH_KEY differs from the secret-hash key kept in this store: unset it (or set it to the stored key)", {
+      exitCode: 2,
+    });
   }
   const marker = newStoreMarker(values.hashKey, "stored", "migrated", options.now());
   const admin = values.admin ?? disabledAdmin(undefined, options.now());

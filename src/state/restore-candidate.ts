@@ -29,9 +29,19 @@ const unb64 = (text: unknown): Uint8Array | undefined => (typeof text === "strin
 export function encodeCandidate(candidate: RestoreCandidate, encryptionKey: Uint8Array | undefined): Uint8Array {
   const { marker, hashKey, ring, admin } = candidate.parts;
   const inner = new TextEncoder().encode(
-    JSON.stringify({ instance: candidate.instance, offerTime: candidate.offerTime, marker: b64(marker), hashKey: b64(hashKey), ring: b64(ring), admin: b64(admin) }),
+    JSON.stringify({
+      instance: candidate.instance,
+      offerTime: candidate.offerTime,
+      marker: b64(marker),
+      hashKey: b64(hashKey),
+      ring: b64(ring),
+      admin: b64(admin),
+    }),
   );
-  const outer = encryptionKey === undefined ? { format: 1, sealed: false, data: b64(inner) } : { format: 1, sealed: true, data: b64(sealBytes(inner, encryptionKey, sealContext)) };
+  const outer =
+    encryptionKey === undefined
+      ? { format: 1, sealed: false, data: b64(inner) }
+      : { format: 1, sealed: true, data: b64(sealBytes(inner, encryptionKey, sealContext)) };
   return new TextEncoder().encode(JSON.stringify(outer));
 }
 
@@ -41,7 +51,10 @@ export function decodeCandidate(bytes: Uint8Array, encryptionKey: Uint8Array | u
   const data = unb64(outer.data);
   if (outer.format !== 1 || data === undefined) throw new Error("not a restore candidate this version can read");
   if (outer.sealed && encryptionKey === undefined) throw new Error("the offer is encrypted: set M2M_KEY_ENCRYPTION_KEY");
-  const inner = JSON.parse(new TextDecoder().decode(outer.sealed ? openBytes(data, encryptionKey as Uint8Array, sealContext) : data)) as Record<string, unknown>;
+  const inner = JSON.parse(new TextDecoder().decode(outer.sealed ? openBytes(data, encryptionKey as Uint8Array, sealContext) : data)) as Record<
+    string,
+    unknown
+  >;
   const parts: StateParts = { marker: unb64(inner["marker"]), hashKey: unb64(inner["hashKey"]), ring: unb64(inner["ring"]), admin: unb64(inner["admin"]) };
   if (parts.marker === undefined || parts.ring === undefined || parts.admin === undefined) throw new Error("the offer lacks part of the state");
   return { instance: String(inner["instance"]), offerTime: String(inner["offerTime"]), parts };
@@ -55,7 +68,10 @@ export function decodeCandidate(bytes: Uint8Array, encryptionKey: Uint8Array | u
 export function identityOf(candidate: RestoreCandidate): string {
   const hash = createHash("sha256");
   for (const part of [candidate.parts.marker, candidate.parts.hashKey, candidate.parts.admin]) {
-    hash.update(String(part?.length ?? -1)).update(":").update(part ?? new Uint8Array());
+    hash
+      .update(String(part?.length ?? -1))
+      .update(":")
+      .update(part ?? new Uint8Array());
   }
   return hash.digest("hex").slice(0, 16);
 }
@@ -84,6 +100,9 @@ export function chooseCandidate(candidates: readonly RestoreCandidate[], from?: 
   const rings = candidates.map((candidate) => ({ candidate, ...ringSummary(candidate) }));
   const newest = rings.reduce((best, ring) => (ring.version > best.version ? ring : best));
   const strays = rings.filter((ring) => !newest.kids.includes(ring.current));
-  if (strays.length > 0) return { refusal: `the instances' signing key rings disagree (${strays.map((ring) => ring.candidate.instance).join(", ")}): choose one with --from <instance>` };
+  if (strays.length > 0)
+    return {
+      refusal: `the instances' signing key rings disagree (${strays.map((ring) => ring.candidate.instance).join(", ")}): choose one with --from <instance>`,
+    };
   return { chosen: newest.candidate };
 }

@@ -63,7 +63,8 @@ export function createStateWatch(options: StateWatchOptions): StateWatch {
       return { reason: `missing from the store: ${labels(missing)}; restore it with \`${storeInitCommand} --restore\``, offer: true };
     }
     if (!sameBytes(values.marker, held.marker)) return { reason: "the store was initialized again (another store marker): restart this process", offer: false };
-    if (source === "stored" && !sameBytes(values.hashKey, held.hashKey)) return { reason: "the secret-hash key in the store was replaced: restart this process", offer: false };
+    if (source === "stored" && !sameBytes(values.hashKey, held.hashKey))
+      return { reason: "the secret-hash key in the store was replaced: restart this process", offer: false };
     return undefined;
   }
 
@@ -86,9 +87,16 @@ export function createStateWatch(options: StateWatchOptions): StateWatch {
       if (found.reason !== problem) {
         problem = found.reason;
         readiness.set(stateReadinessName, problem);
-        logger.error({ generation: held.info.generation }, `the issuer's state in the store is not this process's: ${problem}; refusing tokens, client management and key rotation`);
+        logger.error(
+          { generation: held.info.generation },
+          `the issuer's state in the store is not this process's: ${problem}; refusing tokens, client management and key rotation`,
+        );
       }
-      if (found.offer && !offered) offered = await offer().then(() => true, () => false);
+      if (found.offer && !offered)
+        offered = await offer().then(
+          () => true,
+          () => false,
+        );
       return;
     }
     if (problem !== undefined) {

@@ -72,10 +72,8 @@ export function createKeyLayout(prefix: string): KeyLayout {
     prefix,
     client: (clientId) => `${prefix}{${clientTag(clientId)}}:client:${clientId}`,
     secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
-    organizationIndex: (organizationId) =>
-      `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
-    createRequest: (organizationId, requestKey) =>
-      `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
+    organizationIndex: (organizationId) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
+    createRequest: (organizationId, requestKey) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
     match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,

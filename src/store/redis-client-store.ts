@@ -49,7 +49,12 @@ const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * createRedisClientStore returns the ClientStore over `redis`, with `scripts` defined on it;
  * `wrote` hears of each record this process changed or deleted, once Redis has applied it.
  */
-export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, scripts: StoreScripts, wrote: (clientId: string) => void = () => {}): ClientStore {
+export function createRedisClientStore(
+  redis: RedisClient,
+  layout: KeyLayout,
+  scripts: StoreScripts,
+  wrote: (clientId: string) => void = () => {},
+): ClientStore {
   const queued = createKeyedQueue();
   return {
     // One round trip: the create script (two when the id does not carry its organization's tag).
@@ -173,8 +178,12 @@ export function createRedisClientStore(redis: RedisClient, layout: KeyLayout, sc
     async recordSecretUse(uses) {
       if (uses.length === 0) return;
       await available(redis, () =>
-        execPipelinesBySlot(redis, uses, (use) => clientTag(use.clientId), (pipeline, { clientId, secretId, timeMs }) =>
-          scripts.queueRecordSecretUse(pipeline, layout.client(clientId), layout.secretUse(clientId), secretId, timeMs),
+        execPipelinesBySlot(
+          redis,
+          uses,
+          (use) => clientTag(use.clientId),
+          (pipeline, { clientId, secretId, timeMs }) =>
+            scripts.queueRecordSecretUse(pipeline, layout.client(clientId), layout.secretUse(clientId), secretId, timeMs),
         ),
       );
     },

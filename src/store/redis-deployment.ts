@@ -19,7 +19,9 @@ export function dataNodes(redis: RedisClient): Redis[] {
   for (let slot = 0; slot < clusterSlots; slot++) {
     const owner = cluster.slots[slot]?.[0];
     if (owner === undefined || !known.has(owner)) {
-      throw new Error(`the Cluster's slot ${slot} is served by ${owner ?? "no node"}, not one of the connected masters; check again once the Cluster is stable`);
+      throw new Error(
+        `the Cluster's slot ${slot} is served by ${owner ?? "no node"}, not one of the connected masters; check again once the Cluster is stable`,
+      );
     }
   }
   return masters;

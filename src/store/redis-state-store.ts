@@ -21,7 +21,10 @@ export function createRedisStateStore(redis: RedisClient, layout: KeyLayout, scr
       return values.map((bytes) => (bytes === null ? undefined : new Uint8Array(bytes)));
     },
     async commit(change) {
-      const expect = [...change.expect].map(([name, bytes]): [string, Buffer | undefined] => [layout.state(name), bytes === undefined ? undefined : toBuffer(bytes)]);
+      const expect = [...change.expect].map(([name, bytes]): [string, Buffer | undefined] => [
+        layout.state(name),
+        bytes === undefined ? undefined : toBuffer(bytes),
+      ]);
       const set = [...(change.set ?? [])].map(([name, bytes]): [string, Buffer] => [layout.state(name), toBuffer(bytes)]);
       const remove = (change.remove ?? []).map((name) => layout.state(name));
       return (await available(redis, () => scripts.commit(expect, set, remove))) === 1;

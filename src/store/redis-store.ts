@@ -40,7 +40,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   if (given.length > 1) throw new TypeError("createRedisStore: give one of url, connection and redis");
   if (given.length === 0 || options.url === "") throw new TypeError("createRedisStore: url, connection or redis is required");
   const owned = options.redis === undefined;
-  if (!owned && options.timeoutMs !== undefined) throw new TypeError("createRedisStore: timeoutMs is for a connection the store opens; give it to createRedisConnection");
+  if (!owned && options.timeoutMs !== undefined)
+    throw new TypeError("createRedisStore: timeoutMs is for a connection the store opens; give it to createRedisConnection");
   const target: RedisConnectionOptions = options.connection ?? { kind: "single", url: options.url ?? "" };
   const redis = options.redis ?? createRedisConnection(options.timeoutMs === undefined ? target : { ...target, timeoutMs: options.timeoutMs });
   // A connection of the store's own is its to keep up until close(); a caller's is the caller's.

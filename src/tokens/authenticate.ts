@@ -47,7 +47,13 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
       const system = systemClients.get(clientId);
       const record = system ?? (await store.get(clientId));
       // One keyed hash, compared with each stored hash: adding secrets adds compares, not hashing.
-      const match = record === undefined ? -1 : hasher.matches(hash, record.secretHashes.map((s) => s.hash));
+      const match =
+        record === undefined
+          ? -1
+          : hasher.matches(
+              hash,
+              record.secretHashes.map((s) => s.hash),
+            );
       if (record === undefined || match < 0) throw new InvalidClientError();
       return { record, secretId: record.secretHashes[match]?.secretId ?? "", system: system !== undefined };
     },

@@ -19,10 +19,7 @@ export interface AccessTokenClaims {
 }
 
 /** buildClaims returns the claims of a token for `client`, granted `scopes` for `audience`. */
-export function buildClaims(
-  client: M2MClient,
-  grant: { issuer: string; scopes: string[]; audience: string[]; nowSeconds: number },
-): AccessTokenClaims {
+export function buildClaims(client: M2MClient, grant: { issuer: string; scopes: string[]; audience: string[]; nowSeconds: number }): AccessTokenClaims {
   // Custom claims first, so the registered claims below always win (validation forbids clashes
   // too; this keeps a record written by an older version from ever overriding one).
   const claims = Object.create(null) as AccessTokenClaims;

@@ -47,9 +47,15 @@ async function tokenStatus(url: string, credentials: { clientId: string; clientS
 function resetAdmin(store: Store, configured = false) {
   const out: string[] = [];
   const admin = configured ? { clientId: "test-admin", clientSecret: adminTestSecret } : undefined;
-  return runStoreInit(["--reset-admin"], { store, signingAlg: "RS256", keyEncryptionKey: undefined, secretHashKey: undefined, admin, now: Date.now, out: (line) => out.push(line) }).then(
-    (result) => ({ ...result, out: out.join("\n") }),
-  );
+  return runStoreInit(["--reset-admin"], {
+    store,
+    signingAlg: "RS256",
+    keyEncryptionKey: undefined,
+    secretHashKey: undefined,
+    admin,
+    now: Date.now,
+    out: (line) => out.push(line),
+  }).then((result) => ({ ...result, out: out.join("\n") }));
 }
 
 const configuredAdmin = { clientId: "test-admin", clientSecret: adminTestSecret };

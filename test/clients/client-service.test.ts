@@ -15,7 +15,12 @@ describe("client service", () => {
     const store = createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() });
     try {
       const hasher = createSecretHasher({ key: new Uint8Array(32).fill(1) });
-      const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), issuer: "https://issuer.test" });
+      const clients = createClientService({
+        store: store.clients,
+        hasher,
+        pageTokens: createPageTokens({ key: hasher.derive("p") }),
+        issuer: "https://issuer.test",
+      });
       const admin = { organizationId: undefined, scopes: [] };
       const { client, plainSecret } = await clients.create(admin, "org_1", input);
       // m2msk_ + base64url of 32 random bytes.

@@ -35,7 +35,13 @@ afterEach(async () => {
 
 function service(clients: ClientStore, options: { hasher?: SecretHasher; keyEncryptionKey?: Uint8Array } = {}): ClientService {
   const hasher = options.hasher ?? createSecretHasher({ key: new Uint8Array(32).fill(1) });
-  return createClientService({ store: clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), issuer: "https://issuer.test", keyEncryptionKey: options.keyEncryptionKey });
+  return createClientService({
+    store: clients,
+    hasher,
+    pageTokens: createPageTokens({ key: hasher.derive("p") }),
+    issuer: "https://issuer.test",
+    keyEncryptionKey: options.keyEncryptionKey,
+  });
 }
 
 function redisStore(prefix = uniquePrefix()): Store {
@@ -153,10 +159,14 @@ describe("idempotent create: the kept secret", () => {
 
     // The same secret-hash key but another (or no) key encryption key: the client exists, its
     // secret cannot be shown again, and no second client is made.
-    const err = await service(store.clients).create(admin, "org_sealed", input(), requestId).catch((e: unknown) => e);
+    const err = await service(store.clients)
+      .create(admin, "org_sealed", input(), requestId)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FailedPreconditionError);
     expect((err as Error).message).toContain(client.clientId);
-    expect((await service(store.clients, { keyEncryptionKey: new Uint8Array(kek) }).create(admin, "org_sealed", input(), requestId)).plainSecret).toBe(plainSecret);
+    expect((await service(store.clients, { keyEncryptionKey: new Uint8Array(kek) }).create(admin, "org_sealed", input(), requestId)).plainSecret).toBe(
+      plainSecret,
+    );
     expect((await store.clients.list("org_sealed", { limit: 10 })).total).toBe(1);
   });
 

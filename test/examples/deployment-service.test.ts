@@ -101,11 +101,10 @@ describe("example deployment service", () => {
   });
 
   it("refuses a call without a token, over gRPC and Connect", async () => {
-    for (const transport of [
-      createGrpcTransport({ baseUrl: service.url }),
-      createConnectTransport({ baseUrl: service.url, httpVersion: "2" }),
-    ]) {
-      const err = await createClient(DeploymentService, transport).listDeployments({}).catch((e: unknown) => e);
+    for (const transport of [createGrpcTransport({ baseUrl: service.url }), createConnectTransport({ baseUrl: service.url, httpVersion: "2" })]) {
+      const err = await createClient(DeploymentService, transport)
+        .listDeployments({})
+        .catch((e: unknown) => e);
       expect(ConnectError.from(err).code).toBe(Code.Unauthenticated);
     }
   });

@@ -22,7 +22,10 @@ export function section(markdown: string, title: string): string {
 }
 
 function lines(text: string): string[] {
-  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
 }
 
 const elision = /^\/\/ …$/;

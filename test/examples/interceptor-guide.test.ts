@@ -46,7 +46,10 @@ describe("docs/interceptor.md: Protect your service", () => {
       const from = [...sources].filter(([, source]) => isExcerptOf(block.code, source)).map(([file]) => file);
       expect(from, `not an excerpt of the example:\n${block.code}`).not.toEqual([]);
     }
-    const ts = code.filter((b) => b.lang === "ts").map((b) => b.code).join("\n");
+    const ts = code
+      .filter((b) => b.lang === "ts")
+      .map((b) => b.code)
+      .join("\n");
     for (const name of ["createAuthInterceptor", "getAuthClaims", "createClientCredentialsInterceptor"]) {
       expect(ts).toContain(`import { ${name}`);
     }
@@ -85,7 +88,9 @@ describe("docs/interceptor.md: Protect your service", () => {
     for (const file of ["server.ts", "client.ts"]) {
       for (const m of sources.get(file)!.matchAll(/env\["([A-Z0-9_]+)"\]/g)) variables.add(m[1] as string);
     }
-    expect([...variables]).toEqual(expect.arrayContaining(["PORT", "M2M_ISSUER", "M2M_AUDIENCE", "M2M_JWKS_URI", "CLIENT_ID", "CLIENT_SECRET", "DEPLOYMENT_SERVICE_URL"]));
+    expect([...variables]).toEqual(
+      expect.arrayContaining(["PORT", "M2M_ISSUER", "M2M_AUDIENCE", "M2M_JWKS_URI", "CLIENT_ID", "CLIENT_SECRET", "DEPLOYMENT_SERVICE_URL"]),
+    );
     for (const variable of variables) expect(text).toContain(`\`${variable}\``);
   });
 });

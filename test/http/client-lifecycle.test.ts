@@ -152,7 +152,10 @@ for (const backend of ["redis", "memory"] as const) {
       let running = true;
       const worker = async () => {
         while (running) {
-          await getToken(t.url, c.id, deployed).then(() => served++, () => failures++);
+          await getToken(t.url, c.id, deployed).then(
+            () => served++,
+            () => failures++,
+          );
         }
       };
       const workers = Array.from({ length: 4 }, worker);

@@ -116,7 +116,7 @@ function round(): Promise<Answer[]> {
 /** during sends rounds back to back for `ms` and returns every answer. */
 async function during(ms: number): Promise<Answer[]> {
   const answers: Answer[] = [];
-  for (const end = performance.now() + ms; performance.now() < end; ) answers.push(...(await round()));
+  for (const end = performance.now() + ms; performance.now() < end;) answers.push(...(await round()));
   return answers;
 }
 

@@ -39,7 +39,11 @@ let admin: string;
 let orgAdmin: string;
 let client: { id: string; secret: string };
 
-async function rest(method: string, path: string, options: { token?: string; body?: string } = {}): Promise<{ status: number; headers: Headers; code: string }> {
+async function rest(
+  method: string,
+  path: string,
+  options: { token?: string; body?: string } = {},
+): Promise<{ status: number; headers: Headers; code: string }> {
   const res = await fetch(`${t.url}/api/v1/organizations/${path}`, {
     method,
     headers: { ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }), "content-type": "application/json" },
@@ -63,7 +67,11 @@ beforeAll(async () => {
   const registered = await fetch(`${t.url}/api/v1/organizations/org_tables/clients`, {
     method: "POST",
     headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-    body: JSON.stringify({ ...seedClient, scopes: [...seedClient.scopes, "m2m:clients:read", "m2m:clients:write"], audience: [...seedClient.audience, t.issuer] }),
+    body: JSON.stringify({
+      ...seedClient,
+      scopes: [...seedClient.scopes, "m2m:clients:read", "m2m:clients:write"],
+      audience: [...seedClient.audience, t.issuer],
+    }),
   });
   const json = (await registered.json()) as { client: { client_id: string }; plain_secret: string };
   client = { id: json.client.client_id, secret: json.plain_secret };

@@ -106,7 +106,9 @@ describe("idempotent creates", () => {
     expect(replayed).toBe("true");
     expect(second.client?.clientId).toBe(first.client?.clientId);
     expect(second.plainSecret).toBe(first.plainSecret);
-    const err = ConnectError.from(await connect.createOrganizationClient({ ...request, client: { ...request.client, name: "other" } }, { headers: auth }).catch((e: unknown) => e));
+    const err = ConnectError.from(
+      await connect.createOrganizationClient({ ...request, client: { ...request.client, name: "other" } }, { headers: auth }).catch((e: unknown) => e),
+    );
     expect(err.code).toBe(Code.InvalidArgument);
     expect(err.metadata.get("m2m-error-reason")).toBe("REQUEST_ID_REUSED");
     expect(await total(org)).toBe(1);

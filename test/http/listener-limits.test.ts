@@ -52,7 +52,15 @@ afterEach(async () => {
 });
 
 async function start(overrides: Partial<ListenerOptions> = {}): Promise<{ url: string; port: number }> {
-  listener = createListener({ handler, host: "127.0.0.1", port: 0, requestTimeoutMs: 300, shutdownTimeoutMs: 200, onError: (err) => errors.push(err), ...overrides });
+  listener = createListener({
+    handler,
+    host: "127.0.0.1",
+    port: 0,
+    requestTimeoutMs: 300,
+    shutdownTimeoutMs: 200,
+    onError: (err) => errors.push(err),
+    ...overrides,
+  });
   return listener.listen();
 }
 
@@ -111,8 +119,7 @@ function raw(port: number, head: string, drip = 0, every = 100): Promise<{ text:
   });
 }
 
-const postHead = (path: string, length: number) =>
-  `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n`;
+const postHead = (path: string, length: number) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${length}\r\n\r\n`;
 
 describe("listener request deadline", () => {
   it("answers 408 to an HTTP/2 request whose body never finishes, and fails its reader", async () => {
@@ -129,7 +136,12 @@ describe("listener request deadline", () => {
 
   it("cuts an HTTP/2 body trickling a byte every 100 ms at the absolute deadline", async () => {
     const { url } = await start();
-    const out = await h2Request(url, "/body", Array.from({ length: 50 }, () => "x"), 100);
+    const out = await h2Request(
+      url,
+      "/body",
+      Array.from({ length: 50 }, () => "x"),
+      100,
+    );
     expect(out.status).toBe(408);
     expect(out.ms).toBeLessThan(1_000);
   });
@@ -212,7 +224,7 @@ function frame(type: number, flags: number, streamId: number, payload: Buffer = 
 /** frames decodes the complete HTTP/2 frames in `bytes`. */
 function frames(bytes: Buffer): Array<{ type: number; streamId: number; payload: Buffer }> {
   const out: Array<{ type: number; streamId: number; payload: Buffer }> = [];
-  for (let at = 0; at + 9 <= bytes.length; ) {
+  for (let at = 0; at + 9 <= bytes.length;) {
     const length = bytes.readUIntBE(at, 3);
     if (at + 9 + length > bytes.length) break;
     out.push({ type: bytes[at + 3]!, streamId: bytes.readUInt32BE(at + 5) & 0x7fffffff, payload: bytes.subarray(at + 9, at + 9 + length) });
@@ -223,7 +235,10 @@ function frames(bytes: Buffer): Array<{ type: number; streamId: number; payload:
 
 describe("listener HTTP/2 stream limit", () => {
   it("advertises SETTINGS_MAX_CONCURRENT_STREAMS 100, or the configured value", async () => {
-    for (const [overrides, expected] of [[{}, 100], [{ maxConcurrentStreams: 7 }, 7]] as const) {
+    for (const [overrides, expected] of [
+      [{}, 100],
+      [{ maxConcurrentStreams: 7 }, 7],
+    ] as const) {
       const { url } = await start(overrides);
       const session = http2.connect(url);
       const settings = await new Promise<http2.Settings>((resolve) => session.once("remoteSettings", resolve));

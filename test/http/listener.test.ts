@@ -4,13 +4,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
-import {
-  connectNodeAdapter,
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import { createListener, type Listener, type RequestHandler } from "../../src/http/listener.js";
@@ -35,10 +29,13 @@ function echo(onArrive: (url: string) => void = () => {}): RequestHandler {
     onArrive(req.url ?? "");
     if (req.url === "/hang") return;
     const body: Echo = { method: req.method ?? "", url: req.url ?? "", httpVersion: req.httpVersion, remotePort: req.socket.remotePort ?? 0 };
-    setTimeout(() => {
-      res.setHeader("content-type", "application/json");
-      (res as http.ServerResponse).end(JSON.stringify(body));
-    }, req.url === "/slow" ? 300 : 0);
+    setTimeout(
+      () => {
+        res.setHeader("content-type", "application/json");
+        (res as http.ServerResponse).end(JSON.stringify(body));
+      },
+      req.url === "/slow" ? 300 : 0,
+    );
   };
 }
 
@@ -145,7 +142,11 @@ async function slowProxy(port: number): Promise<{ url: string; close: () => void
     client.once("data", (first: Buffer) => {
       client.pause();
       void (async () => {
-        for (const [from, to] of [[0, 3], [3, 10], [10, first.length]] as const) {
+        for (const [from, to] of [
+          [0, 3],
+          [3, 10],
+          [10, first.length],
+        ] as const) {
           upstream.write(first.subarray(from, to));
           await sleep(20);
         }
@@ -279,7 +280,10 @@ describe("listener handler failures", () => {
       expect((await fetch(`${url}/reject`)).status).toBe(500);
       const session = http2.connect(url);
       const status = await new Promise((resolve) =>
-        session.request({ ":path": "/throw" }).on("response", (h) => resolve(h[":status"])).resume(),
+        session
+          .request({ ":path": "/throw" })
+          .on("response", (h) => resolve(h[":status"]))
+          .resume(),
       );
       session.close();
       expect(status).toBe(500);

@@ -163,7 +163,11 @@ describe("discovery", () => {
     expect([(await fetch(`${t.url}/readyz`)).status, t.server.readiness.ready()]).toEqual([200, true]);
     t.server.readiness.set("draining", "SIGTERM received");
     const res = await fetch(`${t.url}/readyz`);
-    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([503, "1", { status: "not_ready", reasons: ["draining: SIGTERM received"] }]);
+    expect([res.status, res.headers.get("retry-after"), await res.json()]).toEqual([
+      503,
+      "1",
+      { status: "not_ready", reasons: ["draining: SIGTERM received"] },
+    ]);
     t.server.readiness.set("draining", undefined);
     expect((await fetch(`${t.url}/readyz`)).status).toBe(200);
   });
@@ -185,7 +189,10 @@ describe("the token endpoint's log", () => {
       const loggedIds = async (clientIdSent: string, via: "post" | "basic") => {
         const before = log.lines.length;
         expect((await send(clientIdSent, via)).status).toBe(401);
-        return log.lines.slice(before).filter((line) => line.route === "/oauth/token").map((line) => line.clientId);
+        return log.lines
+          .slice(before)
+          .filter((line) => line.route === "/oauth/token")
+          .map((line) => line.clientId);
       };
       // A 64-hex admin secret pasted into client_id looks like an id, and is logged only as a hash.
       const pasted = randomBytes(32).toString("hex");

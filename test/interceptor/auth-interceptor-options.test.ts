@@ -1,20 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  AUDIENCE,
-  bearer,
-  claims,
-  clients,
-  failure,
-  ISSUER,
-  jwksOf,
-  makeKey,
-  serveJson,
-  sign,
-  startServer,
-  transports,
-  type TestKey,
-} from "./fixtures.js";
+import { AUDIENCE, bearer, claims, clients, failure, ISSUER, jwksOf, makeKey, serveJson, sign, startServer, transports, type TestKey } from "./fixtures.js";
 
 let rs: TestKey;
 let es: TestKey;

@@ -29,12 +29,7 @@ let ed: TestKey;
 let foreign: TestKey;
 
 beforeAll(async () => {
-  [rs, es, ed, foreign] = await Promise.all([
-    makeKey("RS256", "rs-1"),
-    makeKey("ES256", "es-1"),
-    makeKey("EdDSA", "ed-1"),
-    makeKey("RS256", "foreign-1"),
-  ]);
+  [rs, es, ed, foreign] = await Promise.all([makeKey("RS256", "rs-1"), makeKey("ES256", "es-1"), makeKey("EdDSA", "ed-1"), makeKey("RS256", "foreign-1")]);
 });
 
 describe.each(transports)("auth interceptor over %s", (_name, makeTransport) => {
@@ -73,15 +68,12 @@ describe.each(transports)("auth interceptor over %s", (_name, makeTransport) => 
     expect(err.metadata.get("www-authenticate")).toBe("Bearer");
   });
 
-  it.each(["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b", "Bearer a,b", "Token abc"])(
-    "refuses the malformed header %j",
-    async (value) => {
-      const err = await failure(org.getOrganizationClient({}, { headers: { authorization: value } }));
-      expect(err.code).toBe(Code.Unauthenticated);
-      expect(err.rawMessage).toBe("malformed authorization header");
-      expect(err.metadata.get("www-authenticate")).toContain('error="invalid_request"');
-    },
-  );
+  it.each(["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b", "Bearer a,b", "Token abc"])("refuses the malformed header %j", async (value) => {
+    const err = await failure(org.getOrganizationClient({}, { headers: { authorization: value } }));
+    expect(err.code).toBe(Code.Unauthenticated);
+    expect(err.rawMessage).toBe("malformed authorization header");
+    expect(err.metadata.get("www-authenticate")).toContain('error="invalid_request"');
+  });
 
   it("takes the scheme name in any case (RFC 6750 §2.1)", async () => {
     const token = await sign(rs);

@@ -20,8 +20,7 @@ type Handler = (req: Sent, n: number) => Response | Promise<Response>;
 
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
-const issued = (token: string, expiresIn: unknown = 100): Response =>
-  json(200, { access_token: token, token_type: "Bearer", expires_in: expiresIn });
+const issued = (token: string, expiresIn: unknown = 100): Response => json(200, { access_token: token, token_type: "Bearer", expires_in: expiresIn });
 const oauthError = (status: number, error: string, description = "", headers: Record<string, string> = {}): Response =>
   json(status, { error, error_description: description }, headers);
 
@@ -60,7 +59,10 @@ function setup(handler: Handler, options: Partial<TokenSourceOptions> = {}) {
 }
 
 async function rejection(p: Promise<unknown>): Promise<TokenRequestError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(TokenRequestError);
   const e = err as TokenRequestError;
   expect(e.message).not.toContain(SECRET);
@@ -245,7 +247,11 @@ describe("the token request", () => {
   }
 
   it("uses client_secret_basic by default, form-urlencoding id and secret first (RFC 6749 §2.3.1)", async () => {
-    const { source, sent } = setup(() => issued("tok-1"), { clientId: "my client:1", scope: ["read:a", "write:b"], audience: "https://api.one https://api.two" });
+    const { source, sent } = setup(() => issued("tok-1"), {
+      clientId: "my client:1",
+      scope: ["read:a", "write:b"],
+      audience: "https://api.one https://api.two",
+    });
     await source.getToken();
     const [req] = sent;
     expect(req!.url).toBe(TOKEN_URL);
@@ -284,14 +290,18 @@ describe("the token request", () => {
     ["a negative expires_in", { access_token: "tok", token_type: "Bearer", expires_in: -5 }],
     ["a non-numeric expires_in", { access_token: "tok", token_type: "Bearer", expires_in: "soon" }],
   ])("rejects a 200 with %s as invalid_response, without retrying", async (_name, body) => {
-    const { source, sent } = setup(() => new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } }));
+    const { source, sent } = setup(
+      () => new Response(typeof body === "string" ? body : JSON.stringify(body), { status: 200, headers: { "content-type": "application/json" } }),
+    );
     const err = await rejection(source.getToken());
     expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
     expect(sent).toHaveLength(1);
   });
 
   it("refuses a 200 whose content type is not JSON, without retrying", async () => {
-    const { source, sent } = setup(() => new Response(JSON.stringify({ access_token: "tok", token_type: "Bearer" }), { status: 200, headers: { "content-type": "text/html" } }));
+    const { source, sent } = setup(
+      () => new Response(JSON.stringify({ access_token: "tok", token_type: "Bearer" }), { status: 200, headers: { "content-type": "text/html" } }),
+    );
     const err = await rejection(source.getToken());
     expect(err).toMatchObject({ code: "invalid_response", status: 200, retryable: false });
     expect(err.message).toContain("is not JSON");

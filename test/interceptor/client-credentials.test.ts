@@ -54,7 +54,10 @@ async function listen(server: http2.Http2Server | ReturnType<typeof createHttpSe
 }
 
 async function failure(call: Promise<unknown>): Promise<ConnectError> {
-  const err = await call.then(() => undefined, (e: unknown) => e);
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ConnectError);
   return err as ConnectError;
 }
@@ -165,7 +168,10 @@ describe("against a real token service and a guarded connect-node server", () =>
         getToken: async () => (useStale ? stale : real.getToken()),
         invalidate: (token) => (seen.push(token), (useStale = false)),
       };
-      const org = createClient(OrganizationClientService, createGrpcTransport({ baseUrl: url, interceptors: [createClientCredentialsInterceptor({ tokenSource: source })] }));
+      const org = createClient(
+        OrganizationClientService,
+        createGrpcTransport({ baseUrl: url, interceptors: [createClientCredentialsInterceptor({ tokenSource: source })] }),
+      );
       await org.getOrganizationClient({ organizationId: ORG });
       trusted = false;
       expect((await org.getOrganizationClient({ organizationId: ORG })).client?.clientId).toBe(client.clientId);
@@ -330,7 +336,10 @@ describe("the retry-once rule and error mapping", () => {
     refusal = undefined;
     await org.getOrganizationClient({}); // tok-3 works
     // An Unauthenticated that does not say the token is invalid: not re-sent, the token kept.
-    refusal = new ConnectError("who are you", Code.Unauthenticated, { "www-authenticate": 'Bearer error="invalid_request"', [refusedBeforeHandlerHeader]: "before-handler" });
+    refusal = new ConnectError("who are you", Code.Unauthenticated, {
+      "www-authenticate": 'Bearer error="invalid_request"',
+      [refusedBeforeHandlerHeader]: "before-handler",
+    });
     expect((await failure(org.getOrganizationClient({}))).code).toBe(Code.Unauthenticated);
     expect(headers.slice(2)).toEqual(["Bearer tok-2", "Bearer tok-3", "Bearer tok-3"]);
     expect(calls.invalidated).toEqual(["tok-1", "tok-2"]);
@@ -394,9 +403,17 @@ describe("the retry-once rule and error mapping", () => {
     let requests = 0;
     const fetchToken = (async () => {
       requests++;
-      return new Response(JSON.stringify({ access_token: `tok-${requests}`, token_type: "Bearer", expires_in: 3600 }), { status: 200, headers: { "content-type": "application/json" } });
+      return new Response(JSON.stringify({ access_token: `tok-${requests}`, token_type: "Bearer", expires_in: 3600 }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
     }) as typeof fetch;
-    const interceptor = createClientCredentialsInterceptor({ tokenUrl: "https://auth.example/token", clientId: "id", clientSecret: "secret", fetch: fetchToken });
+    const interceptor = createClientCredentialsInterceptor({
+      tokenUrl: "https://auth.example/token",
+      clientId: "id",
+      clientSecret: "secret",
+      fetch: fetchToken,
+    });
     let refused = "none";
     const { org, headers } = serve(interceptor, (authorization) => refuse(refused)(authorization));
     await org.getOrganizationClient({});

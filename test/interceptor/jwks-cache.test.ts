@@ -32,8 +32,7 @@ function stubFetch(body: unknown = jwksOf(k1)) {
   return stub;
 }
 
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+const json = (body: unknown, status = 200): Response => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
 function cacheWith(stub: ReturnType<typeof stubFetch>, clock: FakeClock, extra: Partial<JwksCacheOptions> = {}) {
   return createJwksCache({ jwksUri: URI, fetch: stub.fetch, clock: clock.now, ...extra });
@@ -236,7 +235,11 @@ describe("JwksCache", () => {
     ["a redirect", () => new Response(null, { status: 302, headers: { location: "https://evil.test/jwks" } }), /HTTP 302/],
     ["a body that is not JSON", () => new Response("<html>", { status: 200, headers: jsonType }), /not UTF-8 JSON/],
     ["a body that is not UTF-8", () => new Response(new Uint8Array([0x7b, 0xff, 0x7d]), { status: 200, headers: jsonType }), /not UTF-8 JSON/],
-    ["a body whose content type is not JSON", () => new Response(JSON.stringify(jwksOf(k1)), { status: 200, headers: { "content-type": "text/html" } }), /is not JSON/],
+    [
+      "a body whose content type is not JSON",
+      () => new Response(JSON.stringify(jwksOf(k1)), { status: 200, headers: { "content-type": "text/html" } }),
+      /is not JSON/,
+    ],
     ["a body without a content type", () => new Response(new Blob([JSON.stringify(jwksOf(k1))]), { status: 200 }), /is not JSON/],
     ["a JSON array", () => json([jwksOf(k1)]), /not a JSON Web Key Set/],
     ["an object without keys", () => json({ jwks: [] }), /not a JSON Web Key Set/],

@@ -46,8 +46,6 @@ describe("bearer syntax (RFC 6750)", () => {
 
   it("quotes challenge parameters safely", () => {
     expect(bearerChallenge()).toBe("Bearer");
-    expect(bearerChallenge({ error: "invalid_token", error_description: 'say "hi"\\\n' })).toBe(
-      'Bearer error="invalid_token", error_description="say hi"',
-    );
+    expect(bearerChallenge({ error: "invalid_token", error_description: 'say "hi"\\\n' })).toBe('Bearer error="invalid_token", error_description="say hi"');
   });
 });

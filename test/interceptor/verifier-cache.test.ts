@@ -61,11 +61,14 @@ describe("TokenVerifier clock and cache", () => {
     let ring = jwksOf(es, rs);
     let release = () => {};
     let gate: Promise<void> | undefined;
-    const verifier = createTokenVerifier({ ...base(), keys: async () => {
-      const seen = ring;
-      if (gate !== undefined) await gate;
-      return seen;
-    } });
+    const verifier = createTokenVerifier({
+      ...base(),
+      keys: async () => {
+        const seen = ring;
+        if (gate !== undefined) await gate;
+        return seen;
+      },
+    });
     const old = await sign(rs);
     gate = new Promise<void>((r) => (release = r));
     const slow = verifier.verify(old); // reads the set with rs-1, then waits

@@ -79,9 +79,7 @@ describe("createTokenVerifier options", () => {
   it("makes the interceptor require an audience and well-formed method names", () => {
     expect(() => createAuthInterceptor({ issuer: ISSUER, keys: jwksOf(rs) } as never)).toThrow(/audience/);
     expect(() => createAuthInterceptor({ ...base(), audience: AUDIENCE, publicMethods: ["IssueToken"] })).toThrow(/publicMethods/);
-    expect(() => createAuthInterceptor({ ...base(), audience: AUDIENCE, requiredScopes: { "/a.B/C": ["bad scope"] } })).toThrow(
-      /requiredScopes/,
-    );
+    expect(() => createAuthInterceptor({ ...base(), audience: AUDIENCE, requiredScopes: { "/a.B/C": ["bad scope"] } })).toThrow(/requiredScopes/);
   });
 });
 

@@ -99,7 +99,12 @@ describe("rotation guard", () => {
       const justDemoted = ring.current().kid;
       await ring.rotate();
       // The retired one is gone; the others stay, newest first.
-      expect(ring.list().slice(2).map((k) => k.kid)).toEqual([justDemoted, ...demoted.slice(0, maxPreviousKeys - 1)]);
+      expect(
+        ring
+          .list()
+          .slice(2)
+          .map((k) => k.kid),
+      ).toEqual([justDemoted, ...demoted.slice(0, maxPreviousKeys - 1)]);
 
       // "78 rotations leave an 80-key ring": forced, as fast as they come, the ring stays bounded.
       const before = ring.list().map((k) => k.kid);
@@ -118,7 +123,13 @@ describe("rotation guard", () => {
 
   it("lets automatic rotation wait for the guard, never force it", async () => {
     let now = t0;
-    const ring = await createKeyRing({ state: createMemoryStore().state, alg: "EdDSA", rotationPeriodMs: 1000, rotationCheckIntervalMs: 3_600_000, now: () => now });
+    const ring = await createKeyRing({
+      state: createMemoryStore().state,
+      alg: "EdDSA",
+      rotationPeriodMs: 1000,
+      rotationCheckIntervalMs: 3_600_000,
+      now: () => now,
+    });
     try {
       const first = ring.current().kid;
       now += 1000; // due, but the next key is only 1 s old

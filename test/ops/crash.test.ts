@@ -59,7 +59,13 @@ describe("kill -9 under mixed writes", () => {
     const random = seededRandom(seed);
     const prefix = uniquePrefix();
     // ES256: a rotation makes its new key in milliseconds, so rotations are many and kills land in them too.
-    const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: prefix, M2M_ADMIN_CLIENT_ID: "admin", M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET, M2M_SIGNING_ALG: "ES256" };
+    const env = {
+      REDIS_URL: testRedisUrl(),
+      M2M_KEY_PREFIX: prefix,
+      M2M_ADMIN_CLIENT_ID: "admin",
+      M2M_ADMIN_CLIENT_SECRET: ADMIN_SECRET,
+      M2M_SIGNING_ALG: "ES256",
+    };
     const organizations = ["crash_a", "crash_b", "crash_c"];
     const ledger = newLedger();
     for (let round = 0; round < kills; round++) {
@@ -97,7 +103,8 @@ describe("kill -9 under mixed writes", () => {
         }
         if (!client.names.has(record.client!.name)) lost.push(`rename of ${client.clientId}: ${record.client!.name} not in ${[...client.names].join(", ")}`);
         const secrets = new Set(record.secretHashes.map((hash) => hash.secretId));
-        for (const [secretId, state] of client.secrets) if (secrets.has(secretId) !== (state === "present")) lost.push(`secret ${secretId} of ${client.clientId} ${state}`);
+        for (const [secretId, state] of client.secrets)
+          if (secrets.has(secretId) !== (state === "present")) lost.push(`secret ${secretId} of ${client.clientId} ${state}`);
       }
       const ring = fromBinary(SigningKeyRingSchema, (await redis.getBuffer(layout.state("signing-keys")))!);
       const kids = new Set(ring.keys.map((key) => key.kid));

@@ -115,7 +115,12 @@ describe("store:check", () => {
     expect((await checkStore(f.redis, f.layout)).findings).toEqual([]);
     // The organization lists all its clients again, and only them.
     const page = await f.store.clients.list(f.organizations[0]!, { limit: 10 });
-    expect(page.records.map((record) => record.client!.clientId).sort()).toEqual(f.records.slice(0, 3).map((record) => record.client!.clientId).sort());
+    expect(page.records.map((record) => record.client!.clientId).sort()).toEqual(
+      f.records
+        .slice(0, 3)
+        .map((record) => record.client!.clientId)
+        .sort(),
+    );
     expect(page.total).toBe(3);
   });
 
@@ -165,11 +170,15 @@ describe("store:check", () => {
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: f.prefix };
     const clean = await runMain(env, []);
     expect(clean).toMatchObject({ code: 0 });
-    expect(clean.stdout).toMatch(/" on 1 node: 18 keys — 6 records, 2 organization indexes \(6 entries\), 6 secret-use hashes, 4 state values\nclean: no findings\n$/);
+    expect(clean.stdout).toMatch(
+      /" on 1 node: 18 keys — 6 records, 2 organization indexes \(6 entries\), 6 secret-use hashes, 4 state values\nclean: no findings\n$/,
+    );
     await f.redis.zrem(f.layout.organizationIndex(f.organizations[0]!), indexMember(f.records[0]!));
     const damaged = await runMain(env, ["--json"]);
     expect(damaged.code).toBe(1);
-    expect((JSON.parse(damaged.stdout) as { findings: unknown }).findings).toEqual([expect.objectContaining({ kind: "orphan-record", repaired: false, repair: "add the index entry" })]);
+    expect((JSON.parse(damaged.stdout) as { findings: unknown }).findings).toEqual([
+      expect.objectContaining({ kind: "orphan-record", repaired: false, repair: "add the index entry" }),
+    ]);
     const repaired = await runMain(env, ["--repair"]);
     expect(repaired.code).toBe(1);
     expect(repaired.stdout).toContain("FOUND orphan-record");

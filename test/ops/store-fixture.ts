@@ -20,7 +20,12 @@ export interface StoreFixture {
 }
 
 /** fillStore writes the issuer state (bootstrap admin included) and `perOrganization` clients in each organization under `prefix`. */
-export async function fillStore(connection: RedisConnectionOptions, prefix: string, organizationIds: readonly string[], perOrganization = 3): Promise<StoreFixture> {
+export async function fillStore(
+  connection: RedisConnectionOptions,
+  prefix: string,
+  organizationIds: readonly string[],
+  perOrganization = 3,
+): Promise<StoreFixture> {
   const store = createRedisStore({ connection, keyPrefix: prefix });
   const state = await loadIssuerState({ store, issuer: "http://m2m-auth.test", signingAlg: "ES256", now: Date.now, logger: pino({ level: "silent" }) });
   await state.close();

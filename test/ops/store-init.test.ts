@@ -27,12 +27,29 @@ function freshStore(): Store {
 
 async function run(store: Store, args: string[], keyEncryptionKey?: Uint8Array) {
   const out: string[] = [];
-  const result = await runStoreInit(args, { store, signingAlg: "ES256", keyEncryptionKey, secretHashKey: undefined, admin: undefined, now: Date.now, out: (line) => out.push(line) });
+  const result = await runStoreInit(args, {
+    store,
+    signingAlg: "ES256",
+    keyEncryptionKey,
+    secretHashKey: undefined,
+    admin: undefined,
+    now: Date.now,
+    out: (line) => out.push(line),
+  });
   return { ...result, out: out.join("\n") };
 }
 
 const newParts = async (): Promise<StateParts> =>
-  (await newInitialState({ configuredHashKey: undefined, alg: "ES256", encryptionKey: undefined, adminConfigured: false, origin: "initialized", now: Date.now() })).parts;
+  (
+    await newInitialState({
+      configuredHashKey: undefined,
+      alg: "ES256",
+      encryptionKey: undefined,
+      adminConfigured: false,
+      origin: "initialized",
+      now: Date.now(),
+    })
+  ).parts;
 
 async function offer(store: Store, instance: string, parts: StateParts, key?: Uint8Array): Promise<void> {
   await store.state.putField(restoreCandidatesStateName, instance, encodeCandidate({ instance, offerTime: new Date().toISOString(), parts }, key));
@@ -104,14 +121,21 @@ describe("store:init", () => {
 
   it("runs as an npm script would: help, and exit codes with the reason on stderr", async () => {
     const command = (args: string[], env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, ["--import", "tsx", "src/ops/store-init.ts", ...args], { cwd: root, env: { PATH: process.env["PATH"] ?? "", ...env } }).then(
+      promisify(execFile)(process.execPath, ["--import", "tsx", "src/ops/store-init.ts", ...args], {
+        cwd: root,
+        env: { PATH: process.env["PATH"] ?? "", ...env },
+      }).then(
         ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
         (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
       );
     expect(await command(["--help"], {})).toMatchObject({ code: 0, stdout: expect.stringContaining("Usage: npm run store:init") as unknown });
     expect(await command(["--status"], {})).toMatchObject({ code: 2, stderr: expect.stringMatching(/set REDIS_URL/) as unknown });
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix() };
-    expect(await command(["--status"], env)).toMatchObject({ code: 1, stdout: expect.stringContaining("store marker: MISSING") as unknown, stderr: expect.stringMatching(/incomplete/) as unknown });
+    expect(await command(["--status"], env)).toMatchObject({
+      code: 1,
+      stdout: expect.stringContaining("store marker: MISSING") as unknown,
+      stderr: expect.stringMatching(/incomplete/) as unknown,
+    });
     expect(await command(["--reinit", "--yes"], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/client_secret:\s+m2msk_/) as unknown });
     expect(await command([], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/store marker: generation .*, reinitialized /) as unknown });
   }, 30_000);

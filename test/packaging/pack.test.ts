@@ -81,9 +81,14 @@ describe("npm package", () => {
 
   it("exports the proto option file and package.json", async () => {
     const script = `for (const s of ["m2m-auth/proto/m2mauth/v1/options.proto", "m2m-auth/package.json"]) console.log(import.meta.resolve(s))`;
-    const [proto, pkg] = (await node(project, script)).trim().split("\n").map((u) => fileURLToPath(u));
+    const [proto, pkg] = (await node(project, script))
+      .trim()
+      .split("\n")
+      .map((u) => fileURLToPath(u));
     expect(await readFile(proto!, "utf8")).toContain("repeated string required_scopes = 51201;");
-    expect((JSON.parse(await readFile(pkg!, "utf8")) as { peerDependencies: unknown }).peerDependencies).toMatchObject({ "@connectrpc/connect": expect.any(String) as unknown });
+    expect((JSON.parse(await readFile(pkg!, "utf8")) as { peerDependencies: unknown }).peerDependencies).toMatchObject({
+      "@connectrpc/connect": expect.any(String) as unknown,
+    });
   });
 
   it("type-checks a consumer of m2m-auth/interceptor", async () => {

@@ -62,7 +62,14 @@ export function describeServerFlow(name: string, connection: () => RedisConnecti
       const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => api.register(`org_cache_${i}`)));
       const refused = async (id: string, secret: string): Promise<number> => {
         const start = performance.now();
-        while ((await getToken(other.url, id, secret).then(() => true, () => false)) && performance.now() - start < 2_000) continue;
+        while (
+          (await getToken(other.url, id, secret).then(
+            () => true,
+            () => false,
+          )) &&
+          performance.now() - start < 2_000
+        )
+          continue;
         return performance.now() - start;
       };
       const waits: number[] = [];

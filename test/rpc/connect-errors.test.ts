@@ -35,10 +35,12 @@ function throwing(thrown: () => unknown) {
       }),
     { router: { interceptors: [errorInterceptor] } },
   );
-  return createClient(TokenService, transport).issueToken({}).then(
-    () => expect.unreachable("the call succeeded"),
-    (err: unknown) => ConnectError.from(err),
-  );
+  return createClient(TokenService, transport)
+    .issueToken({})
+    .then(
+      () => expect.unreachable("the call succeeded"),
+      (err: unknown) => ConnectError.from(err),
+    );
 }
 
 describe("the RPC edge's error table", () => {

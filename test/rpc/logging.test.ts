@@ -52,7 +52,9 @@ describe("RPC logging", () => {
     const { accessToken } = await tokens.issueToken({ clientId: "admin", clientSecret: secret });
     await tokens.issueToken({ clientId: "admin", clientSecret: "wrong" }).catch(() => undefined);
     await clients.listOrganizationClients({ organizationId: "org_1" }).catch(() => undefined);
-    await clients.getOrganizationClient({ organizationId: "org_1", clientId: "m2morg_none" }, { headers: { authorization: `Bearer ${accessToken}` } }).catch(() => undefined);
+    await clients
+      .getOrganizationClient({ organizationId: "org_1", clientId: "m2morg_none" }, { headers: { authorization: `Bearer ${accessToken}` } })
+      .catch(() => undefined);
     await new Promise((r) => setTimeout(r, 50));
     const rpc = lines.filter((l) => l.msg === "rpc").map((l) => [l.rpc!.split("/").pop(), l.code, l.level]);
     expect(rpc).toEqual([

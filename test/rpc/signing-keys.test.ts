@@ -10,7 +10,13 @@ import { getToken, startTestServer, type TestServer } from "../support/server.js
 
 // SigningKeyService over real transports: who may call it, and what a rotation looks like.
 
-const code = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => undefined, (e: unknown) => e)).code;
+const code = async (p: Promise<unknown>) =>
+  ConnectError.from(
+    await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+  ).code;
 
 describe("SigningKeyService", () => {
   let t: TestServer;

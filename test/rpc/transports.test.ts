@@ -74,15 +74,25 @@ for (const backend of ["redis", "memory"] as const) {
       const clients = createClient(OrganizationClientService, transport);
       const admin = await tokens.issueToken({ clientId: t.admin.clientId, clientSecret: t.admin.clientSecret });
       const auth = { headers: { authorization: `Bearer ${admin.accessToken}` } };
-      const code = async (p: Promise<unknown>) => ConnectError.from(await p.then(() => undefined, (e: unknown) => e)).code;
+      const code = async (p: Promise<unknown>) =>
+        ConnectError.from(
+          await p.then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        ).code;
 
       expect(await code(clients.listOrganizationClients({ organizationId: "org_rpc" }))).toBe(Code.Unauthenticated);
       expect(await code(clients.createOrganizationClient({ organizationId: "org_rpc", client: { ...seed, name: "" } }, auth))).toBe(Code.InvalidArgument);
       expect(await code(clients.getOrganizationClient({ organizationId: "org_rpc", clientId: "m2morg_missing" }, auth))).toBe(Code.NotFound);
       expect(await code(tokens.issueToken({ clientId: t.admin.clientId, clientSecret: "wrong" }))).toBe(Code.Unauthenticated);
-      expect(await code(tokens.issueToken({ grantType: "password", clientId: t.admin.clientId, clientSecret: t.admin.clientSecret }))).toBe(Code.InvalidArgument);
+      expect(await code(tokens.issueToken({ grantType: "password", clientId: t.admin.clientId, clientSecret: t.admin.clientSecret }))).toBe(
+        Code.InvalidArgument,
+      );
       expect(await code(tokens.issueToken({ clientId: t.admin.clientId, clientSecret: t.admin.clientSecret, scope: "nope" }))).toBe(Code.InvalidArgument);
-      const err = await clients.createOrganizationClient({ organizationId: "org_rpc", client: { ...seed, expiry: 5 } }, auth).catch((e: unknown) => ConnectError.from(e));
+      const err = await clients
+        .createOrganizationClient({ organizationId: "org_rpc", client: { ...seed, expiry: 5 } }, auth)
+        .catch((e: unknown) => ConnectError.from(e));
       expect((err as ConnectError).rawMessage).toContain("expiry");
     });
   });

@@ -65,7 +65,10 @@ async function jwks(url: string): Promise<JSONWebKeySet> {
 }
 
 async function verifies(url: string, token: string): Promise<boolean> {
-  return jwtVerify(token, createLocalJWKSet(await jwks(url)), { issuer: "http://m2m-auth.test" }).then(() => true, () => false);
+  return jwtVerify(token, createLocalJWKSet(await jwks(url)), { issuer: "http://m2m-auth.test" }).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function rotate(url: string, adminToken: string): Promise<number> {
@@ -79,7 +82,15 @@ async function rotate(url: string, adminToken: string): Promise<number> {
 
 function command(store: Store, args: string[]) {
   const out: string[] = [];
-  const result = runStoreInit(args, { store, signingAlg: "RS256", keyEncryptionKey: undefined, secretHashKey: undefined, admin: undefined, now: Date.now, out: (line) => out.push(line) });
+  const result = runStoreInit(args, {
+    store,
+    signingAlg: "RS256",
+    keyEncryptionKey: undefined,
+    secretHashKey: undefined,
+    admin: undefined,
+    now: Date.now,
+    out: (line) => out.push(line),
+  });
   return result.then((r) => ({ ...r, out: out.join("\n") }));
 }
 
@@ -116,7 +127,14 @@ describe("the issuer's state lost under running instances", () => {
     expect(await readStateParts(storeOn(keyPrefix).state)).toEqual({ marker: undefined, hashKey: undefined, ring: undefined, admin: undefined });
 
     // A third instance refuses to start rather than make new state.
-    const third = await createM2MServer({ host: "127.0.0.1", port: 0, issuer: a.issuer, signingAlg: "RS256", store: storeOn(keyPrefix), logger: captureLog().logger }).then(
+    const third = await createM2MServer({
+      host: "127.0.0.1",
+      port: 0,
+      issuer: a.issuer,
+      signingAlg: "RS256",
+      store: storeOn(keyPrefix),
+      logger: captureLog().logger,
+    }).then(
       () => undefined,
       (err: unknown) => err,
     );

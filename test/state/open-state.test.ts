@@ -64,7 +64,10 @@ async function writeLegacyState(store: Store, withAdmin: boolean): Promise<{ has
 }
 
 async function refusal(promise: Promise<unknown>): Promise<StoreStateError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(StoreStateError);
   return err as StoreStateError;
 }

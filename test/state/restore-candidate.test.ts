@@ -18,7 +18,14 @@ const candidate = (instance: string, parts: RestoreCandidate["parts"]): RestoreC
 
 describe("choosing a restore candidate", () => {
   it("takes the newest ring of agreeing offers, when it holds the others' current key", async () => {
-    const { parts } = await newInitialState({ configuredHashKey: undefined, alg: "ES256", encryptionKey: undefined, adminConfigured: false, origin: "initialized", now: Date.now() });
+    const { parts } = await newInitialState({
+      configuredHashKey: undefined,
+      alg: "ES256",
+      encryptionKey: undefined,
+      adminConfigured: false,
+      origin: "initialized",
+      now: Date.now(),
+    });
     const newer = { ...parts, ring: await rotated(parts.ring!) };
     const offers = [candidate("behind", parts), candidate("ahead", newer)];
     expect(chooseCandidate(offers)).toEqual({ chosen: offers[1] });
@@ -30,7 +37,14 @@ describe("choosing a restore candidate", () => {
   });
 
   it("round-trips an offer, in clear or sealed", async () => {
-    const { parts } = await newInitialState({ configuredHashKey: undefined, alg: "ES256", encryptionKey: undefined, adminConfigured: true, origin: "initialized", now: Date.now() });
+    const { parts } = await newInitialState({
+      configuredHashKey: undefined,
+      alg: "ES256",
+      encryptionKey: undefined,
+      adminConfigured: true,
+      origin: "initialized",
+      now: Date.now(),
+    });
     const offer = candidate("one", parts);
     const key = new Uint8Array(32).fill(9);
     expect(decodeCandidate(encodeCandidate(offer, undefined), undefined)).toEqual(offer);

@@ -1,12 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import {
-  ClientSecretSchema,
-  ClientSecretStatus,
-  CustomClaimSchema,
-  M2MClientSchema,
-} from "../../gen/m2mauth/v1/clients_pb.js";
+import { ClientSecretSchema, ClientSecretStatus, CustomClaimSchema, M2MClientSchema } from "../../gen/m2mauth/v1/clients_pb.js";
 import { type ClientRecord, ClientRecordSchema, SecretHashSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { organizationTag } from "../../src/store/key-layout.js";
 

@@ -66,7 +66,14 @@ describe("redis cluster store", () => {
     await store.clients.recordSecretUse(uses);
     const times = await store.clients.secretUse(ids);
     expect(times.size).toBe(ids.length);
-    ids.forEach((id, i) => expect(times.get(id)).toEqual(new Map([["sec_1", 1_000 * i + 1], ["sec_2", 1_000 * i + 2]])));
+    ids.forEach((id, i) =>
+      expect(times.get(id)).toEqual(
+        new Map([
+          ["sec_1", 1_000 * i + 1],
+          ["sec_2", 1_000 * i + 2],
+        ]),
+      ),
+    );
     await store.close();
   });
 
@@ -133,7 +140,7 @@ describe("redis cluster store", () => {
       const probeId = probe.client!.clientId;
       const hidden = structuredClone(probe);
       hidden.client!.name = "hidden";
-      for (let live = false, start = Date.now(); !live; ) {
+      for (let live = false, start = Date.now(); !live;) {
         if (Date.now() - start > 5_000) throw new Error("the cache never went live on the Cluster");
         await cache.get(probeId);
         await raw.set(layout.client(probeId), Buffer.from(encodeRecord(hidden)));
@@ -196,7 +203,10 @@ describe("redis cluster store", () => {
     const back = Date.now();
     let answered = false;
     while (!answered && Date.now() - back < 10_000) {
-      answered = await store.ping().then(() => true, () => false);
+      answered = await store.ping().then(
+        () => true,
+        () => false,
+      );
       if (!answered) await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(answered).toBe(true);

@@ -38,7 +38,15 @@ async function start(url: string, allowEvictingStore: boolean, keyPrefix = uniqu
   const store = createRedisStore({ url, keyPrefix });
   const log = captureLog();
   try {
-    const server = await createM2MServer({ host: "127.0.0.1", port: 0, issuer: "http://m2m-auth.test", signingAlg: "ES256", store, logger: log.logger, allowEvictingStore });
+    const server = await createM2MServer({
+      host: "127.0.0.1",
+      port: 0,
+      issuer: "http://m2m-auth.test",
+      signingAlg: "ES256",
+      store,
+      logger: log.logger,
+      allowEvictingStore,
+    });
     await server.close();
     return { log, started: true as const };
   } catch (err) {

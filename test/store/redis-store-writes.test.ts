@@ -87,9 +87,7 @@ describe("redis store: updates, secret use and locks", () => {
     const orgs = [newOrganizationId(), newOrganizationId(), newOrganizationId()];
     const ids: string[] = [];
     for (const org of orgs) for (let i = 0; i < 5; i++) ids.push(await created(org));
-    const uses = ids.flatMap((clientId, i) =>
-      ["sec_1", "sec_2", "sec_3"].map((secretId, j) => ({ clientId, secretId, timeMs: 1_000 * i + j })),
-    );
+    const uses = ids.flatMap((clientId, i) => ["sec_1", "sec_2", "sec_3"].map((secretId, j) => ({ clientId, secretId, timeMs: 1_000 * i + j })));
     expect(await writes(() => store.clients.recordSecretUse(uses))).toBe(1);
     expect(await writes(() => store.clients.recordSecretUse(uses))).toBe(1);
     let times = new Map<string, Map<string, number>>();

@@ -23,13 +23,7 @@ export function describeSecretUseContract(store: () => Store): void {
     const idIdle = await createClient(clients, org);
     const unknown = newClientId(org);
     const use = (clientId: string, secretId: string, ms: number): SecretUseEntry => ({ clientId, secretId, timeMs: t0 + ms });
-    await clients.recordSecretUse([
-      use(idA, "sec_1", 100),
-      use(idA, "sec_2", 50),
-      use(idB, "sec_1", 70),
-      use(unknown, "sec_1", 999),
-      use(idA, "sec_1", 80),
-    ]);
+    await clients.recordSecretUse([use(idA, "sec_1", 100), use(idA, "sec_2", 50), use(idB, "sec_1", 70), use(unknown, "sec_1", 999), use(idA, "sec_1", 80)]);
     await clients.recordSecretUse([use(idA, "sec_1", 90), use(idA, "sec_2", 60)]);
     await clients.recordSecretUse([]);
     const many = Array.from({ length: 40 }, (_, i) => use(idB, `sec_m${i % 8}`, 1_000 + i));

@@ -3,8 +3,7 @@ import { expect, it } from "vitest";
 import type { Store } from "../../src/store/client-store.js";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
-const text = (value: Uint8Array | undefined): string | undefined =>
-  value === undefined ? undefined : new TextDecoder().decode(value);
+const text = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value));
 
 /** describeStateStoreContract adds the StateStore cases to a backend's contract suite. */
 export function describeStateStoreContract(store: () => Store): void {
@@ -21,9 +20,7 @@ export function describeStateStoreContract(store: () => Store): void {
 
   it("state: concurrent putIfAbsent calls all get the one stored value", async () => {
     const { state } = store();
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => state.putIfAbsent("signing-keys", bytes(`value ${i}`))),
-    );
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => state.putIfAbsent("signing-keys", bytes(`value ${i}`))));
     const stored = text(await state.get("signing-keys"));
     expect(results.map(text)).toEqual(Array.from({ length: 10 }, () => stored));
   });
@@ -62,9 +59,7 @@ export function describeStateStoreContract(store: () => Store): void {
 
   it("state: of concurrent compareAndSet calls over one value, exactly one wins", async () => {
     const { state } = store();
-    const fromNothing = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => state.compareAndSet("race", undefined, bytes(`value ${i}`))),
-    );
+    const fromNothing = await Promise.all(Array.from({ length: 10 }, (_, i) => state.compareAndSet("race", undefined, bytes(`value ${i}`))));
     expect(fromNothing.filter(Boolean)).toHaveLength(1);
     const stored = await state.get("race");
     const over = await Promise.all(Array.from({ length: 10 }, (_, i) => state.compareAndSet("race", stored, bytes(`next ${i}`))));
@@ -86,31 +81,66 @@ export function describeStateStoreContract(store: () => Store): void {
       ["marker", bytes("m1")],
       ["key", bytes("k1")],
     ]);
-    const fromNothing = { expect: new Map([["marker", undefined], ["key", undefined]]), set: initial };
+    const fromNothing = {
+      expect: new Map([
+        ["marker", undefined],
+        ["key", undefined],
+      ]),
+      set: initial,
+    };
     expect(await state.commit(fromNothing)).toBe(true);
     expect(await state.commit(fromNothing)).toBe(false);
     expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m1", "k1"]);
     // One expectation failing writes nothing, not even the values whose expectation held.
-    const wrong = { expect: new Map([["marker", bytes("m1")], ["key", bytes("other")]]), set: new Map([["marker", bytes("m2")], ["key", bytes("k2")]]) };
+    const wrong = {
+      expect: new Map([
+        ["marker", bytes("m1")],
+        ["key", bytes("other")],
+      ]),
+      set: new Map([
+        ["marker", bytes("m2")],
+        ["key", bytes("k2")],
+      ]),
+    };
     expect(await state.commit(wrong)).toBe(false);
     expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m1", "k1"]);
     await state.putField("offers", "one", bytes("x"));
     // A field map counts as existing; it is not a value, so it never equals bytes.
     expect(await state.commit({ expect: new Map([["offers", undefined]]), set: new Map([["marker", bytes("m3")]]) })).toBe(false);
     expect(await state.commit({ expect: new Map([["offers", bytes("x")]]), set: new Map([["marker", bytes("m3")]]) })).toBe(false);
-    const replace = { expect: new Map([["marker", bytes("m1")], ["key", bytes("k1")]]), set: new Map([["marker", bytes("m2")]]), remove: ["key", "offers"] };
+    const replace = {
+      expect: new Map([
+        ["marker", bytes("m1")],
+        ["key", bytes("k1")],
+      ]),
+      set: new Map([["marker", bytes("m2")]]),
+      remove: ["key", "offers"],
+    };
     expect(await state.commit(replace)).toBe(true);
     expect((await state.getMany(["marker", "key"])).map(text)).toEqual(["m2", undefined]);
     expect((await state.fields("offers")).size).toBe(0);
     // An expectation of absence on a value that is gone holds again.
-    expect(await state.commit({ expect: new Map([["key", undefined], ["offers", undefined]]) })).toBe(true);
+    expect(
+      await state.commit({
+        expect: new Map([
+          ["key", undefined],
+          ["offers", undefined],
+        ]),
+      }),
+    ).toBe(true);
   });
 
   it("state: of concurrent commits from nothing, exactly one wins", async () => {
     const { state } = store();
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        state.commit({ expect: new Map([["m", undefined]]), set: new Map([["m", bytes(`m${i}`)], ["v", bytes(`v${i}`)]]) }),
+        state.commit({
+          expect: new Map([["m", undefined]]),
+          set: new Map([
+            ["m", bytes(`m${i}`)],
+            ["v", bytes(`v${i}`)],
+          ]),
+        }),
       ),
     );
     expect(results.filter(Boolean)).toHaveLength(1);

@@ -44,16 +44,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const which = spawnSync("redis-server", ["--version"], { encoding: "utf8" });
   if (which.error) {
     throw new Error(
-      "npm test needs a Redis: set REDIS_URL, or install redis-server " +
-        "(Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)",
+      "npm test needs a Redis: set REDIS_URL, or install redis-server " + "(Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)",
     );
   }
   const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    { stdio: "ignore" },
-  );
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
   await waitForRedis(port);
   project.provide("redisUrl", `redis://127.0.0.1:${port}`);
   return async () => {

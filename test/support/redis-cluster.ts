@@ -2,16 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisConnectionOptions, RedisNode } from "../../src/store/redis-connection.js";
-import {
-  freePort,
-  infoField,
-  redisCli,
-  removeDir,
-  startRedisProcess,
-  tempDir,
-  waitUntil,
-  type RedisProcess,
-} from "./redis-process.js";
+import { freePort, infoField, redisCli, removeDir, startRedisProcess, tempDir, waitUntil, type RedisProcess } from "./redis-process.js";
 
 // A private Redis Cluster of three masters (no replicas) on loopback ports, for one test file.
 
@@ -37,16 +28,24 @@ interface NodeSpec {
 }
 
 const nodeArgs = ({ port, busPort }: NodeSpec): string[] => [
-  "--port", String(port),
-  "--bind", "127.0.0.1",
-  "--cluster-enabled", "yes",
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--cluster-enabled",
+  "yes",
   // The bus port is chosen too, so it is free (the default, port + 10000, may not be).
-  "--cluster-port", String(busPort),
-  "--cluster-config-file", `nodes-${port}.conf`,
+  "--cluster-port",
+  String(busPort),
+  "--cluster-config-file",
+  `nodes-${port}.conf`,
   // Long enough that a loaded CI machine does not get a node marked failed by mistake.
-  "--cluster-node-timeout", "3000",
-  "--save", "",
-  "--appendonly", "no",
+  "--cluster-node-timeout",
+  "3000",
+  "--save",
+  "",
+  "--appendonly",
+  "no",
 ];
 
 function createCluster(ports: number[]): Promise<void> {

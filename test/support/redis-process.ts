@@ -120,7 +120,9 @@ export async function startRedisProcess(port: number, dir: string, args: string[
     child.kill("SIGKILL");
     await exit;
     if (spawnError) {
-      throw new Error(`cannot start redis-server (${spawnError.message}); the Cluster and Sentinel tests need it (Debian/Ubuntu: apt-get install -y redis-server)`);
+      throw new Error(
+        `cannot start redis-server (${spawnError.message}); the Cluster and Sentinel tests need it (Debian/Ubuntu: apt-get install -y redis-server)`,
+      );
     }
     throw new Error(`${failure}; its log ends:\n${tail()}`);
   }

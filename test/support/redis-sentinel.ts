@@ -1,16 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisConnectionOptions, RedisNode } from "../../src/store/redis-connection.js";
-import {
-  freePort,
-  infoField,
-  redisCli,
-  removeDir,
-  startRedisProcess,
-  tempDir,
-  waitUntil,
-  type RedisProcess,
-} from "./redis-process.js";
+import { freePort, infoField, redisCli, removeDir, startRedisProcess, tempDir, waitUntil, type RedisProcess } from "./redis-process.js";
 
 // A private primary, one replica and three Sentinels (quorum 2) on loopback ports, for one test file.
 
@@ -31,12 +22,17 @@ export interface TestRedisSentinel {
 }
 
 const dataArgs = (port: number, replicaOf?: number): string[] => [
-  "--port", String(port),
-  "--bind", "127.0.0.1",
-  "--save", "",
-  "--appendonly", "no",
+  "--port",
+  String(port),
+  "--bind",
+  "127.0.0.1",
+  "--save",
+  "",
+  "--appendonly",
+  "no",
   // A full sync otherwise waits 5 s for more replicas to share the transfer.
-  "--repl-diskless-sync-delay", "0",
+  "--repl-diskless-sync-delay",
+  "0",
   ...(replicaOf === undefined ? [] : ["--replicaof", "127.0.0.1", String(replicaOf)]),
 ];
 

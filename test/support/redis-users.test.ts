@@ -52,9 +52,7 @@ describe("sharedRedisTestFiles", () => {
   it("puts this repository's Redis suites in the redis project and its unit tests outside it", () => {
     const shared = sharedRedisTestFiles(root);
     // Through test/support/redis.ts directly, through server.ts, and through test/redis/server-flow.ts.
-    expect(shared).toEqual(
-      expect.arrayContaining(["test/store/redis-store.test.ts", "test/http/token-endpoint.test.ts", "test/redis/cluster-server.test.ts"]),
-    );
+    expect(shared).toEqual(expect.arrayContaining(["test/store/redis-store.test.ts", "test/http/token-endpoint.test.ts", "test/redis/cluster-server.test.ts"]));
     expect(shared).not.toContain("test/config.test.ts");
     expect(shared).not.toContain("test/support/redis-users.test.ts");
   });

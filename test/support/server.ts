@@ -31,14 +31,19 @@ export async function startTestServer(
     /** clientCacheMs is the token path's record cache (M2M_CLIENT_CACHE_MS); default 500, as in production. */
     clientCacheMs?: number;
     /** keys passes the key ring's options through (reload interval, encryption, rotation, the secret-hash key). */
-    keys?: Pick<M2MServerOptions, "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs" | "jwksMaxAgeSeconds" | "secretHashKey">;
+    keys?: Pick<
+      M2MServerOptions,
+      "keyEncryptionKey" | "keyRotationDays" | "keyReloadIntervalMs" | "keyRotationCheckIntervalMs" | "jwksMaxAgeSeconds" | "secretHashKey"
+    >;
     /** logger receives the server's log; default silent. */
     logger?: Logger;
   } = {},
 ): Promise<TestServer> {
   const store =
     options.store ??
-    (options.backend === "memory" ? createMemoryStore(options.now ? { now: options.now } : {}) : createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }));
+    (options.backend === "memory"
+      ? createMemoryStore(options.now ? { now: options.now } : {})
+      : createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }));
   // The issuer is fixed before the port is known, as in production where it is configured.
   const issuer = "http://m2m-auth.test";
   const admin = { clientId: "test-admin", clientSecret: adminTestSecret };

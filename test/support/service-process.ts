@@ -86,15 +86,22 @@ export interface Reply {
 }
 
 /** send makes one request; without `agent`, over a fresh connection. It rejects with the socket error (carrying `reused`). */
-export function send(port: number, path: string, options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {}): Promise<Reply> {
+export function send(
+  port: number,
+  path: string,
+  options: { method?: string; body?: string; headers?: Record<string, string>; agent?: http.Agent } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, agent: options.agent ?? false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket, closing: res.headers.connection === "close" }));
-      res.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
-    });
+    const req = http.request(
+      { host: "127.0.0.1", port, path, method: options.method ?? "GET", headers: options.headers, agent: options.agent ?? false },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, reused: req.reusedSocket, closing: res.headers.connection === "close" }));
+        res.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
+      },
+    );
     req.on("error", (err) => reject(Object.assign(err, { reused: req.reusedSocket })));
     req.end(options.body);
   });

@@ -14,10 +14,28 @@ async function setup(clock: { now: number }) {
   const hasher = createSecretHasher({ key: new Uint8Array(32).fill(7) });
   const keyRing = await createKeyRing({ state: store.state, alg: "ES256" });
   const now = () => clock.now;
-  const clients = createClientService({ store: store.clients, hasher, pageTokens: createPageTokens({ key: hasher.derive("p") }), issuer: "https://issuer.test", now });
-  const tokens = createTokenService({ authenticator: createClientAuthenticator({ store: store.clients, hasher }), keyRing, issuer: "https://issuer.test", now });
+  const clients = createClientService({
+    store: store.clients,
+    hasher,
+    pageTokens: createPageTokens({ key: hasher.derive("p") }),
+    issuer: "https://issuer.test",
+    now,
+  });
+  const tokens = createTokenService({
+    authenticator: createClientAuthenticator({ store: store.clients, hasher }),
+    keyRing,
+    issuer: "https://issuer.test",
+    now,
+  });
   const validator = createTokenValidator({ issuer: "https://issuer.test", keys: () => keyRing.jwks() });
-  const created = await clients.create({ organizationId: undefined, scopes: [] }, "org_1", { name: "c", description: "", customClaims: [], scopes: ["a", "b"], audience: ["api"], expiry: 600 } as never);
+  const created = await clients.create({ organizationId: undefined, scopes: [] }, "org_1", {
+    name: "c",
+    description: "",
+    customClaims: [],
+    scopes: ["a", "b"],
+    audience: ["api"],
+    expiry: 600,
+  } as never);
   const request = { grantType: "client_credentials", clientId: created.client.clientId, clientSecret: created.plainSecret, scope: "", audience: [] };
   return { tokens, validator, request };
 }
