@@ -82,9 +82,8 @@ async function serve(): Promise<void> {
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
     if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
     const { url } = await server.listen();
-    logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
-    notifyListening(url);
-
+    // Signals are handled before anyone learns the URL: the primary (or a test) may send SIGTERM
+    // the moment it hears of it, and an unhandled one would kill the process without a drain.
     let stopping = false;
     const stop = (signal: string) => {
       // A second signal must not cut the drain short: systemd signals every process of a unit,
@@ -109,6 +108,8 @@ async function serve(): Promise<void> {
     };
     process.on("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGINT", () => stop("SIGINT"));
+    logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
+    notifyListening(url);
   } catch (err) {
     await failStart(err, store);
   }
