@@ -26,6 +26,7 @@ import { createReadiness, type Readiness } from "./readiness.js";
 import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
+import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -172,7 +173,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     store.changes !== undefined && clientCacheMs !== 0
       ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
       : undefined;
-  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients });
+  // private_key_jwt (RFC 7523): keys read like secrets (through the cache), jti marked in the store itself.
+  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now });
+  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
     store: store.clients,
