@@ -109,7 +109,7 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
   });
   afterAll(() => t.close());
 
-  it("gets a token and registers a client", async () => {
+  it("gets a token, registers a client and gets its token, and reads error details", async () => {
     const protoDir = fileURLToPath(new URL("../../proto", import.meta.url));
     const definition = protoLoader.loadSync(["m2mauth/v1/clients.proto", "m2mauth/v1/tokens.proto"], { includeDirs: [protoDir], keepCase: true });
     const pkg = grpc.loadPackageDefinition(definition) as {
@@ -128,7 +128,7 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
     const admin = await call<{ access_token: string }>(tokens, "IssueToken", { client_id: t.admin.clientId, client_secret: t.admin.clientSecret });
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${admin.access_token}`);
-    const created = await call<{ client: { client_id: string; custom_claims: unknown } }>(
+    const created = await call<{ client: { client_id: string; custom_claims: unknown }; plain_secret: string }>(
       clients,
       "CreateOrganizationClient",
       { organization_id: "org_grpcjs", client: { ...seed, customClaims: undefined, custom_claims: seed.customClaims } },
@@ -136,6 +136,16 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
     );
     expect(created.client.client_id).toMatch(/^m2morg_/);
     expect(created.client.custom_claims).toEqual(seed.customClaims);
+    const issued = await call<{ access_token: string; scope: string }>(tokens, "IssueToken", {
+      client_id: created.client.client_id,
+      client_secret: created.plain_secret,
+    });
+    expect(issued.scope).toBe("deploy:applications read:deployments");
+    const { payload } = await jwtVerify(issued.access_token, createRemoteJWKSet(new URL(`${t.url}/keys`)), {
+      issuer: t.issuer,
+      audience: "deployment-api.acmecorp.com",
+    });
+    expect(payload.sub).toBe(created.client.client_id);
     const denied = await call(clients, "ListOrganizationClients", { organization_id: "org_grpcjs" }).catch((e: grpc.ServiceError) => e);
     expect((denied as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
 
