@@ -4,7 +4,7 @@ import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
 import { availableCores, redisDeployment, storeTimeoutMs, workerCount } from "./config-deployment.js";
-import { ConfigError, flag, key32, oneOf, read, urlOf, type Env } from "./config-values.js";
+import { ConfigError, flag, key32, oneOf, origins, read, urlOf, type Env } from "./config-values.js";
 
 export { ConfigError } from "./config-values.js";
 export { availableCores, cpuQuota } from "./config-deployment.js";
@@ -63,6 +63,11 @@ export interface Config {
    * traffic away before it stops accepting (M2M_DRAIN_SECONDS; 0 = stop at once).
    */
   readonly drainSeconds: number;
+  /**
+   * corsOrigins are the browser origins allowed to call across origins (M2M_CORS_ORIGINS), or
+   * `["*"]` for any; undefined: no CORS headers at all.
+   */
+  readonly corsOrigins: readonly string[] | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -178,5 +183,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     clientCacheMs: clientCacheMs(env),
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),
+    corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
   });
 }

@@ -7,6 +7,7 @@ import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
+import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
@@ -74,6 +75,8 @@ export interface M2MServerOptions {
   signOnThreadPool?: boolean | undefined;
   /** readiness collects the conditions `/readyz` reports; default a fresh one. */
   readiness?: Readiness | undefined;
+  /** corsOrigins (M2M_CORS_ORIGINS) are the browser origins allowed to call across origins, `["*"]` any; undefined: no CORS. */
+  corsOrigins?: readonly string[] | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -223,6 +226,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     ),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
+    cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
   });
   const listener = createListener({
