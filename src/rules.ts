@@ -14,6 +14,26 @@ export const defaultClockSkewSeconds = 30;
 export const maxClockSkewSeconds = 300;
 
 /**
+ * asymmetricAlgorithms are the JWS algorithms any of our verifiers may accept. RFC 8725 §3.1: only
+ * the algorithms expected, never "none" (§2.1), and never an HMAC algorithm next to public keys
+ * (a token signed with HS256 using the public key as the secret would pass: key confusion, §2.1).
+ * The metadata's `token_endpoint_auth_signing_alg_values_supported` is this list.
+ */
+export const asymmetricAlgorithms: readonly string[] = Object.freeze([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+]);
+
+/**
  * keyRetentionMs is how long a demoted signing key stays in the JWKS: a token it signed lives at
  * most maxTokenLifetimeSeconds, and a verifier at its largest skew still accepts it that much
  * longer. Any shorter and rotation would make valid tokens unverifiable (RFC 7517 §5, RFC 9068 §4).
