@@ -35,6 +35,8 @@ export interface WalkedStore {
   unknown: string[];
   /** createRequests counts idempotent creates' kept answers: they expire by themselves, nothing to check. */
   createRequests: number;
+  /** revokedTokens counts revoked tokens' denials (RFC 7009): they expire by themselves, nothing to check. */
+  revokedTokens: number;
   /** restoreOffers is true when running instances offered their copy of a lost issuer state (store:init --restore reads it). */
   restoreOffers: boolean;
 }
@@ -71,6 +73,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
       if (value !== null) walked.state.set(parsed.name, { key, value: value as Buffer });
       return;
     case "create-request":
+    case "revoked-token":
       return;
   }
 }
@@ -86,6 +89,10 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
     }
     if (parsed.kind === "create-request") {
       walked.createRequests++;
+      continue;
+    }
+    if (parsed.kind === "revoked-token") {
+      walked.revokedTokens++;
       continue;
     }
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
@@ -126,6 +133,7 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
     unreadable: [],
     unknown: [],
     createRequests: 0,
+    revokedTokens: 0,
     restoreOffers: false,
   };
   for (const node of nodes) {

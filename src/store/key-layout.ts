@@ -32,6 +32,7 @@ export type ParsedKey =
   | { readonly kind: "secret-use"; readonly clientId: string }
   | { readonly kind: "organization-index"; readonly organizationId: string }
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
+  | { readonly kind: "revoked-token"; readonly jti: string }
   | { readonly kind: "state"; readonly name: string };
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
@@ -46,6 +47,8 @@ export interface KeyLayout {
   organizationIndex(organizationId: string): string;
   /** createRequest is the key of an idempotent create's kept answer, in its organization's slot (it expires). */
   createRequest(organizationId: string, requestKey: string): string;
+  /** revokedToken is the key that denies a revoked token's `jti` (it expires), in a slot of its own. */
+  revokedToken(jti: string): string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -64,6 +67,7 @@ const kinds: readonly [RegExp, (id: string, more: string) => ParsedKey][] = [
   [/^client-used:(.+)$/s, (clientId) => ({ kind: "secret-use", clientId })],
   [/^org:([^:]+):clients$/s, (organizationId) => ({ kind: "organization-index", organizationId })],
   [/^org:([^:]+):create-request:(.+)$/s, (organizationId, requestKey) => ({ kind: "create-request", organizationId, requestKey })],
+  [/^revoked:(.+)$/s, (jti) => ({ kind: "revoked-token", jti })],
 ];
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
@@ -74,6 +78,9 @@ export function createKeyLayout(prefix: string): KeyLayout {
     secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
     organizationIndex: (organizationId) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     createRequest: (organizationId, requestKey) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
+    // A single-key command each (SET PX, EXISTS), so any slot does: the jti's own hash spreads
+    // the deny list over a Cluster's masters.
+    revokedToken: (jti) => `${prefix}{${hashTag(`jti:${jti}`)}}:revoked:${jti}`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
     match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
@@ -106,6 +113,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.organizationIndex(key.organizationId);
     case "create-request":
       return layout.createRequest(key.organizationId, key.requestKey);
+    case "revoked-token":
+      return layout.revokedToken(key.jti);
     case "state":
       return layout.state(key.name);
   }

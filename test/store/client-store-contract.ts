@@ -5,6 +5,7 @@ import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
 import { describeCreateRequestContract } from "./create-request-contract.js";
+import { describeRevocationContract } from "./revocation-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
 
@@ -163,5 +164,6 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     describeCreateRequestContract(() => store);
     describeSecretUseContract(() => store);
     describeStateStoreContract(() => store);
+    describeRevocationContract(() => store);
   });
 }

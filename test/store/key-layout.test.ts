@@ -38,6 +38,7 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.organizationIndex("org_a"))).toEqual({ kind: "organization-index", organizationId: "org_a" });
     expect(layout.parse(layout.createRequest("org_a", "k:1"))).toEqual({ kind: "create-request", organizationId: "org_a", requestKey: "k:1" });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
+    expect(layout.parse(layout.revokedToken("6f1c:jti"))).toEqual({ kind: "revoked-token", jti: "6f1c:jti" });
   });
 
   it("refuses keys the layout never names: another prefix, tag or kind", () => {
@@ -47,6 +48,7 @@ describe("key layout parse", () => {
     expect(layout.parse(`p:{${clientTag(clientId)}}:thing:${clientId}`)).toBeUndefined();
     expect(layout.parse("p:client-changes")).toBeUndefined();
     expect(layout.parse("p:{state}:")).toBeUndefined();
+    expect(layout.parse("p:{aaaaaa}:revoked:some-jti")).toBeUndefined();
   });
 
   it("scans its prefix with glob characters escaped", () => {
