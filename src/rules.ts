@@ -14,6 +14,25 @@ export const defaultClockSkewSeconds = 30;
 export const maxClockSkewSeconds = 300;
 
 /**
+ * asymmetricAlgorithms are the JWS algorithms any of our verifiers may accept. RFC 8725 §3.1: only
+ * the algorithms expected, never "none" (§2.1), and never an HMAC algorithm next to public keys
+ * (a token signed with HS256 using the public key as the secret would pass: key confusion, §2.1).
+ */
+export const asymmetricAlgorithms: readonly string[] = Object.freeze([
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+  "Ed25519",
+]);
+
+/**
  * keyRetentionMs is how long a demoted signing key stays in the JWKS: a token it signed lives at
  * most maxTokenLifetimeSeconds, and a verifier at its largest skew still accepts it that much
  * longer. Any shorter and rotation would make valid tokens unverifiable (RFC 7517 §5, RFC 9068 §4).
@@ -94,9 +113,11 @@ export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constru
 /**
  * clientAssertionAlgorithms are the JWS algorithms a client assertion (RFC 7523) may be signed
  * with, and a registered client key may name: asymmetric only, never `none` or HS* (RFC 8725 §3.1),
- * since a symmetric "key" built from a public JWK would let anyone sign.
+ * since a symmetric "key" built from a public JWK would let anyone sign. The metadata's
+ * `token_endpoint_auth_signing_alg_values_supported` (and introspection's, revocation's) is this list.
  */
-export const clientAssertionAlgorithms: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+// Of the asymmetric list, all but the fully-specified "Ed25519" name: registered keys name EdDSA.
+export const clientAssertionAlgorithms: readonly string[] = Object.freeze(asymmetricAlgorithms.filter((alg) => alg !== "Ed25519"));
 
 /** maxClientAssertionLifetimeSeconds bounds how far ahead a private_key_jwt assertion's `exp` may be (RFC 7523 §3 item 4). */
 export const maxClientAssertionLifetimeSeconds = 300;

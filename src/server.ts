@@ -13,6 +13,8 @@ import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
 import { createManagementRoutes } from "./http/management-routes.js";
 import { faultInterceptor } from "./http/request-fault.js";
+import { createIntrospectionEndpoint, createRevocationEndpoint } from "./http/introspection-endpoints.js";
+import type { OAuthEndpointLog } from "./http/oauth-endpoint.js";
 import { createTokenEndpoint } from "./http/token-endpoint.js";
 import { createAuthInterceptor } from "./interceptor/index.js";
 import { loadIssuerState } from "./issuer-state.js";
@@ -28,6 +30,7 @@ import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
+import { createTokenIntrospector } from "./tokens/introspection.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -102,6 +105,9 @@ export interface M2MServer {
 export const publicProcedures: readonly string[] = [
   `/${TokenService.typeName}/${TokenService.method.issueToken.name}`,
   `/${TokenService.typeName}/${TokenService.method.validateToken.name}`,
+  // These two authenticate the client by the credentials in the message, as IssueToken does.
+  `/${TokenService.typeName}/${TokenService.method.introspectToken.name}`,
+  `/${TokenService.typeName}/${TokenService.method.revokeToken.name}`,
 ];
 
 /** whileIntact wraps every method of a service so it first checks `assertIntact` (which throws to refuse). */
@@ -189,11 +195,19 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), () =>
     watch.assertIntact(),
   );
-  const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now });
+  // ValidateToken and introspection read the deny list on every call: a revocation on any
+  // instance counts at once.
+  const validator = createTokenValidator({ issuer, keys: () => keyRing.jwks(), clock: now, revocations: store.revocations });
+  // Introspection reads the store itself, not the record cache: a deleted client's tokens are
+  // inactive at once. Like token issuance, it answers nothing while the store lost our state.
+  const introspector = whileIntact(
+    createTokenIntrospector({ validator, clients: store.clients, systemClients: state.systemClients, revocations: store.revocations, now }),
+    () => watch.assertIntact(),
+  );
 
   const routes = (router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
-    router.service(TokenService, createTokenRpc(tokens, validator));
+    router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
   };
   // The management API's audience is the issuer URL itself.
@@ -210,6 +224,13 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
 
+  // Introspection and revocation are not the hot path: every outcome is logged at `info`.
+  const oauthLog =
+    (route: string): OAuthEndpointLog =>
+    ({ cause, ...line }) => {
+      if (line.status >= 500) logger.error({ route, ...line, err: cause }, "http");
+      else logger.info({ route, ...line }, "http");
+    };
   const handler = createHttpHandler({
     rpc,
     token: createTokenEndpoint(
@@ -224,6 +245,8 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       },
       options.admin?.clientId,
     ),
+    introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
+    revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),

@@ -43,6 +43,9 @@ describe("README", () => {
       const token: unknown = JSON.parse(await readFile(join(dir, "token.json"), "utf8"));
       expect(token).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "deploy:applications read:deployments" });
       expect(stdout).toContain('"valid": true');
+      // Introspection, then revocation (200), then introspection again.
+      expect(stdout).toContain('"active": true');
+      expect(stdout).toContain('200\n{"active":false}');
       expect(stdout).toContain('"alg": "RS256"');
       expect(stdout).toContain('"failed_precondition"');
       expect(stdout).toContain('"status": "SIGNING_KEY_STATUS_CURRENT"');

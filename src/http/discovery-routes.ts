@@ -1,9 +1,14 @@
+import { getOption } from "@bufbuild/protobuf";
+import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
+import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
+import { required_scopes } from "../../gen/m2mauth/v1/options_pb.js";
 import type { KeyRing } from "../keys/key-ring.js";
+import { clientAssertionAlgorithms } from "../rules.js";
 import type { Readiness } from "../readiness.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import { recordFault } from "./request-fault.js";
 
-/** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata, health. */
+/** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata (at two paths), health. */
 export type DiscoveryRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
 
 /** DiscoveryOptions configures createDiscoveryRoutes. */
@@ -19,24 +24,55 @@ export interface DiscoveryOptions {
 /** jwksPaths are where the JWKS is served: the seed's `/keys` and the conventional well-known path. */
 export const jwksPaths: readonly string[] = ["/keys", "/.well-known/jwks.json"];
 
+/** metadataPaths serve the one metadata document: RFC 8414's path and OpenID Connect Discovery's, which many clients try first. */
+export const metadataPaths: readonly string[] = ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"];
+
+/**
+ * managementScopes are the scopes the management API's methods require, read from their
+ * `(m2mauth.v1.required_scopes)` options: what the server enforces, so the list cannot drift.
+ * Scopes registered for clients are the tenants' own and are not published (RFC 8414 §2 allows
+ * a partial list).
+ */
+export function managementScopes(): string[] {
+  const scopes = [OrganizationClientService, SigningKeyService].flatMap((service) => service.methods.flatMap((method) => getOption(method, required_scopes)));
+  return [...new Set(scopes)].sort();
+}
+
+// How a client authenticates at each of the three endpoints: the same ways everywhere, since one
+// function reads the credentials for all of them (oauth-endpoint.ts).
+const authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+
 /** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
   const { keyRing, ping, readiness } = options;
   const base = options.issuer.replace(/\/+$/, "");
   // The key ring's: rotations wait this long after publishing a key, so cached sets hold it.
   const jwksCache = `public, max-age=${keyRing.jwksMaxAgeSeconds}`;
-  // RFC 8414 §2: what a client needs to find the token endpoint and the keys.
-  const metadata = {
+  // RFC 8414 §2: what a client needs to find the endpoints and the keys. We issue access tokens
+  // only, no ID tokens: `response_types_supported` is empty (no authorization endpoint), and the
+  // OpenID-only fields (`id_token_signing_alg_values_supported`, `subject_types_supported`) are
+  // left out, as RFC 8414 §2 lets a server omit what it does not support; the OpenID path serves
+  // this same document so clients that look only there (openid-client, Spring) find it.
+  const metadata = Object.freeze({
     issuer: options.issuer,
     token_endpoint: `${base}/oauth/token`,
     jwks_uri: `${base}/.well-known/jwks.json`,
-    grant_types_supported: ["client_credentials"],
-    token_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post"],
+    introspection_endpoint: `${base}/oauth/introspect`,
+    revocation_endpoint: `${base}/oauth/revoke`,
+    scopes_supported: managementScopes(),
     response_types_supported: [],
-  };
+    grant_types_supported: ["client_credentials"],
+    token_endpoint_auth_methods_supported: authMethods,
+    // private_key_jwt assertions: asymmetric algorithms only (RFC 8725 §3.1, rules.ts).
+    token_endpoint_auth_signing_alg_values_supported: clientAssertionAlgorithms,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: clientAssertionAlgorithms,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_signing_alg_values_supported: clientAssertionAlgorithms,
+  });
   return async (req, res, url) => {
     const path = url.pathname;
-    const known = jwksPaths.includes(path) || path === "/.well-known/oauth-authorization-server" || path === "/healthz" || path === "/readyz";
+    const known = jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz";
     if (!known) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
@@ -65,7 +101,7 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
         recordFault(new Error(`not ready: ${reasons.join("; ")}`));
         sendJson(res, 503, { status: "not_ready", reasons }, { "cache-control": "no-store", "retry-after": "1" });
       }
-    } else if (path === "/.well-known/oauth-authorization-server") {
+    } else if (metadataPaths.includes(path)) {
       sendJson(res, 200, metadata, { "cache-control": "public, max-age=3600" });
     } else {
       sendJson(res, 200, keyRing.jwks(), { "cache-control": jwksCache, "content-type": "application/jwk-set+json" });

@@ -11,6 +11,10 @@ export interface HttpHandlerOptions {
   rpc: (req: HttpRequest, res: HttpResponse) => void;
   /** token is the `/oauth/token` endpoint; it logs its own outcome (with the client id). */
   token: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  /** introspect is the `/oauth/introspect` endpoint (RFC 7662); it logs its own outcome. */
+  introspect: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  /** revoke is the `/oauth/revoke` endpoint (RFC 7009); it logs its own outcome. */
+  revoke: (req: HttpRequest, res: HttpResponse) => Promise<void>;
   management: ManagementRoutes;
   discovery: DiscoveryRoutes;
   /** cors is the cross-origin policy (M2M_CORS_ORIGINS) for every path; undefined: none. */
@@ -26,18 +30,24 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
 
 /**
  * createHttpHandler routes a request: RPCs to the connect adapter (logged by its interceptor),
- * `/oauth/token` to the token endpoint (which logs its own outcome), the rest to the REST and
+ * the OAuth endpoints (`/oauth/token`, `/oauth/introspect`, `/oauth/revoke`; each logs its own outcome), the rest to the REST and
  * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { rpc, token, management, discovery, cors, logger } = options;
+  const { rpc, management, discovery, cors, logger } = options;
+  const oauth = new Map([
+    ["/oauth/token", options.token],
+    ["/oauth/introspect", options.introspect],
+    ["/oauth/revoke", options.revoke],
+  ]);
   return (req, res) => {
     // Before any route: a preflight from an allowed origin is answered here, whatever the path.
     if (cors?.handle(req, res) === true) return;
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (rpcPath.test(path)) return rpc(req, res);
-    if (path === "/oauth/token") {
-      token(req, res).catch((err: unknown) => logger.error({ err }, "token endpoint failed"));
+    const endpoint = oauth.get(path);
+    if (endpoint !== undefined) {
+      endpoint(req, res).catch((err: unknown) => logger.error({ err, path }, "OAuth endpoint failed"));
       return;
     }
     const start = performance.now();

@@ -1,7 +1,7 @@
-// Verifies RFC 9068 JWT access tokens: signature with our keys only, then typ, iss, aud, exp, nbf;
+// Verifies RFC 9068 JWT access tokens: signature with our keys only, then typ, iss, aud, exp, nbf, iat;
 // a token that passed is remembered until it expires, so its signature is checked once.
 import { jwtVerify, type JWSHeaderParameters, type JWTVerifyOptions } from "jose";
-import { defaultClockSkewSeconds, maxClockSkewSeconds, maxTokenLength } from "../rules.js";
+import { asymmetricAlgorithms, defaultClockSkewSeconds, maxClockSkewSeconds, maxTokenLength } from "../rules.js";
 import { createJwksCache } from "./jwks-cache.js";
 import { createKeyResolver, createKeySource, type KeySource, type TokenVerifierKeys } from "./keys.js";
 import { checkMaxEntries, createTokenCache, type TokenCacheOptions } from "./token-cache.js";
@@ -23,7 +23,7 @@ export interface TokenVerifierOptions {
   jwksUri?: string;
   /** algorithms accepted in the `alg` header; default RS256, ES256, EdDSA; never none or HS* (RFC 8725 §3.1). */
   algorithms?: readonly string[];
-  /** clockSkewSeconds is the leeway for `exp` and `nbf` (RFC 7519 §4.1.4-5), 0 to 300; default 30. */
+  /** clockSkewSeconds is the leeway for `exp`, `nbf` and a future `iat` (RFC 7519 §4.1.4-6), 0 to 300; default 30. */
   clockSkewSeconds?: number;
   /**
    * tokenCache bounds the cache of verified tokens, `{ maxEntries }` (default 10_000); false or
@@ -49,10 +49,7 @@ export interface TokenVerifier {
   cached(token: string): AuthClaims | undefined;
 }
 
-// Asymmetric algorithms only. RFC 8725 §3.1: a verifier must allow only the algorithms it expects,
-// never "none" (§2.1), and never an HMAC algorithm next to public keys: an attacker who signs with
-// HS256 using the public key as the secret would otherwise pass (the "key confusion" attack, §2.1).
-const asymmetric = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519"];
+// Asymmetric algorithms only (rules.ts says why); these three unless the caller lists others.
 const defaultAlgorithms = ["RS256", "ES256", "EdDSA"];
 
 function checkAlgorithms(algorithms: readonly string[] | undefined): string[] {
@@ -64,8 +61,8 @@ function checkAlgorithms(algorithms: readonly string[] | undefined): string[] {
   }
   const checked: string[] = [];
   for (const alg of list as unknown[]) {
-    if (typeof alg !== "string" || !asymmetric.includes(alg)) {
-      throw new TypeError(`algorithms: ${JSON.stringify(alg)} is not allowed; use asymmetric algorithms among ${asymmetric.join(", ")}`);
+    if (typeof alg !== "string" || !asymmetricAlgorithms.includes(alg)) {
+      throw new TypeError(`algorithms: ${JSON.stringify(alg)} is not allowed; use asymmetric algorithms among ${asymmetricAlgorithms.join(", ")}`);
     }
     checked.push(alg);
   }
@@ -142,6 +139,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const options = clock === Date.now ? verifyOptions : { ...verifyOptions, currentDate: new Date(clock()) };
       const { payload, key } = await jwtVerify(token, resolveKey, options);
       const claims = toAuthClaims(payload);
+      // RFC 7519 §4.1.6: `iat` is when the token was issued; one from further in the future than the
+      // skew allows was not issued by a clock we trust (jose checks `iat` only against a max age).
+      if (claims.iat > clock() / 1000 + clockSkewSeconds) throw new TokenVerificationError("token issued in the future");
       // Only now, every check passed (the audience check included), may the token be cached; and
       // only if its key is still in the newest set read, which a concurrent read may have changed.
       if (cache !== undefined && resolver.isCurrent(key)) cache.set(token, claims, (claims.exp + clockSkewSeconds) * 1000);

@@ -35,6 +35,8 @@ export interface WalkedStore {
   unknown: string[];
   /** createRequests counts idempotent creates' kept answers: they expire by themselves, nothing to check. */
   createRequests: number;
+  /** revokedTokens counts revoked tokens' denials (RFC 7009): they expire by themselves, nothing to check. */
+  revokedTokens: number;
   /** restoreOffers is true when running instances offered their copy of a lost issuer state (store:init --restore reads it). */
   restoreOffers: boolean;
 }
@@ -72,6 +74,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
       return;
     case "create-request":
     case "assertion-use":
+    case "revoked-token":
       return;
   }
 }
@@ -91,6 +94,10 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
     }
     // A used client assertion's mark: it expires by itself and vouches for nothing else.
     if (parsed.kind === "assertion-use") continue;
+    if (parsed.kind === "revoked-token") {
+      walked.revokedTokens++;
+      continue;
+    }
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
     if (parsed.kind === "state" && parsed.name === restoreCandidatesStateName) {
       walked.restoreOffers = true;
@@ -129,6 +136,7 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
     unreadable: [],
     unknown: [],
     createRequests: 0,
+    revokedTokens: 0,
     restoreOffers: false,
   };
   for (const node of nodes) {

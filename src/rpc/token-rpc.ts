@@ -1,12 +1,44 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { IssueTokenResponseSchema, ValidateTokenResponseSchema, type TokenService as TokenServiceDesc } from "../../gen/m2mauth/v1/tokens_pb.js";
+import {
+  IntrospectTokenResponseSchema,
+  IssueTokenResponseSchema,
+  RevokeTokenResponseSchema,
+  ValidateTokenResponseSchema,
+  type TokenService as TokenServiceDesc,
+} from "../../gen/m2mauth/v1/tokens_pb.js";
+import { InvalidRequestError } from "../errors.js";
+import { authenticateClient, type ClientAuthenticator } from "../tokens/authenticate.js";
+import type { TokenIntrospector } from "../tokens/introspection.js";
 import { clientAssertionOf } from "../tokens/client-assertion.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { TokenValidator } from "../tokens/token-validator.js";
 
-/** createTokenRpc implements TokenService: the same token path as `POST /oauth/token`. */
-export function createTokenRpc(tokens: TokenService, validator: TokenValidator): ServiceImpl<typeof TokenServiceDesc> {
+// An empty field is an absent one in proto3.
+function assertionOf(req: { clientSecret: string; clientAssertionType: string; clientAssertion: string }): string | undefined {
+  return clientAssertionOf(req.clientAssertionType || undefined, req.clientAssertion || undefined, req.clientSecret !== "");
+}
+
+/** TokenRpcIntrospection is what IntrospectToken and RevokeToken need: the token endpoint's authenticator and the introspector. */
+export interface TokenRpcIntrospection {
+  authenticator: ClientAuthenticator;
+  introspector: TokenIntrospector;
+}
+
+// The caller authenticates by the credentials in the message, as IssueToken does, with the
+// authenticator the OAuth endpoints use; then the token is required (the order RFC 7662 §2.1 keeps).
+async function authenticated(
+  req: { clientId: string; clientSecret: string; clientAssertionType: string; clientAssertion: string; token: string },
+  introspection: TokenRpcIntrospection,
+) {
+  const clientAssertion = assertionOf(req);
+  const caller = await authenticateClient(introspection.authenticator, { clientId: req.clientId, clientSecret: req.clientSecret, clientAssertion });
+  if (req.token === "") throw new InvalidRequestError("token is required");
+  return caller;
+}
+
+/** createTokenRpc implements TokenService: the same token paths as `POST /oauth/token`, `/oauth/introspect` and `/oauth/revoke`. */
+export function createTokenRpc(tokens: TokenService, validator: TokenValidator, introspection: TokenRpcIntrospection): ServiceImpl<typeof TokenServiceDesc> {
   return {
     async issueToken(req, ctx) {
       // RFC 6749 §5.1: a token response must not be cached.
@@ -16,10 +48,10 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator):
         grantType: req.grantType === "" ? "client_credentials" : req.grantType,
         clientId: req.clientId,
         clientSecret: req.clientSecret,
-        // An empty field is an absent one in proto3.
-        clientAssertion: clientAssertionOf(req.clientAssertionType || undefined, req.clientAssertion || undefined, req.clientSecret !== ""),
+        clientAssertion: assertionOf(req),
         scope: req.scope,
         audience: req.audience,
+        resource: req.resource,
       });
       return create(IssueTokenResponseSchema, {
         accessToken: response.access_token,
@@ -30,6 +62,20 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator):
     },
     async validateToken(req) {
       return create(ValidateTokenResponseSchema, await validator.validate(req.token, req.audience));
+    },
+    async introspectToken(req, ctx) {
+      // RFC 7662 §2.2 answers carry token metadata: not to be cached, as a token response.
+      ctx.responseHeader.set("cache-control", "no-store");
+      const caller = await authenticated(req, introspection);
+      const answer = await introspection.introspector.introspect(req.token, caller);
+      if (!answer.active) return create(IntrospectTokenResponseSchema, { active: false });
+      const { active: _active, ...claims } = answer;
+      return create(IntrospectTokenResponseSchema, { active: true, claims });
+    },
+    async revokeToken(req) {
+      const caller = await authenticated(req, introspection);
+      await introspection.introspector.revoke(req.token, caller);
+      return create(RevokeTokenResponseSchema, {});
     },
   };
 }

@@ -64,6 +64,15 @@ export function checkCreateRequest(organizationId: string, request: CreateReques
   if (!Number.isSafeInteger(request.ttlMs) || request.ttlMs < 1) throw new TypeError("createOnce: request.ttlMs must be a positive integer");
 }
 
+/** maxJtiLength bounds a revoked token id: ours are UUIDs; anything far longer is not ours. */
+const maxJtiLength = 256;
+
+/** checkRevocation refuses a revocation no backend should store: an empty or huge `jti`, a TTL that is not a positive integer. */
+export function checkRevocation(jti: string, ttlMs?: number): void {
+  if (typeof jti !== "string" || jti.length === 0 || jti.length > maxJtiLength) throw new TypeError(`revocations: jti must be 1-${maxJtiLength} characters`);
+  if (ttlMs !== undefined && (!Number.isSafeInteger(ttlMs) || ttlMs < 1)) throw new TypeError("revocations: ttlMs must be a positive integer");
+}
+
 /** removedSecretIds lists the secrets `current` holds and `next` does not: their use times must go. */
 export function removedSecretIds(current: ClientRecord, next: ClientRecord): string[] {
   const kept = new Set(next.secretHashes.map((hash) => hash.secretId));

@@ -123,6 +123,17 @@ export interface StateStore {
   releaseLock(name: string, owner: string): Promise<void>;
 }
 
+/**
+ * RevocationStore keeps the ids (`jti`) of revoked access tokens (RFC 7009) until the tokens
+ * would have expired anyway; every instance sharing the backend reads the same answer at once.
+ */
+export interface RevocationStore {
+  /** revoke denies `jti` for `ttlMs` (a positive integer) from now; revoking again restarts the time. */
+  revoke(jti: string, ttlMs: number): Promise<void>;
+  /** isRevoked says whether `jti` is denied now. One round trip. */
+  isRevoked(jti: string): Promise<boolean>;
+}
+
 /** ClientChangeListener hears about client records changed or deleted by any instance. */
 export interface ClientChangeListener {
   /** changed is called after a write changed or deleted `clientId`'s record. */
@@ -146,6 +157,8 @@ export interface Store {
   readonly clients: ClientStore;
   /** state is the issuer state store. */
   readonly state: StateStore;
+  /** revocations is the deny list of revoked tokens' ids. */
+  readonly revocations: RevocationStore;
   /**
    * changes announces record changes to other processes; undefined for a backend that only one
    * process can use (memory), where there is nothing to hear.

@@ -1,8 +1,9 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
-import type { ClientPage, ClientStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
+import type { ClientPage, ClientStore, RevocationStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
 import {
   checkCreateRequest,
+  checkRevocation,
   checkLimit,
   compareBytes,
   decodeRecord,
@@ -241,9 +242,28 @@ function createMemoryStateStore(assertOpen: () => void, now: () => number): Stat
   };
 }
 
+function createMemoryRevocationStore(assertOpen: () => void, now: () => number): RevocationStore {
+  // jti → the time (ms) its denial ends; an entry past it is gone, as an expired Redis key is.
+  const denied = new Map<string, number>();
+  return {
+    async revoke(jti, ttlMs) {
+      assertOpen();
+      checkRevocation(jti, ttlMs);
+      const at = now();
+      for (const [id, until] of denied) if (until <= at) denied.delete(id);
+      denied.set(jti, at + ttlMs);
+    },
+    async isRevoked(jti) {
+      assertOpen();
+      checkRevocation(jti);
+      return (denied.get(jti) ?? 0) > now();
+    },
+  };
+}
+
 /** MemoryStoreOptions configures createMemoryStore. */
 export interface MemoryStoreOptions {
-  /** now returns the time in ms that expiries (kept create answers, locks) follow; a fake clock in tests. Default Date.now. */
+  /** now returns the time in ms that expiries (kept create answers, locks, revocations) follow; a fake clock in tests. Default Date.now. */
   now?: () => number;
 }
 
@@ -261,6 +281,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   return {
     clients,
     state,
+    revocations: createMemoryRevocationStore(assertOpen, now),
     async ping(): Promise<void> {
       assertOpen();
     },

@@ -20,6 +20,23 @@ export interface ClientAuthenticator {
   authenticateAssertion(clientId: string, assertion: string): Promise<AuthenticatedClient>;
 }
 
+/** PresentedCredentials are what a request authenticates its client with: a secret, or an RFC 7523 assertion (the secret then empty). */
+export interface PresentedCredentials {
+  clientId: string;
+  clientSecret: string;
+  clientAssertion?: string | undefined;
+}
+
+/**
+ * authenticateClient checks whichever method the request used: the one step the token,
+ * introspection and revocation paths share, over HTTP and RPC, so a client authenticates alike everywhere.
+ */
+export function authenticateClient(authenticator: ClientAuthenticator, credentials: PresentedCredentials): Promise<AuthenticatedClient> {
+  return credentials.clientAssertion === undefined
+    ? authenticator.authenticate(credentials.clientId, credentials.clientSecret)
+    : authenticator.authenticateAssertion(credentials.clientId, credentials.clientAssertion);
+}
+
 /** ClientAuthenticatorOptions configures createClientAuthenticator. */
 export interface ClientAuthenticatorOptions {
   /** store finds client records: the store itself, or a short-lived cache of it. */

@@ -1,7 +1,7 @@
 import { InternalError, InvalidClientError, InvalidRequestError, InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError } from "../errors.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { signJwt } from "../keys/sign-jwt.js";
-import type { ClientAuthenticator } from "./authenticate.js";
+import { authenticateClient, type ClientAuthenticator } from "./authenticate.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 import { buildClaims } from "./claims.js";
 
@@ -14,8 +14,13 @@ export interface TokenRequest {
   clientAssertion?: string | undefined;
   /** scope is the space-delimited scope parameter; empty asks for every scope of the client. */
   scope: string;
-  /** audience lists the audiences asked for; empty asks for every audience of the client. */
+  /** audience lists the audiences asked for; empty (with no `resource`) asks for every audience of the client. */
   audience: readonly string[];
+  /**
+   * resource lists RFC 8707 resource indicators: audiences by another name. With `audience` too,
+   * the token is for both lists together; each value must be one of the client's audiences.
+   */
+  resource?: readonly string[];
 }
 
 /** TokenResponse is the RFC 6749 §5.1 access token response. */
@@ -54,11 +59,17 @@ function grantedScopes(requested: string, allowed: readonly string[]): string[] 
   return [...new Set(asked)];
 }
 
-function grantedAudience(requested: readonly string[], allowed: readonly string[]): string[] {
+// RFC 8707 §2: `resource` names where the token will be used, which is what `aud` says (RFC 9068
+// §3), so a resource is an audience by another name: matched exactly against the client's
+// registered audience (which need not be a URI, so no URI form is required), never ignored.
+// Given with `audience`, the token is for the union: each list only adds targets, and each
+// target is checked, so combining them can never grant more than asking for each would.
+function grantedAudience(audience: readonly string[], resource: readonly string[], allowed: readonly string[]): string[] {
+  const requested = [...audience, ...resource];
   if (requested.length === 0) return [...allowed];
-  const unknown = requested.filter((audience) => !allowed.includes(audience));
+  const unknown = requested.filter((target) => !allowed.includes(target));
   // RFC 8707 §2: invalid_target is the error for a resource the client may not ask for.
-  if (unknown.length > 0) throw new InvalidTargetError(`audience not allowed for this client: ${unknown.join(" ")}`);
+  if (unknown.length > 0) throw new InvalidTargetError(`audience or resource not allowed for this client: ${[...new Set(unknown)].join(" ")}`);
   return [...new Set(requested)];
 }
 
@@ -77,14 +88,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       const assertion = request.clientAssertion;
       if (assertion === undefined && (request.clientId === "" || request.clientSecret === ""))
         throw new InvalidClientError("client authentication is required");
-      const { record, secretId, system } =
-        assertion === undefined
-          ? await authenticator.authenticate(request.clientId, request.clientSecret)
-          : await authenticator.authenticateAssertion(request.clientId, assertion);
+      const { record, secretId, system } = await authenticateClient(authenticator, request);
       const client = record.client;
       if (client === undefined) throw new InternalError({ cause: new Error(`client record ${request.clientId} is empty`) });
       const scopes = grantedScopes(request.scope, client.scopes);
-      const audience = grantedAudience(request.audience, client.audience);
+      const audience = grantedAudience(request.audience, request.resource ?? [], client.audience);
       const claims = buildClaims(client, { issuer, scopes, audience, nowSeconds: Math.floor(now() / 1000) });
       const accessToken = await signJwt(keyRing.current(), claims, options.signOnThreadPool);
       // last_used_time is a secret's: a key-authenticated request notes none.

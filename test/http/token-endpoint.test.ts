@@ -73,10 +73,23 @@ describe("POST /oauth/token", () => {
     expect(claims).toMatchObject({ aud: "api-b", scope: "read:deployments", scopes: ["read:deployments"] });
   });
 
+  it("takes RFC 8707 resource like audience: repeated, and joined with audience into one aud", async () => {
+    const one = await token("grant_type=client_credentials&resource=api-b", { authorization: basic(clientId, secret) });
+    expect([one.status, decodeJwt(one.json.access_token).aud]).toEqual([200, "api-b"]);
+    const two = await token("grant_type=client_credentials&resource=api-b&resource=api-a", { authorization: basic(clientId, secret) });
+    expect([two.status, decodeJwt(two.json.access_token).aud]).toEqual([200, ["api-b", "api-a"]]);
+    // Both given: the token is for both lists together, each value checked, duplicates once.
+    const both = await token("grant_type=client_credentials&audience=api-a&resource=api-b&resource=api-a", { authorization: basic(clientId, secret) });
+    expect([both.status, decodeJwt(both.json.access_token).aud]).toEqual([200, ["api-a", "api-b"]]);
+  });
+
   const errors: [string, string, Record<string, string> | "basic" | "none", number, string][] = [
     ["unknown scope", "grant_type=client_credentials&scope=admin", "basic", 400, "invalid_scope"],
     ["one unknown scope among known", "grant_type=client_credentials&scope=read%3Adeployments+admin", "basic", 400, "invalid_scope"],
     ["audience not registered", "grant_type=client_credentials&audience=other-api", "basic", 400, "invalid_target"],
+    ["resource not registered", "grant_type=client_credentials&resource=https%3A%2F%2Fother.test%2F", "basic", 400, "invalid_target"],
+    ["one resource not registered among known", "grant_type=client_credentials&resource=api-a&resource=other-api", "basic", 400, "invalid_target"],
+    ["resource not registered beside a known audience", "grant_type=client_credentials&audience=api-a&resource=other-api", "basic", 400, "invalid_target"],
     ["missing grant_type", "scope=x", "basic", 400, "invalid_request"],
     ["other grant type", "grant_type=password&username=a&password=b", "basic", 400, "unsupported_grant_type"],
     ["repeated parameter", "grant_type=client_credentials&grant_type=client_credentials", "basic", 400, "invalid_request"],
@@ -152,7 +165,9 @@ describe("discovery", () => {
     }
   });
 
-  it("serves RFC 8414 metadata and a health check", async () => {
+  it("serves RFC 8414 metadata, at the OpenID path too, and a health check", async () => {
+    const openid = (await (await fetch(`${t.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    expect(openid).toMatchObject({ issuer: t.issuer, token_endpoint: `${t.issuer}/oauth/token` });
     const meta = (await (await fetch(`${t.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(meta).toMatchObject({ issuer: t.issuer, token_endpoint: `${t.issuer}/oauth/token`, grant_types_supported: ["client_credentials"] });
     const health = await fetch(`${t.url}/healthz`);

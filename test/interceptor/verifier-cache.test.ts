@@ -19,7 +19,8 @@ describe("TokenVerifier clock and cache", () => {
     const verifier = createTokenVerifier({ ...base(), clock: clock.now, tokenCache: false });
     const pastToken = await sign(es, claims({ iat: clock.seconds(), nbf: clock.seconds(), exp: clock.seconds() + 60 }));
     await expect(verifier.verify(pastToken)).resolves.toBeDefined(); // expired by Date.now, not by the clock
-    const later = await sign(es, claims({ nbf: clock.seconds() + 600 }));
+    // Issued by the clock's time: an iat by Date.now would be an hour in the clock's future, refused.
+    const later = await sign(es, claims({ iat: clock.seconds(), nbf: clock.seconds() + 600 }));
     await expect(verifier.verify(later)).rejects.toThrow("token not yet valid");
     clock.advance(600_000);
     await expect(verifier.verify(later)).resolves.toBeDefined();

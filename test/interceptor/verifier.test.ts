@@ -6,6 +6,7 @@ import {
   TokenVerificationError,
   type TokenVerifierOptions,
 } from "../../src/interceptor/index.js";
+import { fakeClock } from "./fake-clock.js";
 import { AUDIENCE, claims, ISSUER, jwksOf, makeKey, sign, signRaw, type TestKey } from "./fixtures.js";
 
 let rs: TestKey;
@@ -129,6 +130,29 @@ describe("TokenVerifier.verify", () => {
     const token = await sign(rs, claims({ exp: now - 2 }));
     expect((await verifyError(createTokenVerifier({ ...base(), clockSkewSeconds: 0 }).verify(token))).message).toBe("token expired");
     await expect(createTokenVerifier(base()).verify(token)).resolves.toBeDefined();
+  });
+
+  it("refuses an iat further in the future than the clock skew, by the injected clock", async () => {
+    const clock = fakeClock(Date.UTC(2030, 0, 1));
+    const t = clock.seconds();
+    const at = (iat: number) => sign(rs, claims({ iat, nbf: t, exp: t + 600 }));
+    const verifier = createTokenVerifier({ ...base(), clock: clock.now, tokenCache: false });
+    // The default skew is 30 s: an iat 30 s ahead is within it, 31 s is not.
+    await expect(verifier.verify(await at(t + 30))).resolves.toMatchObject({ iat: t + 30 });
+    const ahead = await at(t + 31);
+    const err = await verifyError(verifier.verify(ahead));
+    expect(err).toBeInstanceOf(TokenVerificationError);
+    expect(err.message).toBe("token issued in the future");
+    // The same token is fine once the clock has caught up with it.
+    clock.advance(1000);
+    await expect(verifier.verify(ahead)).resolves.toBeDefined();
+    const strict = createTokenVerifier({ ...base(), clock: clock.now, clockSkewSeconds: 0 });
+    expect((await verifyError(strict.verify(await at(clock.seconds() + 1)))).message).toBe("token issued in the future");
+    // A refused token is not cached: it stays refused on the next call too.
+    const cached = createTokenVerifier({ ...base(), clock: clock.now });
+    const early = await at(clock.seconds() + 120);
+    expect((await verifyError(cached.verify(early))).message).toBe("token issued in the future");
+    expect(cached.cached(early)).toBeUndefined();
   });
 
   it("refuses a token without kid, even when exactly one key fits its alg", async () => {

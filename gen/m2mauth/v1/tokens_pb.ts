@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/v1/tokens.proto.
  */
 export const file_m2mauth_v1_tokens: GenFile = /*@__PURE__*/
-  fileDesc("ChdtMm1hdXRoL3YxL3Rva2Vucy5wcm90bxIKbTJtYXV0aC52MSKrAQoRSXNzdWVUb2tlblJlcXVlc3QSEgoKZ3JhbnRfdHlwZRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSFQoNY2xpZW50X3NlY3JldBgDIAEoCRINCgVzY29wZRgEIAEoCRIQCghhdWRpZW5jZRgFIAMoCRIdChVjbGllbnRfYXNzZXJ0aW9uX3R5cGUYBiABKAkSGAoQY2xpZW50X2Fzc2VydGlvbhgHIAEoCSJhChJJc3N1ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRINCgVzY29wZRgEIAEoCSI3ChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCSJfChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJEicKBmNsYWltcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QysQEKDFRva2VuU2VydmljZRJLCgpJc3N1ZVRva2VuEh0ubTJtYXV0aC52MS5Jc3N1ZVRva2VuUmVxdWVzdBoeLm0ybWF1dGgudjEuSXNzdWVUb2tlblJlc3BvbnNlElQKDVZhbGlkYXRlVG9rZW4SIC5tMm1hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0GiEubTJtYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2VCWAoNaW8ubTJtYXV0aC52MVABWjhnaXRodWIuY29tL20ybS1hdXRoL20ybS1hdXRoL2dlbi9nby9tMm1hdXRoL3YxO20ybWF1dGh2MaoCCk0yTUF1dGguVjFiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChdtMm1hdXRoL3YxL3Rva2Vucy5wcm90bxIKbTJtYXV0aC52MSK9AQoRSXNzdWVUb2tlblJlcXVlc3QSEgoKZ3JhbnRfdHlwZRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSFQoNY2xpZW50X3NlY3JldBgDIAEoCRINCgVzY29wZRgEIAEoCRIQCghhdWRpZW5jZRgFIAMoCRIdChVjbGllbnRfYXNzZXJ0aW9uX3R5cGUYBiABKAkSGAoQY2xpZW50X2Fzc2VydGlvbhgHIAEoCRIQCghyZXNvdXJjZRgIIAMoCSJhChJJc3N1ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRINCgVzY29wZRgEIAEoCSI3ChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCSJfChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJEicKBmNsYWltcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiowEKFkludHJvc3BlY3RUb2tlblJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgFIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAYgASgJIlIKF0ludHJvc3BlY3RUb2tlblJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBInCgZjbGFpbXMYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ip8BChJSZXZva2VUb2tlblJlcXVlc3QSEQoJY2xpZW50X2lkGAEgASgJEhUKDWNsaWVudF9zZWNyZXQYAiABKAkSDQoFdG9rZW4YAyABKAkSFwoPdG9rZW5fdHlwZV9oaW50GAQgASgJEh0KFWNsaWVudF9hc3NlcnRpb25fdHlwZRgFIAEoCRIYChBjbGllbnRfYXNzZXJ0aW9uGAYgASgJIhUKE1Jldm9rZVRva2VuUmVzcG9uc2Uy3QIKDFRva2VuU2VydmljZRJLCgpJc3N1ZVRva2VuEh0ubTJtYXV0aC52MS5Jc3N1ZVRva2VuUmVxdWVzdBoeLm0ybWF1dGgudjEuSXNzdWVUb2tlblJlc3BvbnNlElQKDVZhbGlkYXRlVG9rZW4SIC5tMm1hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0GiEubTJtYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2USWgoPSW50cm9zcGVjdFRva2VuEiIubTJtYXV0aC52MS5JbnRyb3NwZWN0VG9rZW5SZXF1ZXN0GiMubTJtYXV0aC52MS5JbnRyb3NwZWN0VG9rZW5SZXNwb25zZRJOCgtSZXZva2VUb2tlbhIeLm0ybWF1dGgudjEuUmV2b2tlVG9rZW5SZXF1ZXN0Gh8ubTJtYXV0aC52MS5SZXZva2VUb2tlblJlc3BvbnNlQlgKDWlvLm0ybWF1dGgudjFQAVo4Z2l0aHViLmNvbS9tMm0tYXV0aC9tMm0tYXV0aC9nZW4vZ28vbTJtYXV0aC92MTttMm1hdXRodjGqAgpNMk1BdXRoLlYxYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * IssueTokenRequest carries the client's credentials and what it asks for.
@@ -44,7 +44,7 @@ export type IssueTokenRequest = Message<"m2mauth.v1.IssueTokenRequest"> & {
   scope: string;
 
   /**
-   * Subset of the client's audience; empty means all of it.
+   * Subset of the client's audience; empty (and no resource) means all of it.
    *
    * @generated from field: repeated string audience = 5;
    */
@@ -64,6 +64,14 @@ export type IssueTokenRequest = Message<"m2mauth.v1.IssueTokenRequest"> & {
    * @generated from field: string client_assertion = 7;
    */
   clientAssertion: string;
+
+  /**
+   * RFC 8707 resource indicators: audiences by another name, added to `audience`; each must be
+   * one of the client's audiences (else INVALID_ARGUMENT, OAuth's invalid_target).
+   *
+   * @generated from field: repeated string resource = 8;
+   */
+  resource: string[];
 };
 
 /**
@@ -173,8 +181,153 @@ export const ValidateTokenResponseSchema: GenMessage<ValidateTokenResponse> = /*
   messageDesc(file_m2mauth_v1_tokens, 3);
 
 /**
+ * IntrospectTokenRequest authenticates the caller as a client and names the token to check.
+ *
+ * @generated from message m2mauth.v1.IntrospectTokenRequest
+ */
+export type IntrospectTokenRequest = Message<"m2mauth.v1.IntrospectTokenRequest"> & {
+  /**
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+
+  /**
+   * The access token to introspect.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * RFC 7662 §2.1 hint; read by no one (one kind of token is issued here).
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+
+  /**
+   * RFC 7523 private_key_jwt instead of client_secret, as in IssueTokenRequest.
+   *
+   * @generated from field: string client_assertion_type = 5;
+   */
+  clientAssertionType: string;
+
+  /**
+   * @generated from field: string client_assertion = 6;
+   */
+  clientAssertion: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.IntrospectTokenRequest.
+ * Use `create(IntrospectTokenRequestSchema)` to create a new message.
+ */
+export const IntrospectTokenRequestSchema: GenMessage<IntrospectTokenRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_tokens, 4);
+
+/**
+ * IntrospectTokenResponse is the RFC 7662 §2.2 answer.
+ *
+ * @generated from message m2mauth.v1.IntrospectTokenResponse
+ */
+export type IntrospectTokenResponse = Message<"m2mauth.v1.IntrospectTokenResponse"> & {
+  /**
+   * True for a token signed here, not expired, not revoked, whose client still exists, and
+   * which the caller may see (its own client or organization; the admin: any).
+   *
+   * @generated from field: bool active = 1;
+   */
+  active: boolean;
+
+  /**
+   * The token's claims and `token_type`, when active; absent otherwise.
+   *
+   * @generated from field: google.protobuf.Struct claims = 2;
+   */
+  claims?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message m2mauth.v1.IntrospectTokenResponse.
+ * Use `create(IntrospectTokenResponseSchema)` to create a new message.
+ */
+export const IntrospectTokenResponseSchema: GenMessage<IntrospectTokenResponse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_tokens, 5);
+
+/**
+ * RevokeTokenRequest authenticates the caller as a client and names the token to revoke.
+ *
+ * @generated from message m2mauth.v1.RevokeTokenRequest
+ */
+export type RevokeTokenRequest = Message<"m2mauth.v1.RevokeTokenRequest"> & {
+  /**
+   * @generated from field: string client_id = 1;
+   */
+  clientId: string;
+
+  /**
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+
+  /**
+   * The access token to revoke.
+   *
+   * @generated from field: string token = 3;
+   */
+  token: string;
+
+  /**
+   * RFC 7009 §2.1 hint; read by no one.
+   *
+   * @generated from field: string token_type_hint = 4;
+   */
+  tokenTypeHint: string;
+
+  /**
+   * RFC 7523 private_key_jwt instead of client_secret, as in IssueTokenRequest.
+   *
+   * @generated from field: string client_assertion_type = 5;
+   */
+  clientAssertionType: string;
+
+  /**
+   * @generated from field: string client_assertion = 6;
+   */
+  clientAssertion: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.RevokeTokenRequest.
+ * Use `create(RevokeTokenRequestSchema)` to create a new message.
+ */
+export const RevokeTokenRequestSchema: GenMessage<RevokeTokenRequest> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_tokens, 6);
+
+/**
+ * RevokeTokenResponse is empty: the same answer whether or not anything was revoked (RFC 7009 §2.2).
+ *
+ * @generated from message m2mauth.v1.RevokeTokenResponse
+ */
+export type RevokeTokenResponse = Message<"m2mauth.v1.RevokeTokenResponse"> & {
+};
+
+/**
+ * Describes the message m2mauth.v1.RevokeTokenResponse.
+ * Use `create(RevokeTokenResponseSchema)` to create a new message.
+ */
+export const RevokeTokenResponseSchema: GenMessage<RevokeTokenResponse> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_tokens, 7);
+
+/**
  * TokenService issues and checks access tokens. Its methods need no access token:
- * IssueToken authenticates the client by its credentials (RFC 6749 §4.4).
+ * IssueToken, IntrospectToken and RevokeToken authenticate the client by the credentials in the
+ * message, as the OAuth endpoints do (RFC 6749 §2.3).
  *
  * @generated from service m2mauth.v1.TokenService
  */
@@ -198,6 +351,26 @@ export const TokenService: GenService<{
     methodKind: "unary";
     input: typeof ValidateTokenRequestSchema;
     output: typeof ValidateTokenResponseSchema;
+  },
+  /**
+   * IntrospectToken is RFC 7662 introspection: the same as POST /oauth/introspect.
+   *
+   * @generated from rpc m2mauth.v1.TokenService.IntrospectToken
+   */
+  introspectToken: {
+    methodKind: "unary";
+    input: typeof IntrospectTokenRequestSchema;
+    output: typeof IntrospectTokenResponseSchema;
+  },
+  /**
+   * RevokeToken is RFC 7009 revocation: the same as POST /oauth/revoke.
+   *
+   * @generated from rpc m2mauth.v1.TokenService.RevokeToken
+   */
+  revokeToken: {
+    methodKind: "unary";
+    input: typeof RevokeTokenRequestSchema;
+    output: typeof RevokeTokenResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_m2mauth_v1_tokens, 0);

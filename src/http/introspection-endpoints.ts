@@ -1,0 +1,51 @@
+import { InvalidRequestError } from "../errors.js";
+import { authenticateClient, type ClientAuthenticator } from "../tokens/authenticate.js";
+import type { TokenIntrospector } from "../tokens/introspection.js";
+import type { HttpRequest, HttpResponse } from "./exchange.js";
+import { createOAuthEndpoint, type ClientCredentials, type OAuthEndpointLog, type OAuthForm } from "./oauth-endpoint.js";
+
+/** IntrospectionEndpointOptions configures the introspection and revocation endpoints. */
+export interface IntrospectionEndpointOptions {
+  /** authenticator is the token endpoint's own, so a client authenticates here exactly as there. */
+  authenticator: ClientAuthenticator;
+  introspector: TokenIntrospector;
+  log: OAuthEndpointLog;
+  /** adminClientId is the configured admin's id (M2M_ADMIN_CLIENT_ID), logged as it is. */
+  adminClientId?: string | undefined;
+}
+
+// `token_type_hint` (RFC 7662 §2.1, RFC 7009 §2.1) is read by no one: we issue one kind of token,
+// and both RFCs let the server search beyond the hint, so any hint, or none, finds it.
+async function authenticated(form: OAuthForm, credentials: ClientCredentials, authenticator: ClientAuthenticator) {
+  const caller = await authenticateClient(authenticator, credentials);
+  const token = form.get("token");
+  if (token === undefined) throw new InvalidRequestError("token is required");
+  return { caller, token };
+}
+
+/** createIntrospectionEndpoint returns `POST /oauth/introspect` (RFC 7662): `{"active": false}` for any token the caller may not rely on. */
+export function createIntrospectionEndpoint(options: IntrospectionEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+  const { authenticator, introspector } = options;
+  return createOAuthEndpoint({
+    log: options.log,
+    adminClientId: options.adminClientId,
+    handle: async (form, credentials) => {
+      const { caller, token } = await authenticated(form, credentials, authenticator);
+      return introspector.introspect(token, caller);
+    },
+  });
+}
+
+/** createRevocationEndpoint returns `POST /oauth/revoke` (RFC 7009): 200 with no body whether or not anything was revoked (§2.2). */
+export function createRevocationEndpoint(options: IntrospectionEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+  const { authenticator, introspector } = options;
+  return createOAuthEndpoint({
+    log: options.log,
+    adminClientId: options.adminClientId,
+    handle: async (form, credentials) => {
+      const { caller, token } = await authenticated(form, credentials, authenticator);
+      await introspector.revoke(token, caller);
+      return undefined;
+    },
+  });
+}

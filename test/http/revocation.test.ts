@@ -1,0 +1,106 @@
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { Redis } from "ioredis";
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
+import { maxClockSkewSeconds } from "../../src/rules.js";
+import type { Store } from "../../src/store/client-store.js";
+import { createRedisStore } from "../../src/store/redis-store.js";
+import { managementApi, type RegisteredClient } from "../support/management-api.js";
+import { testRedisUrl, uniquePrefix } from "../support/redis.js";
+import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
+
+// RFC 7009 revocation over HTTP: two instances on one Redis, as in production behind a balancer.
+
+const prefix = uniquePrefix();
+const stores = [createRedisStore({ url: testRedisUrl(), keyPrefix: prefix }), createRedisStore({ url: testRedisUrl(), keyPrefix: prefix })];
+let a: TestServer;
+let b: TestServer;
+let owner: RegisteredClient;
+let other: RegisteredClient;
+let raw: Redis;
+
+async function post(server: TestServer, path: string, who: { id: string; secret: string }, token: string) {
+  const res = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ client_id: who.id, client_secret: who.secret, token }),
+  });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+const revoke = (server: TestServer, who: { id: string; secret: string }, token: string) => post(server, "/oauth/revoke", who, token);
+async function active(server: TestServer, who: { id: string; secret: string }, token: string): Promise<boolean> {
+  return (JSON.parse((await post(server, "/oauth/introspect", who, token)).text) as { active: boolean }).active;
+}
+const validate = (server: TestServer, token: string) =>
+  createClient(TokenService, createConnectTransport({ baseUrl: server.url, httpVersion: "1.1" })).validateToken({ token });
+
+beforeAll(async () => {
+  const [storeA, storeB] = stores as [Store, Store];
+  [a, b] = await Promise.all([startTestServer({ store: storeA }), startTestServer({ store: storeB })]);
+  raw = new Redis(testRedisUrl());
+  const api = managementApi(a.url, await getToken(a.url, a.admin.clientId, a.admin.clientSecret));
+  owner = await api.register("org_revoke");
+  other = await api.register("org_revoke", { ...seedClient, name: "Another client" });
+});
+afterAll(async () => {
+  await Promise.all([a?.close(), b?.close()]);
+  await Promise.all(stores.map((store) => store.close()));
+  await raw?.quit();
+});
+
+describe("POST /oauth/revoke", () => {
+  it("revokes the caller's own token: inactive on the other instance within a second, ValidateToken too", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    expect(await active(b, owner, token)).toBe(true);
+    const res = await revoke(a, owner, token);
+    // RFC 7009 §2.2: 200, and the body carries nothing.
+    expect([res.status, res.text, res.headers.get("cache-control")]).toEqual([200, "", "no-store"]);
+    const start = Date.now();
+    expect(await active(b, owner, token)).toBe(false);
+    expect(Date.now() - start).toBeLessThan(1000);
+    expect(await validate(b, token)).toMatchObject({ valid: false, reason: "token revoked" });
+    expect(await validate(a, token)).toMatchObject({ valid: false, reason: "token revoked" });
+    // Another token of the same client is untouched.
+    expect(await active(b, owner, await getToken(a.url, owner.id, owner.secret))).toBe(true);
+  });
+
+  it("denies the jti until the token's exp plus the largest verifier skew, then Redis forgets it", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
+    await revoke(b, owner, token);
+    const [key] = await raw.keys(`${prefix}*:revoked:${jti}`);
+    expect(key).toBeDefined();
+    const expected = (exp + maxClockSkewSeconds) * 1000 - Date.now();
+    const ttl = await raw.pttl(key as string);
+    expect(Math.abs(ttl - expected)).toBeLessThan(5000);
+  });
+
+  it("silently ignores another client's token (RFC 7009 §2.2): 200, and the token stays active", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    const res = await revoke(a, other, token);
+    expect([res.status, res.text]).toEqual([200, ""]);
+    expect(await active(b, owner, token)).toBe(true);
+  });
+
+  it("answers 200 for an invalid token, and changes nothing", async () => {
+    const before = await raw.keys(`${prefix}*:revoked:*`);
+    for (const bad of ["garbage", "a.b.c"]) expect((await revoke(a, owner, bad)).status).toBe(200);
+    expect(await raw.keys(`${prefix}*:revoked:*`)).toEqual(expect.arrayContaining(before));
+    expect((await raw.keys(`${prefix}*:revoked:*`)).length).toBe(before.length);
+  });
+
+  it("lets the environment's admin cut off any client's token", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    expect((await revoke(b, { id: a.admin.clientId, secret: a.admin.clientSecret }, token)).status).toBe(200);
+    expect(await active(a, owner, token)).toBe(false);
+  });
+
+  it("refuses an unauthenticated caller with 401 invalid_client, and revokes nothing", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    const res = await revoke(a, { id: owner.id, secret: "wrong" }, token);
+    expect([res.status, (JSON.parse(res.text) as { error: string }).error]).toEqual([401, "invalid_client"]);
+    expect(await active(b, owner, token)).toBe(true);
+  });
+});
