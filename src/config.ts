@@ -63,6 +63,8 @@ export interface Config {
    * traffic away before it stops accepting (M2M_DRAIN_SECONDS; 0 = stop at once).
    */
   readonly drainSeconds: number;
+  /** reflection serves gRPC server reflection, v1 and v1alpha (M2M_REFLECTION, default true). */
+  readonly reflection: boolean;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -178,5 +180,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     clientCacheMs: clientCacheMs(env),
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),
+    reflection: flag(env, "M2M_REFLECTION", true),
   });
 }
