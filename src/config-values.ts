@@ -66,3 +66,30 @@ export function flag(env: Env, name: string, fallback = false): boolean {
   if (raw === "1" || raw === "true" || raw === "yes") return true;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }
+
+/**
+ * origins reads `name` as comma-separated exact web origins (RFC 6454 §6.2 serialization:
+ * `scheme://host[:port]`, as a browser sends it in `Origin`), or `*` alone; undefined when unset.
+ */
+export function origins(env: Env, name: string): readonly string[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const list = raw.split(",").map((origin) => origin.trim());
+  if (list.includes("*")) {
+    if (list.length > 1) throw new ConfigError(name, "`*` allows every origin and cannot be listed with others");
+    return Object.freeze(["*"]);
+  }
+  for (const origin of list) {
+    let serialized: string | undefined;
+    try {
+      const url = new URL(origin);
+      if (url.protocol === "http:" || url.protocol === "https:") serialized = url.origin;
+    } catch {
+      // Reported below, with the rest.
+    }
+    // Compared as exact strings with the Origin header, so only the form a browser sends will do:
+    // lower-case host, no default port, no path, no trailing slash.
+    if (serialized !== origin) throw new ConfigError(name, `"${origin}" is not an http(s) origin as a browser sends it (scheme://host[:port], no path)`);
+  }
+  return Object.freeze(list);
+}

@@ -4,7 +4,7 @@ import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
 import { availableCores, redisDeployment, storeTimeoutMs, workerCount } from "./config-deployment.js";
-import { ConfigError, flag, key32, oneOf, read, urlOf, type Env } from "./config-values.js";
+import { ConfigError, flag, key32, oneOf, origins, read, urlOf, type Env } from "./config-values.js";
 
 export { ConfigError } from "./config-values.js";
 export { availableCores, cpuQuota } from "./config-deployment.js";
@@ -65,6 +65,11 @@ export interface Config {
   readonly drainSeconds: number;
   /** reflection serves gRPC server reflection, v1 and v1alpha (M2M_REFLECTION, default true). */
   readonly reflection: boolean;
+  /**
+   * corsOrigins are the browser origins allowed to call across origins (M2M_CORS_ORIGINS), or
+   * `["*"]` for any; undefined: no CORS headers at all.
+   */
+  readonly corsOrigins: readonly string[] | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -181,5 +186,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),
     reflection: flag(env, "M2M_REFLECTION", true),
+    corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
   });
 }

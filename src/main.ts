@@ -78,6 +78,7 @@ async function serve(): Promise<void> {
       clientCacheMs: config.clientCacheMs,
       signOnThreadPool: config.signOnThreadPool,
       reflection: config.reflection,
+      corsOrigins: config.corsOrigins,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

@@ -90,3 +90,13 @@ export const reservedClaims: ReadonlySet<string> = new Set([
  * the object's prototype machinery (CWE-1321): never a custom claim.
  */
 export const prototypeKeys: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * clientAssertionAlgorithms are the JWS algorithms a client assertion (RFC 7523) may be signed
+ * with, and a registered client key may name: asymmetric only, never `none` or HS* (RFC 8725 §3.1),
+ * since a symmetric "key" built from a public JWK would let anyone sign.
+ */
+export const clientAssertionAlgorithms: readonly string[] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** maxClientAssertionLifetimeSeconds bounds how far ahead a private_key_jwt assertion's `exp` may be (RFC 7523 §3 item 4). */
+export const maxClientAssertionLifetimeSeconds = 300;

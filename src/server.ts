@@ -10,6 +10,7 @@ import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
+import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
@@ -31,6 +32,7 @@ import { createReadiness, type Readiness } from "./readiness.js";
 import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
+import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -80,6 +82,8 @@ export interface M2MServerOptions {
   readiness?: Readiness | undefined;
   /** reflection (M2M_REFLECTION) serves gRPC server reflection, v1 and v1alpha; default true. */
   reflection?: boolean | undefined;
+  /** corsOrigins (M2M_CORS_ORIGINS) are the browser origins allowed to call across origins, `["*"]` any; undefined: no CORS. */
+  corsOrigins?: readonly string[] | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -183,7 +187,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     store.changes !== undefined && clientCacheMs !== 0
       ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
       : undefined;
-  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients });
+  // private_key_jwt (RFC 7523): keys read like secrets (through the cache), jti marked in the store itself.
+  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now });
+  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
     store: store.clients,
@@ -242,6 +248,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     ),
     management: createManagementRoutes(inProcess),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness }),
+    cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
   });
   const listener = createListener({

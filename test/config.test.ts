@@ -76,10 +76,27 @@ describe("loadConfig", () => {
     [{ M2M_DRAIN_SECONDS: "-1" }, "M2M_DRAIN_SECONDS"],
     [{ M2M_DRAIN_SECONDS: "1.5" }, "M2M_DRAIN_SECONDS"],
     [{ M2M_DRAIN_SECONDS: "301" }, "M2M_DRAIN_SECONDS"],
+    // An origin is compared as the exact string a browser sends: no path, slash, default port or capitals.
+    [{ M2M_CORS_ORIGINS: "https://app.example.com/" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "https://app.example.com:443" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "https://App.example.com" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "app.example.com" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "null" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "ftp://app.example.com" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "https://a.example.com,,https://b.example.com" }, "M2M_CORS_ORIGINS"],
+    [{ M2M_CORS_ORIGINS: "*,https://app.example.com" }, "M2M_CORS_ORIGINS"],
   ];
   it.each(bad)("rejects %j naming %s", (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it("reads the CORS origins: unset is none, `*` alone is any, else an exact list", () => {
+    expect(loadConfig({}).corsOrigins).toBeUndefined();
+    expect(loadConfig({ M2M_CORS_ORIGINS: "*" }).corsOrigins).toEqual(["*"]);
+    const config = loadConfig({ M2M_CORS_ORIGINS: " https://app.example.com, http://localhost:5173 " });
+    expect(config.corsOrigins).toEqual(["https://app.example.com", "http://localhost:5173"]);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
   });
 
   it("reads exactly one Redis deployment, with its password and TLS", () => {

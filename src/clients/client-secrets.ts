@@ -52,16 +52,17 @@ export function addSecret(added: NewSecret, ms: number): (record: ClientRecord) 
   };
 }
 
-/** removeSecret returns a change that removes a secret and its hash, refusing to remove the last. */
+/** removeSecret returns a change that removes a secret and its hash, refusing to remove the last unless the client has keys. */
 export function removeSecret(secretId: string, ms: number): (record: ClientRecord) => ClientRecord {
   return (record) => {
     const client = record.client as M2MClient;
     if (!client.secrets.some((s) => s.id === secretId)) {
       throw new NotFoundError(`secret ${secretId} not found on client ${client.clientId}`);
     }
-    // A client without a secret could never authenticate again: rotate by adding first.
-    if (client.secrets.length === 1) {
-      throw new FailedPreconditionError("cannot delete the last secret of a client; create another one first");
+    // A client without a secret or a key could never authenticate again: rotate by adding first.
+    // With registered keys (private_key_jwt) it may drop its secrets and authenticate by key only.
+    if (client.secrets.length === 1 && (client.jwks?.keys.length ?? 0) === 0) {
+      throw new FailedPreconditionError("cannot delete the last secret of a client without keys (jwks); create another secret first");
     }
     client.secrets = client.secrets.filter((s) => s.id !== secretId);
     client.updateTime = timestampFromMs(ms);

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { CustomClaimSchema, M2MClientSchema, type ClientSecret, type M2MClient, type OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
-import { InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
 import { checkTokenLength } from "../tokens/token-size.js";
 import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
@@ -71,6 +71,7 @@ function applyValid(client: M2MClient, valid: ValidClient): void {
   client.scopes = valid.scopes;
   client.audience = valid.audience;
   client.expiry = valid.expiry;
+  client.jwks = valid.jwks;
 }
 
 /** createClientService returns the client service over a store. */
@@ -187,6 +188,10 @@ export function createClientService(options: ClientServiceOptions): ClientServic
             valid.scopes.filter((scope) => !client.scopes.includes(scope)),
           );
           applyValid(client, valid);
+          // A client left with neither secrets nor keys could never authenticate again.
+          if (client.secrets.length === 0 && client.jwks === undefined) {
+            throw new FailedPreconditionError("the client has no secret: keep at least one key in jwks, or create a secret first");
+          }
           checkTokenLength(client, issuer);
           client.updateTime = timestampFromMs(now());
           return current;

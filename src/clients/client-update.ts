@@ -3,7 +3,7 @@ import { InvalidArgumentError } from "../errors.js";
 import { validateClient, type ValidClient } from "./validate.js";
 
 /** updatableFields are the OrganizationClient fields an update mask may name (snake_case paths). */
-export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry"];
+export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry", "jwks"];
 
 const camel: Record<string, string> = { customClaims: "custom_claims" };
 
@@ -19,6 +19,7 @@ export function impliedMask(input: OrganizationClient): string[] {
   if (input.scopes.length > 0) mask.push("scopes");
   if (input.audience.length > 0) mask.push("audience");
   if (input.expiry !== 0) mask.push("expiry");
+  if (input.jwks !== undefined) mask.push("jwks");
   return mask;
 }
 
@@ -47,5 +48,6 @@ export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask:
     scopes: has("scopes") ? input.scopes : current.scopes,
     audience: has("audience") ? input.audience : current.audience,
     expiry: has("expiry") ? input.expiry : current.expiry,
+    jwks: has("jwks") ? input.jwks : current.jwks,
   });
 }

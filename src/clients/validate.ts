@@ -1,4 +1,4 @@
-import type { CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
+import type { ClientJwkSet, CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
 import {
   clientIdPattern,
@@ -9,6 +9,7 @@ import {
   reservedClaims,
   scopeTokenPattern,
 } from "../rules.js";
+import { validateJwks } from "./client-jwks.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
@@ -35,6 +36,8 @@ export interface ValidClient {
   scopes: string[];
   audience: string[];
   expiry: number;
+  /** jwks are the client's public keys for private_key_jwt; undefined when it has none. */
+  jwks: ClientJwkSet | undefined;
 }
 
 /** validateOrganizationId checks an organization id taken from a path or request. */
@@ -128,5 +131,6 @@ export function validateClient(input: OrganizationClient | undefined): ValidClie
     scopes: scopes(input.scopes),
     audience: audience(input.audience),
     expiry,
+    jwks: validateJwks(input.jwks),
   };
 }

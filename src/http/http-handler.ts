@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Cors } from "./cors.js";
 import type { DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
@@ -12,6 +13,8 @@ export interface HttpHandlerOptions {
   token: (req: HttpRequest, res: HttpResponse) => Promise<void>;
   management: ManagementRoutes;
   discovery: DiscoveryRoutes;
+  /** cors is the cross-origin policy (M2M_CORS_ORIGINS) for every path; undefined: none. */
+  cors?: Cors | undefined;
   logger: Logger;
 }
 
@@ -27,8 +30,10 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
  * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { rpc, token, management, discovery, logger } = options;
+  const { rpc, token, management, discovery, cors, logger } = options;
   return (req, res) => {
+    // Before any route: a preflight from an allowed origin is answered here, whatever the path.
+    if (cors?.handle(req, res) === true) return;
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (rpcPath.test(path)) return rpc(req, res);
     if (path === "/oauth/token") {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
 import { clientIdPattern, generatedAdminIdPattern, generatedClientIdPattern } from "../rules.js";
+import { clientAssertionOf } from "../tokens/client-assertion.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import { toOAuthError } from "./http-errors.js";
@@ -15,6 +16,8 @@ interface Credentials {
   clientId: string;
   clientSecret: string;
   basic: boolean;
+  /** clientAssertion is set when the client authenticates by RFC 7523 assertion (no secret then). */
+  clientAssertion?: string;
 }
 
 // Only ids of our own formats are logged as sent: anything else in `client_id` may be a secret
@@ -60,6 +63,8 @@ function credentials(req: HttpRequest, params: Map<string, string>): Credentials
   const header = req.headers.authorization;
   const bodyId = params.get("client_id");
   const bodySecret = params.get("client_secret");
+  const assertion = clientAssertionOf(params.get("client_assertion_type"), params.get("client_assertion"), header !== undefined || bodySecret !== undefined);
+  if (assertion !== undefined) return { clientId: bodyId ?? "", clientSecret: "", basic: false, clientAssertion: assertion };
   if (header !== undefined) {
     if (!/^Basic /i.test(header)) throw new InvalidClientError("unsupported client authentication method");
     // RFC 6749 §2.3: a client must not use more than one authentication method per request.
@@ -105,6 +110,7 @@ export function createTokenEndpoint(
         grantType: params.get("grant_type") ?? "",
         clientId: creds.clientId,
         clientSecret: creds.clientSecret,
+        clientAssertion: creds.clientAssertion,
         scope: params.get("scope") ?? "",
         audience: audience === undefined ? [] : audience.split(" ").filter((a) => a !== ""),
       });

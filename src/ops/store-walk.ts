@@ -71,6 +71,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
       if (value !== null) walked.state.set(parsed.name, { key, value: value as Buffer });
       return;
     case "create-request":
+    case "assertion-use":
       return;
   }
 }
@@ -88,6 +89,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
       walked.createRequests++;
       continue;
     }
+    // A used client assertion's mark: it expires by itself and vouches for nothing else.
+    if (parsed.kind === "assertion-use") continue;
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
     if (parsed.kind === "state" && parsed.name === restoreCandidatesStateName) {
       walked.restoreOffers = true;

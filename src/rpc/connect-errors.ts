@@ -1,5 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { toM2MError, type M2MErrorCode } from "../errors.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { InvalidArgumentError, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
 
 // The RPC edge: every domain code can reach it (the token, client and signing-key services all
 // answer over RPC), so the table is total over M2MErrorCode. Codes are gRPC's canonical codes, as
@@ -23,16 +24,40 @@ export function connectCodeOf(code: M2MErrorCode): Code {
   return connectCodes[code];
 }
 
+/** errorDomain is the `domain` of every google.rpc.ErrorInfo the service sends (AIP-193). */
+export const errorDomain = "m2m-auth";
+
+/** errorReasonOf is an error's stable ErrorInfo reason: its own, else its code in UPPER_SNAKE_CASE. */
+export function errorReasonOf(e: M2MError): string {
+  return e.reason ?? e.code.toUpperCase();
+}
+
+// The machine-readable details beside the message (AIP-193), so a caller in any language can act
+// on the cause without parsing text: always an ErrorInfo with the stable reason and the domain
+// code (the RFC 6749 §5.2 or AIP code REST answers), and for a bad field a BadRequest naming it.
+// gRPC sends them in `grpc-status-details-bin` (a google.rpc.Status), Connect in the error JSON.
+function detailsOf(e: M2MError): ConstructorParameters<typeof ConnectError>[3] {
+  const field = e instanceof InvalidArgumentError ? e.field : undefined;
+  const metadata: Record<string, string> = field === undefined ? { code: e.code } : { code: e.code, field };
+  const info = { desc: ErrorInfoSchema, value: { reason: errorReasonOf(e), domain: errorDomain, metadata } };
+  if (field === undefined) return [info];
+  // The message is "<field>: <description>" (errors.ts); the violation carries the description alone.
+  const description = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;
+  const violation = { field, description, reason: e.reason ?? "" };
+  return [{ desc: BadRequestSchema, value: { fieldViolations: [violation] } }, info];
+}
+
 /**
  * toConnectError maps any error to the ConnectError a caller sees, the one place for RPC codes:
- * a domain error keeps its code and safe message, anything else becomes a generic `internal`
- * with the original kept only as the cause (for the log).
+ * a domain error keeps its code and safe message, with its details (google.rpc.ErrorInfo, and
+ * google.rpc.BadRequest for a bad field); anything else becomes a generic `internal` with the
+ * original kept only as the cause (for the log).
  */
 export function toConnectError(err: unknown): ConnectError {
   if (err instanceof ConnectError) return err;
   const e = toM2MError(err);
   const metadata = e.reason === undefined ? undefined : { "m2m-error-reason": e.reason };
-  return new ConnectError(e.message, connectCodes[e.code], metadata, undefined, e);
+  return new ConnectError(e.message, connectCodes[e.code], metadata, detailsOf(e), e);
 }
 
 /** errorInterceptor turns whatever a handler throws into the ConnectError a caller may see. */

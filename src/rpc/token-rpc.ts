@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { IssueTokenResponseSchema, ValidateTokenResponseSchema, type TokenService as TokenServiceDesc } from "../../gen/m2mauth/v1/tokens_pb.js";
+import { clientAssertionOf } from "../tokens/client-assertion.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { TokenValidator } from "../tokens/token-validator.js";
 
@@ -15,6 +16,8 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator):
         grantType: req.grantType === "" ? "client_credentials" : req.grantType,
         clientId: req.clientId,
         clientSecret: req.clientSecret,
+        // An empty field is an absent one in proto3.
+        clientAssertion: clientAssertionOf(req.clientAssertionType || undefined, req.clientAssertion || undefined, req.clientSecret !== ""),
         scope: req.scope,
         audience: req.audience,
       });

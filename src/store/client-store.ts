@@ -74,6 +74,12 @@ export interface ClientStore {
   recordSecretUse(uses: readonly SecretUseEntry[]): Promise<void>;
   /** secretUse returns the last-use times of the clients' secrets (clients never used are absent). */
   secretUse(clientIds: readonly string[]): Promise<SecretUseTimes>;
+  /**
+   * useOnce notes that `clientId` used the one-time id `id` (a client assertion's `jti`, RFC 7523
+   * §3 item 7): true the first time, false while an earlier use is kept, which is `ttlMs` (a
+   * positive integer; the assertion's remaining life). One round trip, in the client's slot.
+   */
+  useOnce(clientId: string, id: string, ttlMs: number): Promise<boolean>;
 }
 
 /**

@@ -32,6 +32,7 @@ export type ParsedKey =
   | { readonly kind: "secret-use"; readonly clientId: string }
   | { readonly kind: "organization-index"; readonly organizationId: string }
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
+  | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
   | { readonly kind: "state"; readonly name: string };
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
@@ -46,6 +47,11 @@ export interface KeyLayout {
   organizationIndex(organizationId: string): string;
   /** createRequest is the key of an idempotent create's kept answer, in its organization's slot (it expires). */
   createRequest(organizationId: string, requestKey: string): string;
+  /**
+   * assertionUse is the key marking a one-time id a client used (it expires): `digest` is the
+   * id's SHA-256, base64url, so any id makes a short key; in the client's slot.
+   */
+  assertionUse(clientId: string, digest: string): string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -64,7 +70,13 @@ const kinds: readonly [RegExp, (id: string, more: string) => ParsedKey][] = [
   [/^client-used:(.+)$/s, (clientId) => ({ kind: "secret-use", clientId })],
   [/^org:([^:]+):clients$/s, (organizationId) => ({ kind: "organization-index", organizationId })],
   [/^org:([^:]+):create-request:(.+)$/s, (organizationId, requestKey) => ({ kind: "create-request", organizationId, requestKey })],
+  [/^assertion-used:(.+):([A-Za-z0-9_-]{43})$/s, (clientId, digest) => ({ kind: "assertion-use", clientId, digest })],
 ];
+
+/** assertionIdDigest is the digest `assertionUse` keys a one-time id by. */
+export function assertionIdDigest(id: string): string {
+  return createHash("sha256").update(id).digest("base64url");
+}
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
 export function createKeyLayout(prefix: string): KeyLayout {
@@ -74,6 +86,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     secretUse: (clientId) => `${prefix}{${clientTag(clientId)}}:client-used:${clientId}`,
     organizationIndex: (organizationId) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     createRequest: (organizationId, requestKey) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
+    assertionUse: (clientId, digest) => `${prefix}{${clientTag(clientId)}}:assertion-used:${clientId}:${digest}`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
     match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
@@ -106,6 +119,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.organizationIndex(key.organizationId);
     case "create-request":
       return layout.createRequest(key.organizationId, key.requestKey);
+    case "assertion-use":
+      return layout.assertionUse(key.clientId, key.digest);
     case "state":
       return layout.state(key.name);
   }

@@ -37,6 +37,11 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
   const indexes = new Map<string, string[]>();
   // Idempotent creates' kept answers, by organization and request key; they expire as in Redis.
   const requests = new Map<string, { bytes: Uint8Array; until: number }>();
+  // One-time ids used (client assertions' jti), by client and id, until they expire as in Redis.
+  const usedIds = new Map<string, number>();
+  const dropExpiredIds = (at: number): void => {
+    for (const [name, until] of usedIds) if (until <= at) usedIds.delete(name);
+  };
 
   // Writes the record and its index entry; false if the id is taken. Synchronous, so a create
   // is one step, as a Redis script is.
@@ -56,7 +61,7 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
   }
 
   return {
-    size: () => records.size,
+    size: () => (dropExpiredIds(now()), records.size + usedIds.size),
     async create(record: ClientRecord): Promise<boolean> {
       assertOpen();
       return insert(record);
@@ -148,6 +153,17 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
         if (times !== undefined) result.set(id, new Map(times));
       }
       return result;
+    },
+
+    async useOnce(clientId, id, ttlMs) {
+      assertOpen();
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("useOnce: ttlMs must be a positive integer");
+      const at = now();
+      dropExpiredIds(at);
+      const name = `${clientId}\n${id}`;
+      if (usedIds.has(name)) return false;
+      usedIds.set(name, at + ttlMs);
+      return true;
     },
   };
 }

@@ -13,7 +13,7 @@ import {
   recordIds,
   removedSecretIds,
 } from "./client-record-codec.js";
-import { clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
+import { assertionIdDigest, clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
 import { available, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
 import type { StoreScripts } from "./redis-scripts.js";
 
@@ -201,6 +201,14 @@ export function createRedisClientStore(
         if (times.size > 0) found.set(clientId, times);
       });
       return found;
+    },
+
+    // One round trip: SET NX PX, so the check and the mark are one step on every instance, and
+    // Redis forgets the id once the assertion it guards has expired anyway.
+    async useOnce(clientId, id, ttlMs) {
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("useOnce: ttlMs must be a positive integer");
+      const key = layout.assertionUse(clientId, assertionIdDigest(id));
+      return (await available(redis, () => redis.set(key, "1", "PX", ttlMs, "NX"))) === "OK";
     },
   };
 }

@@ -2,8 +2,9 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { SecretHasher } from "../clients/secret-hasher.js";
 import { InvalidClientError } from "../errors.js";
 import type { ClientReader } from "../store/client-record-cache.js";
+import type { ClientAssertionVerifier } from "./client-assertion.js";
 
-/** AuthenticatedClient is a client whose secret matched, and which of its secrets it was. */
+/** AuthenticatedClient is a client whose secret or assertion matched, and which of its secrets it was (empty for an assertion). */
 export interface AuthenticatedClient {
   record: ClientRecord;
   secretId: string;
@@ -15,6 +16,8 @@ export interface AuthenticatedClient {
 export interface ClientAuthenticator {
   /** authenticate returns the client and the secret used, or throws `invalid_client` whatever was wrong. */
   authenticate(clientId: string, clientSecret: string): Promise<AuthenticatedClient>;
+  /** authenticateAssertion checks an RFC 7523 client assertion (`clientId` may be empty), or throws `invalid_client`. */
+  authenticateAssertion(clientId: string, assertion: string): Promise<AuthenticatedClient>;
 }
 
 /** ClientAuthenticatorOptions configures createClientAuthenticator. */
@@ -24,6 +27,8 @@ export interface ClientAuthenticatorOptions {
   hasher: SecretHasher;
   /** systemClients are the issuer's own clients (the admin), kept outside any organization. */
   systemClients?: ReadonlyMap<string, ClientRecord>;
+  /** assertions verifies private_key_jwt client assertions; unset: they are refused. */
+  assertions?: ClientAssertionVerifier;
 }
 
 const maxLength = 256;
@@ -56,6 +61,10 @@ export function createClientAuthenticator(options: ClientAuthenticatorOptions): 
             );
       if (record === undefined || match < 0) throw new InvalidClientError();
       return { record, secretId: record.secretHashes[match]?.secretId ?? "", system: system !== undefined };
+    },
+    async authenticateAssertion(clientId, assertion) {
+      if (options.assertions === undefined) throw new InvalidClientError("client assertions are not accepted here");
+      return { record: await options.assertions.verify(clientId, assertion), secretId: "", system: false };
     },
   };
 }

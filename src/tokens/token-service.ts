@@ -10,6 +10,8 @@ export interface TokenRequest {
   grantType: string;
   clientId: string;
   clientSecret: string;
+  /** clientAssertion is an RFC 7523 private_key_jwt assertion, instead of a secret (clientSecret then empty). */
+  clientAssertion?: string | undefined;
   /** scope is the space-delimited scope parameter; empty asks for every scope of the client. */
   scope: string;
   /** audience lists the audiences asked for; empty asks for every audience of the client. */
@@ -72,15 +74,21 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (request.grantType === "") throw new InvalidRequestError("grant_type is required");
       if (request.grantType !== "client_credentials") throw new UnsupportedGrantTypeError();
       // RFC 6749 §5.2: "no client authentication included" is invalid_client.
-      if (request.clientId === "" || request.clientSecret === "") throw new InvalidClientError("client authentication is required");
-      const { record, secretId, system } = await authenticator.authenticate(request.clientId, request.clientSecret);
+      const assertion = request.clientAssertion;
+      if (assertion === undefined && (request.clientId === "" || request.clientSecret === ""))
+        throw new InvalidClientError("client authentication is required");
+      const { record, secretId, system } =
+        assertion === undefined
+          ? await authenticator.authenticate(request.clientId, request.clientSecret)
+          : await authenticator.authenticateAssertion(request.clientId, assertion);
       const client = record.client;
       if (client === undefined) throw new InternalError({ cause: new Error(`client record ${request.clientId} is empty`) });
       const scopes = grantedScopes(request.scope, client.scopes);
       const audience = grantedAudience(request.audience, client.audience);
       const claims = buildClaims(client, { issuer, scopes, audience, nowSeconds: Math.floor(now() / 1000) });
       const accessToken = await signJwt(keyRing.current(), claims, options.signOnThreadPool);
-      if (!system) options.usage?.record(client.clientId, secretId);
+      // last_used_time is a secret's: a key-authenticated request notes none.
+      if (!system && secretId !== "") options.usage?.record(client.clientId, secretId);
       const response: TokenResponse = { access_token: accessToken, token_type: "Bearer", expires_in: client.expiry };
       if (scopes.length > 0) response.scope = scopes.join(" ");
       return response;

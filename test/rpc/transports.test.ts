@@ -1,10 +1,14 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { anyUnpack } from "@bufbuild/protobuf/wkt";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import { startTestServer, type TestServer } from "../support/server.js";
@@ -105,7 +109,7 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
   });
   afterAll(() => t.close());
 
-  it("gets a token and registers a client", async () => {
+  it("gets a token, registers a client and gets its token, and reads error details", async () => {
     const protoDir = fileURLToPath(new URL("../../proto", import.meta.url));
     const definition = protoLoader.loadSync(["m2mauth/v1/clients.proto", "m2mauth/v1/tokens.proto"], { includeDirs: [protoDir], keepCase: true });
     const pkg = grpc.loadPackageDefinition(definition) as {
@@ -124,7 +128,7 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
     const admin = await call<{ access_token: string }>(tokens, "IssueToken", { client_id: t.admin.clientId, client_secret: t.admin.clientSecret });
     const md = new grpc.Metadata();
     md.set("authorization", `Bearer ${admin.access_token}`);
-    const created = await call<{ client: { client_id: string; custom_claims: unknown } }>(
+    const created = await call<{ client: { client_id: string; custom_claims: unknown }; plain_secret: string }>(
       clients,
       "CreateOrganizationClient",
       { organization_id: "org_grpcjs", client: { ...seed, customClaims: undefined, custom_claims: seed.customClaims } },
@@ -132,8 +136,34 @@ describe("an independent gRPC client (@grpc/grpc-js with the .proto files)", () 
     );
     expect(created.client.client_id).toMatch(/^m2morg_/);
     expect(created.client.custom_claims).toEqual(seed.customClaims);
+    const issued = await call<{ access_token: string; scope: string }>(tokens, "IssueToken", {
+      client_id: created.client.client_id,
+      client_secret: created.plain_secret,
+    });
+    expect(issued.scope).toBe("deploy:applications read:deployments");
+    const { payload } = await jwtVerify(issued.access_token, createRemoteJWKSet(new URL(`${t.url}/keys`)), {
+      issuer: t.issuer,
+      audience: "deployment-api.acmecorp.com",
+    });
+    expect(payload.sub).toBe(created.client.client_id);
     const denied = await call(clients, "ListOrganizationClients", { organization_id: "org_grpcjs" }).catch((e: grpc.ServiceError) => e);
     expect((denied as grpc.ServiceError).code).toBe(grpc.status.UNAUTHENTICATED);
+
+    // A refused field comes with google.rpc.Status in grpc-status-details-bin, as any gRPC stack reads it.
+    const invalid = (await call(clients, "CreateOrganizationClient", { organization_id: "org_grpcjs", client: { ...seed, expiry: 5 } }, md).catch(
+      (e: grpc.ServiceError) => e,
+    )) as grpc.ServiceError;
+    expect(invalid.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const [bin] = invalid.metadata.get("grpc-status-details-bin");
+    expect(bin).toBeInstanceOf(Buffer);
+    const status = fromBinary(StatusSchema, bin as Buffer);
+    // (invalid.details is grpc-message as grpc-js decodes it: connect-node percent-encodes ':' and
+    // grpc-js's decodeURI leaves "%3A"; the Status in the trailer holds the message as sent.)
+    expect([status.code, status.message]).toEqual([grpc.status.INVALID_ARGUMENT, "expiry: must be 60 to 86400 seconds"]);
+    const badRequest = status.details.map((d) => anyUnpack(d, BadRequestSchema)).find((d) => d !== undefined);
+    expect(badRequest?.fieldViolations.map((v) => v.field)).toEqual(["expiry"]);
+    const info = status.details.map((d) => anyUnpack(d, ErrorInfoSchema)).find((d) => d !== undefined);
+    expect([info?.reason, info?.domain]).toEqual(["INVALID_ARGUMENT", "m2m-auth"]);
     tokens.close();
     clients.close();
   });

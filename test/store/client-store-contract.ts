@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { ClientStore, Store } from "../../src/store/client-store.js";
 import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./client-record-fixtures.js";
+import { describeAssertionUseContract } from "./assertion-use-contract.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
 import { describeCreateRequestContract } from "./create-request-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
@@ -162,6 +163,7 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     describeClientUpdateContract(() => store);
     describeCreateRequestContract(() => store);
     describeSecretUseContract(() => store);
+    describeAssertionUseContract(() => store);
     describeStateStoreContract(() => store);
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clientTag, createKeyLayout, organizationTag } from "../../src/store/key-layout.js";
+import { assertionIdDigest, clientTag, createKeyLayout, organizationTag } from "../../src/store/key-layout.js";
 
 function hashTagOf(key: string): string {
   return /\{([^}]+)\}/.exec(key)?.[1] ?? "";
@@ -37,6 +37,8 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.secretUse(clientId))).toEqual({ kind: "secret-use", clientId });
     expect(layout.parse(layout.organizationIndex("org_a"))).toEqual({ kind: "organization-index", organizationId: "org_a" });
     expect(layout.parse(layout.createRequest("org_a", "k:1"))).toEqual({ kind: "create-request", organizationId: "org_a", requestKey: "k:1" });
+    const digest = assertionIdDigest("jti:1");
+    expect(layout.parse(layout.assertionUse("legacy:id", digest))).toEqual({ kind: "assertion-use", clientId: "legacy:id", digest });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
   });
 

@@ -11,7 +11,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/v1/tokens.proto.
  */
 export const file_m2mauth_v1_tokens: GenFile = /*@__PURE__*/
-  fileDesc("ChdtMm1hdXRoL3YxL3Rva2Vucy5wcm90bxIKbTJtYXV0aC52MSJyChFJc3N1ZVRva2VuUmVxdWVzdBISCgpncmFudF90eXBlGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIVCg1jbGllbnRfc2VjcmV0GAMgASgJEg0KBXNjb3BlGAQgASgJEhAKCGF1ZGllbmNlGAUgAygJImEKEklzc3VlVG9rZW5SZXNwb25zZRIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKdG9rZW5fdHlwZRgCIAEoCRISCgpleHBpcmVzX2luGAMgASgFEg0KBXNjb3BlGAQgASgJIjcKFFZhbGlkYXRlVG9rZW5SZXF1ZXN0Eg0KBXRva2VuGAEgASgJEhAKCGF1ZGllbmNlGAIgASgJIl8KFVZhbGlkYXRlVG9rZW5SZXNwb25zZRINCgV2YWxpZBgBIAEoCBIOCgZyZWFzb24YAiABKAkSJwoGY2xhaW1zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDKxAQoMVG9rZW5TZXJ2aWNlEksKCklzc3VlVG9rZW4SHS5tMm1hdXRoLnYxLklzc3VlVG9rZW5SZXF1ZXN0Gh4ubTJtYXV0aC52MS5Jc3N1ZVRva2VuUmVzcG9uc2USVAoNVmFsaWRhdGVUb2tlbhIgLm0ybWF1dGgudjEuVmFsaWRhdGVUb2tlblJlcXVlc3QaIS5tMm1hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_struct]);
+  fileDesc("ChdtMm1hdXRoL3YxL3Rva2Vucy5wcm90bxIKbTJtYXV0aC52MSKrAQoRSXNzdWVUb2tlblJlcXVlc3QSEgoKZ3JhbnRfdHlwZRgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSFQoNY2xpZW50X3NlY3JldBgDIAEoCRINCgVzY29wZRgEIAEoCRIQCghhdWRpZW5jZRgFIAMoCRIdChVjbGllbnRfYXNzZXJ0aW9uX3R5cGUYBiABKAkSGAoQY2xpZW50X2Fzc2VydGlvbhgHIAEoCSJhChJJc3N1ZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEhIKCnRva2VuX3R5cGUYAiABKAkSEgoKZXhwaXJlc19pbhgDIAEoBRINCgVzY29wZRgEIAEoCSI3ChRWYWxpZGF0ZVRva2VuUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghhdWRpZW5jZRgCIAEoCSJfChVWYWxpZGF0ZVRva2VuUmVzcG9uc2USDQoFdmFsaWQYASABKAgSDgoGcmVhc29uGAIgASgJEicKBmNsYWltcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QysQEKDFRva2VuU2VydmljZRJLCgpJc3N1ZVRva2VuEh0ubTJtYXV0aC52MS5Jc3N1ZVRva2VuUmVxdWVzdBoeLm0ybWF1dGgudjEuSXNzdWVUb2tlblJlc3BvbnNlElQKDVZhbGlkYXRlVG9rZW4SIC5tMm1hdXRoLnYxLlZhbGlkYXRlVG9rZW5SZXF1ZXN0GiEubTJtYXV0aC52MS5WYWxpZGF0ZVRva2VuUmVzcG9uc2VCWAoNaW8ubTJtYXV0aC52MVABWjhnaXRodWIuY29tL20ybS1hdXRoL20ybS1hdXRoL2dlbi9nby9tMm1hdXRoL3YxO20ybWF1dGh2MaoCCk0yTUF1dGguVjFiBnByb3RvMw", [file_google_protobuf_struct]);
 
 /**
  * IssueTokenRequest carries the client's credentials and what it asks for.
@@ -49,6 +49,21 @@ export type IssueTokenRequest = Message<"m2mauth.v1.IssueTokenRequest"> & {
    * @generated from field: repeated string audience = 5;
    */
   audience: string[];
+
+  /**
+   * RFC 7523 §2.2 client authentication instead of client_secret: only
+   * "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"; empty when a secret is used.
+   *
+   * @generated from field: string client_assertion_type = 6;
+   */
+  clientAssertionType: string;
+
+  /**
+   * The client's signed JWT (iss = sub = client_id); client_id may then be empty.
+   *
+   * @generated from field: string client_assertion = 7;
+   */
+  clientAssertion: string;
 };
 
 /**

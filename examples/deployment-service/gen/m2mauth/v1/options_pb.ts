@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file m2mauth/v1/options.proto.
  */
 export const file_m2mauth_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChhtMm1hdXRoL3YxL29wdGlvbnMucHJvdG8SCm0ybWF1dGgudjE6SQoPcmVxdWlyZWRfc2NvcGVzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYgZADIAMoCVIOcmVxdWlyZWRTY29wZXNiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChhtMm1hdXRoL3YxL29wdGlvbnMucHJvdG8SCm0ybWF1dGgudjE6SQoPcmVxdWlyZWRfc2NvcGVzEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYgZADIAMoCVIOcmVxdWlyZWRTY29wZXNCWAoNaW8ubTJtYXV0aC52MVABWjhnaXRodWIuY29tL20ybS1hdXRoL20ybS1hdXRoL2dlbi9nby9tMm1hdXRoL3YxO20ybWF1dGh2MaoCCk0yTUF1dGguVjFiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Every scope listed must be granted to the token (RFC 6749 §3.3 scope tokens).
