@@ -58,10 +58,11 @@ export function key32(env: Env, name: string): Uint8Array | undefined {
   return new Uint8Array(key);
 }
 
-/** flag reads `name` as a boolean (true/false, 1/0, yes/no); false when unset. */
-export function flag(env: Env, name: string): boolean {
+/** flag reads `name` as a boolean (true/false, 1/0, yes/no); `fallback` (false) when unset. */
+export function flag(env: Env, name: string, fallback = false): boolean {
   const raw = read(env, name)?.toLowerCase();
-  if (raw === undefined || raw === "0" || raw === "false" || raw === "no") return false;
+  if (raw === undefined) return fallback;
+  if (raw === "0" || raw === "false" || raw === "no") return false;
   if (raw === "1" || raw === "true" || raw === "yes") return true;
   throw new ConfigError(name, `must be true or false, got "${raw}"`);
 }

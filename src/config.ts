@@ -63,6 +63,8 @@ export interface Config {
    * traffic away before it stops accepting (M2M_DRAIN_SECONDS; 0 = stop at once).
    */
   readonly drainSeconds: number;
+  /** reflection serves gRPC server reflection, v1 and v1alpha (M2M_REFLECTION, default true). */
+  readonly reflection: boolean;
   /**
    * corsOrigins are the browser origins allowed to call across origins (M2M_CORS_ORIGINS), or
    * `["*"]` for any; undefined: no CORS headers at all.
@@ -183,6 +185,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     clientCacheMs: clientCacheMs(env),
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),
+    reflection: flag(env, "M2M_REFLECTION", true),
     corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
   });
 }

@@ -77,6 +77,7 @@ async function serve(): Promise<void> {
       port: config.port,
       clientCacheMs: config.clientCacheMs,
       signOnThreadPool: config.signOnThreadPool,
+      reflection: config.reflection,
       corsOrigins: config.corsOrigins,
       store,
     });

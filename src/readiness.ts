@@ -34,3 +34,20 @@ export function createReadiness(): Readiness {
     },
   };
 }
+
+/**
+ * notReadyReasons is the one readiness check, shared by `/readyz` and `grpc.health.v1.Health`:
+ * every condition clear, and then the store answering `ping` now. It lists the reasons the process
+ * is not ready (empty: ready); a failed ping is handed to `onPingError` (the caller logs it).
+ */
+export async function notReadyReasons(readiness: Readiness, ping: () => Promise<void>, onPingError?: (err: unknown) => void): Promise<string[]> {
+  const reasons = readiness.reasons();
+  if (reasons.length > 0) return reasons;
+  try {
+    await ping();
+    return [];
+  } catch (err) {
+    onPingError?.(err);
+    return ["store: unreachable"];
+  }
+}

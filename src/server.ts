@@ -2,6 +2,9 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { createRouterTransport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
+import { Health } from "../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
@@ -21,8 +24,10 @@ import { loadIssuerState } from "./issuer-state.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { KeyRing } from "./keys/key-ring.js";
 import { errorInterceptor } from "./rpc/connect-errors.js";
+import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
+import { createReflectionRpc } from "./rpc/reflection-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
@@ -78,6 +83,8 @@ export interface M2MServerOptions {
   signOnThreadPool?: boolean | undefined;
   /** readiness collects the conditions `/readyz` reports; default a fresh one. */
   readiness?: Readiness | undefined;
+  /** reflection (M2M_REFLECTION) serves gRPC server reflection, v1 and v1alpha; default true. */
+  reflection?: boolean | undefined;
   /** corsOrigins (M2M_CORS_ORIGINS) are the browser origins allowed to call across origins, `["*"]` any; undefined: no CORS. */
   corsOrigins?: readonly string[] | undefined;
 }
@@ -101,13 +108,17 @@ export interface M2MServer {
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
 }
 
-/** publicProcedures are the RPCs that need no access token: they are how one gets a token. */
+/**
+ * publicProcedures are the RPCs that need no access token: how one gets a token, and what probes
+ * and tools ask before they have one (health; reflection, which shows only the public contract).
+ */
 export const publicProcedures: readonly string[] = [
   `/${TokenService.typeName}/${TokenService.method.issueToken.name}`,
   `/${TokenService.typeName}/${TokenService.method.validateToken.name}`,
   // These two authenticate the client by the credentials in the message, as IssueToken does.
   `/${TokenService.typeName}/${TokenService.method.introspectToken.name}`,
   `/${TokenService.typeName}/${TokenService.method.revokeToken.name}`,
+  ...[Health, ServerReflectionV1, ServerReflectionV1alpha].flatMap((service) => service.methods.map((method) => `/${service.typeName}/${method.name}`)),
 ];
 
 /** whileIntact wraps every method of a service so it first checks `assertIntact` (which throws to refuse). */
@@ -205,10 +216,21 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     () => watch.assertIntact(),
   );
 
+  const ping = () => store.ping();
+  const ours = [OrganizationClientService, TokenService, SigningKeyService];
+  // grpc.health.v1 answers what /readyz answers, for each of our services and overall ("").
+  const health = createHealthRpc({ readiness, ping, services: ours.map((service) => service.typeName) });
+  // Reflection lists every service served here, itself included (as grpc-go's does).
+  const reflection = options.reflection === false ? undefined : createReflectionRpc([...ours, Health, ServerReflectionV1, ServerReflectionV1alpha]);
   const routes = (router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
+    router.service(Health, health.service);
+    if (reflection !== undefined) {
+      router.service(ServerReflectionV1, reflection.v1);
+      router.service(ServerReflectionV1alpha, reflection.v1alpha);
+    }
   };
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
@@ -248,7 +270,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: createManagementRoutes(inProcess),
-    discovery: createDiscoveryRoutes({ issuer, keyRing, ping: () => store.ping(), readiness }),
+    discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
   });
@@ -268,6 +290,8 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       listener.drain();
       await new Promise((resolve) => setTimeout(resolve, drainMs));
     }
+    // Health watches never end by themselves; they have told their clients NOT_SERVING already.
+    health.close();
     await listener.close();
     stopHealth?.();
     await usage.close();

@@ -199,6 +199,22 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ M2M_SECRET_HASH_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });
 
+  it("serves gRPC reflection unless M2M_REFLECTION turns it off, and names the variable when it is malformed", () => {
+    expect(loadConfig({}).reflection).toBe(true);
+    expect(loadConfig({ M2M_REFLECTION: "false" }).reflection).toBe(false);
+    expect(loadConfig({ M2M_REFLECTION: "0" }).reflection).toBe(false);
+    expect(loadConfig({ M2M_REFLECTION: "true" }).reflection).toBe(true);
+    const err = (() => {
+      try {
+        loadConfig({ M2M_REFLECTION: "off" });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe("M2M_REFLECTION");
+  });
+
   it("never repeats a malformed key encryption key in the error", () => {
     expect(() => loadConfig({ M2M_KEY_ENCRYPTION_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });

@@ -1,13 +1,14 @@
-// The example DeploymentService, served over cleartext HTTP/2 (gRPC and Connect) behind the m2m-auth
-// interceptor. `npm run example:server` runs it with settings from the environment.
+// The example DeploymentService behind the m2m-auth interceptor, on one port that speaks HTTP/1.1
+// and cleartext HTTP/2: gRPC, gRPC-Web and the Connect protocol (curl, browsers) all reach it.
+// `npm run example:server` runs it with settings from the environment.
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 // In your project: import { createAuthInterceptor } from "m2m-auth/interceptor";
 import { createAuthInterceptor } from "../../src/interceptor/index.js";
+// In your project: import { createListener } from "m2m-auth/listener";
+import { createListener } from "../../src/listener.js";
 import { createDeploymentService } from "./deployments.js";
 import { DeploymentService } from "./gen/example/v1/deployment_pb.js";
 
@@ -29,7 +30,7 @@ export interface DeploymentServiceOptions {
 export interface RunningDeploymentService {
   /** url is the base URL clients call, e.g. http://127.0.0.1:3000. */
   readonly url: string;
-  /** close stops the server and closes every client connection. */
+  /** close stops accepting, lets in-flight calls finish, and closes every client connection. */
   close(): Promise<void>;
 }
 
@@ -41,27 +42,10 @@ export async function startDeploymentService(options: DeploymentServiceOptions):
   const auth = createAuthInterceptor({ issuer, audience, jwksUri });
   const handler = connectNodeAdapter({ routes, interceptors: [auth] });
 
-  const server = http2.createServer(handler);
-  // HTTP/2 clients keep their connection open; close() must end them or it would wait forever.
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
-  });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(options.port, host, () => ok());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((ok, fail) => {
-        server.close((err) => (err ? fail(err) : ok()));
-        for (const session of sessions) session.close();
-      }),
-  };
+  // HTTP/1.1 and h2c on one port: gRPC needs HTTP/2, curl and browsers mostly speak HTTP/1.1.
+  const listener = createListener({ handler, host: options.host ?? "127.0.0.1", port: options.port });
+  const { url } = await listener.listen();
+  return { url, close: () => listener.close() };
 }
 
 // Settings from the environment, with defaults for a token service started with `npm start`.

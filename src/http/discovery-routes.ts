@@ -4,7 +4,7 @@ import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import { required_scopes } from "../../gen/m2mauth/v1/options_pb.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { clientAssertionAlgorithms } from "../rules.js";
-import type { Readiness } from "../readiness.js";
+import { notReadyReasons, type Readiness } from "../readiness.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import { recordFault } from "./request-fault.js";
 
@@ -72,10 +72,14 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
   });
   return async (req, res, url) => {
     const path = url.pathname;
-    const known = jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz";
+    const known = jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz" || path === "/livez";
     if (!known) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
+    } else if (path === "/livez") {
+      // Liveness: the process answers. Nothing outside it is asked, so an orchestrator never
+      // restarts a healthy process because Redis is down (that is /readyz's business).
+      sendJson(res, 200, { status: "live" }, { "cache-control": "no-store" });
     } else if (path === "/healthz") {
       try {
         await ping();
@@ -87,13 +91,7 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
     } else if (path === "/readyz") {
       // Whether a balancer should send this process new traffic: every condition clear, and the
       // store answering now.
-      const reasons = readiness.reasons();
-      if (reasons.length === 0) {
-        await ping().catch((err: unknown) => {
-          recordFault(err);
-          reasons.push("store: unreachable");
-        });
-      }
+      const reasons = await notReadyReasons(readiness, ping, recordFault);
       if (reasons.length === 0) {
         sendJson(res, 200, { status: "ready" }, { "cache-control": "no-store" });
       } else {

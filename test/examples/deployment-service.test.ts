@@ -1,7 +1,10 @@
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runClient } from "../../examples/deployment-service/client.js";
 import { DeploymentService } from "../../examples/deployment-service/gen/example/v1/deployment_pb.js";
@@ -107,6 +110,39 @@ describe("example deployment service", () => {
         .catch((e: unknown) => e);
       expect(ConnectError.from(err).code).toBe(Code.Unauthenticated);
     }
+  });
+
+  it("serves HTTP/1.1 on the same port: curl with the Connect protocol, and a gRPC-Web client", async () => {
+    const credentials = await registerClient("org_http1", ["deploy:applications", "read:deployments"]);
+    // gRPC-Web through fetch, which speaks HTTP/1.1, as a browser's would.
+    const interceptor = createClientCredentialsInterceptor({ tokenUrl: `${t.url}/oauth/token`, ...credentials });
+    const web = createClient(DeploymentService, createGrpcWebTransport({ baseUrl: service.url, interceptors: [interceptor] }));
+    const { deployment } = await web.createDeployment({ application: "inventory-service", environment: "staging", version: "v2" });
+    expect(deployment?.createdBy).toBe(credentials.clientId);
+
+    const token = await getToken(t.url, credentials.clientId, credentials.clientSecret);
+    const { stdout } = await promisify(execFile)("curl", [
+      ...["-sS", "--http1.1", "-w", "\n%{http_version} %{http_code}", `${service.url}/example.v1.DeploymentService/ListDeployments`],
+      ...["-H", "content-type: application/json", "-H", `authorization: Bearer ${token}`, "-d", "{}"],
+    ]);
+    const [body, status] = stdout.split("\n");
+    expect(status).toBe("1.1 200");
+    expect((JSON.parse(body!) as { deployments: { id: string }[] }).deployments.map((d) => d.id)).toEqual([deployment?.id]);
+    // The guide's curl line, as written.
+    const guide = await readFile(new URL("../../docs/interceptor.md", import.meta.url), "utf8");
+    const snippet = /<!-- listener-curl:start -->\n```bash\n([\s\S]*?)```/.exec(guide)?.[1] ?? "";
+    expect(snippet).toContain("curl");
+    const env = { ...process.env, DEPLOYMENT_SERVICE_URL: service.url, TOKEN: token };
+    const guided = await promisify(execFile)("bash", ["-euo", "pipefail", "-c", snippet], { env });
+    expect(JSON.parse(guided.stdout)).toMatchObject({ deployments: [{ id: deployment?.id }] });
+    // Without a token, the Connect protocol's 401 and its error body.
+    const refused = await fetch(`${service.url}/example.v1.DeploymentService/ListDeployments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: "unauthenticated" });
   });
 
   it("runs with npm run example:server and npm run example:client", async () => {

@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = join(root, "examples", "deployment-service");
 const libraryImport = `"m2m-auth/interceptor"`;
+const listenerImport = `"m2m-auth/listener"`;
 let guide: string;
 let text: string;
 let blocks: CodeBlock[];
@@ -27,7 +28,7 @@ beforeAll(async () => {
   for (const file of ["server.ts", "deployments.ts", "client.ts"]) {
     // The example imports the library's sources so it runs unbuilt; users import the package.
     const source = await readFile(join(example, file), "utf8");
-    sources.set(file, source.replaceAll(`"../../src/interceptor/index.js"`, libraryImport));
+    sources.set(file, source.replaceAll(`"../../src/interceptor/index.js"`, libraryImport).replaceAll(`"../../src/listener.js"`, listenerImport));
   }
   sources.set("deployment.proto", await readFile(join(example, "proto/example/v1/deployment.proto"), "utf8"));
 });
@@ -114,5 +115,29 @@ describe("docs/interceptor.md: Exports", () => {
     const listedTypes = [...listed()].filter(([, kind]) => kind === "type").map(([name]) => name);
     expect(listedTypes.sort()).toEqual([...new Set(types)].sort());
     expect(section(await readFile(join(root, "README.md"), "utf8"), "Protect your service")).toContain("(docs/interceptor.md)");
+  });
+});
+
+describe("docs/interceptor.md: One port for every protocol", () => {
+  it("shows the example's use of m2m-auth/listener, importing the package", () => {
+    const code = codeBlocks(section(guide, "One port for every protocol")).filter((b) => b.lang === "ts");
+    expect(code).toHaveLength(1);
+    expect(isExcerptOf(code[0]!.code, sources.get("server.ts")!)).toBe(true);
+    expect(code[0]!.code).toContain(`import { createListener } from ${listenerImport};`);
+  });
+
+  it("names exactly the exports of m2m-auth/listener", async () => {
+    const list = /<!-- listener-exports:start -->([\s\S]*?)<!-- listener-exports:end -->/.exec(guide)?.[1] ?? "";
+    const listed = [...list.matchAll(/^\| `(\w+)` \| (\w+) \| .+ \|$/gm)].map((m) => [m[1] as string, m[2] as string] as const);
+    const entry = (await import("../../src/listener.js")) as Record<string, unknown>;
+    expect(listed.filter(([, kind]) => kind !== "type").map(([name]) => name)).toEqual(Object.keys(entry).sort());
+    const source = await readFile(join(root, "src", "listener.ts"), "utf8");
+    const types = [...source.matchAll(/\btype (\w+)|export type \{ (\w+) \}/g)].map((m) => (m[1] ?? m[2]) as string);
+    expect(
+      listed
+        .filter(([, kind]) => kind === "type")
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(types.sort());
   });
 });

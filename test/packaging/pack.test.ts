@@ -57,6 +57,8 @@ describe("npm package", () => {
       "dist/src/index.d.ts",
       "dist/src/interceptor/index.js",
       "dist/src/interceptor/index.d.ts",
+      "dist/src/listener.js",
+      "dist/src/listener.d.ts",
       "dist/gen/m2mauth/v1/options_pb.js",
       "dist/gen/m2mauth/v1/options_pb.d.ts",
       "proto/m2mauth/v1/options.proto",
@@ -100,6 +102,8 @@ describe("npm package", () => {
         `export const client = createClientCredentialsInterceptor({ tokenUrl: "https://issuer.example/oauth/token", clientId: "id", clientSecret: "secret" });`,
         `export const sub = (claims: AuthClaims): string => claims.sub;`,
         `export { getAuthClaims };`,
+        `import { createListener, type Listener } from "m2m-auth/listener";`,
+        `export const listener: Listener = createListener({ handler: (_req, res) => res.end(), host: "127.0.0.1", port: 0 });`,
       ].join("\n"),
     );
     const options = { module: "nodenext", moduleResolution: "nodenext", target: "es2022", strict: true, noEmit: true, skipLibCheck: true, types: [] };
@@ -134,6 +138,43 @@ describe("npm package", () => {
     // And the one generated file it needs imports only the protobuf runtime.
     const options = importSpecifiers(await readFile(join(installed, "dist/gen/m2mauth/v1/options_pb.js"), "utf8"));
     expect(options.filter((s) => !s.startsWith("@bufbuild/protobuf"))).toEqual([]);
+  });
+});
+
+describe("listener entry", () => {
+  it("serves HTTP/1.1 and h2c on one port from m2m-auth/listener, with only the peers installed", async () => {
+    const script = `
+      import * as http from "node:http";
+      import * as http2 from "node:http2";
+      import { createListener } from "m2m-auth/listener";
+      const listener = createListener({ host: "127.0.0.1", port: 0, handler: (req, res) => res.end(\`\${req.httpVersion} \${req.url}\`) });
+      const { url } = await listener.listen();
+      const h1 = await new Promise((ok, fail) => http.get(url + "/one", (res) => { let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => ok(b)); }).on("error", fail));
+      const session = http2.connect(url);
+      const h2 = await new Promise((ok, fail) => { const s = session.request({ ":path": "/two" }); let b = ""; s.on("data", (d) => (b += d)); s.on("end", () => ok(b)); s.on("error", fail); s.end(); });
+      session.close();
+      await listener.close();
+      console.log(JSON.stringify([h1, h2]));`;
+    expect(JSON.parse(await node(project, script))).toEqual(["1.1 /one", "2.0 /two"]);
+  });
+
+  it("imports only node: modules, through its own files", async () => {
+    // The closure of relative imports from the entry; everything else must be a node: module.
+    const dist = join(installed, "dist", "src");
+    const seen = new Set<string>();
+    const external: string[] = [];
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const specifier of importSpecifiers(await readFile(join(dist, file), "utf8"))) {
+        if (specifier.startsWith(".")) await visit(posix.normalize(posix.join(posix.dirname(file), specifier)));
+        else if (!specifier.startsWith("node:")) external.push(`${file}: ${specifier}`);
+      }
+    };
+    await visit("listener.js");
+    await visit("listener.d.ts");
+    expect(external).toEqual([]);
+    expect([...seen].filter((f) => f.endsWith(".js")).sort()).toEqual(["http/limits.js", "http/listener.js", "http/sniff-protocol.js", "listener.js"]);
   });
 });
 
