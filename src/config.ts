@@ -63,6 +63,11 @@ export interface Config {
    * traffic away before it stops accepting (M2M_DRAIN_SECONDS; 0 = stop at once).
    */
   readonly drainSeconds: number;
+  /**
+   * federatedIssuers are the external OpenID issuers clients may authenticate with tokens of
+   * (M2M_FEDERATED_ISSUERS): the only URLs whose discovery documents and keys are ever fetched.
+   */
+  readonly federatedIssuers: readonly string[];
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -149,6 +154,29 @@ function drainSeconds(env: Env): number {
   return seconds;
 }
 
+// Loopback names only: a plain-http issuer anywhere else could be spoofed on the path.
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+function federatedIssuers(env: Env): readonly string[] {
+  const name = "M2M_FEDERATED_ISSUERS";
+  const raw = read(env, name);
+  if (raw === undefined) return Object.freeze([]);
+  const issuers = raw.split(",").map((value) => value.trim());
+  for (const value of issuers) {
+    if (value === "") throw new ConfigError(name, "lists an empty issuer (two commas, or a trailing one)");
+    urlOf(name, value, ["http:", "https:"]);
+    const url = new URL(value);
+    // RFC 8414 §2 / OpenID Discovery §4.3: an issuer is an https URL without query or fragment,
+    // compared as an exact string; http only on this host, for a local test issuer.
+    if (/[?#]/.test(value) || url.username !== "" || url.password !== "") throw new ConfigError(name, `"${value}" must not have a query, fragment or user info`);
+    if (url.protocol === "http:" && !isLoopback(url.hostname)) throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
+  }
+  if (new Set(issuers).size !== issuers.length) throw new ConfigError(name, "lists an issuer twice");
+  return Object.freeze(issuers);
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -178,5 +206,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     clientCacheMs: clientCacheMs(env),
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),
+    federatedIssuers: federatedIssuers(env),
   });
 }

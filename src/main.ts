@@ -77,6 +77,7 @@ async function serve(): Promise<void> {
       port: config.port,
       clientCacheMs: config.clientCacheMs,
       signOnThreadPool: config.signOnThreadPool,
+      federatedIssuers: config.federatedIssuers,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

@@ -74,6 +74,11 @@ export interface M2MServerOptions {
   signOnThreadPool?: boolean | undefined;
   /** readiness collects the conditions `/readyz` reports; default a fresh one. */
   readiness?: Readiness | undefined;
+  /**
+   * federatedIssuers (M2M_FEDERATED_ISSUERS) are the external OpenID issuers whose tokens clients
+   * may authenticate with; the only URLs the service ever fetches. Default none.
+   */
+  federatedIssuers?: readonly string[] | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -162,6 +167,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
+      federatedIssuers: options.federatedIssuers,
     }),
     () => watch.assertIntact(),
   );
