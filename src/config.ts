@@ -170,8 +170,10 @@ function federatedIssuers(env: Env): readonly string[] {
     const url = new URL(value);
     // RFC 8414 §2 / OpenID Discovery §4.3: an issuer is an https URL without query or fragment,
     // compared as an exact string; http only on this host, for a local test issuer.
-    if (/[?#]/.test(value) || url.username !== "" || url.password !== "") throw new ConfigError(name, `"${value}" must not have a query, fragment or user info`);
-    if (url.protocol === "http:" && !isLoopback(url.hostname)) throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
+    if (/[?#]/.test(value) || url.username !== "" || url.password !== "")
+      throw new ConfigError(name, `"${value}" must not have a query, fragment or user info`);
+    if (url.protocol === "http:" && !isLoopback(url.hostname))
+      throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
   }
   if (new Set(issuers).size !== issuers.length) throw new ConfigError(name, "lists an issuer twice");
   return Object.freeze(issuers);

@@ -27,6 +27,8 @@ import { createClientRecordCache } from "./store/client-record-cache.js";
 import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
+import { createFederatedAssertionVerifier } from "./tokens/federated-assertion.js";
+import { createFederatedKeys, type FederatedKeysOptions } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -79,6 +81,8 @@ export interface M2MServerOptions {
    * may authenticate with; the only URLs the service ever fetches. Default none.
    */
   federatedIssuers?: readonly string[] | undefined;
+  /** federatedFetch tunes how the federated issuers are read (deadline, cooldown, a test's fetch); default the outbound policy's. */
+  federatedFetch?: Pick<FederatedKeysOptions, "timeoutMs" | "cooldownMs" | "discoveryMaxAgeMs" | "fetch"> | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -180,7 +184,24 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
       : undefined;
   // private_key_jwt (RFC 7523): keys read like secrets (through the cache), jti marked in the store itself.
-  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now });
+  // Workload identity federation: tokens of the configured external issuers, their keys fetched from those issuers only.
+  const federatedIssuers = options.federatedIssuers ?? [];
+  const federation =
+    federatedIssuers.length === 0
+      ? undefined
+      : createFederatedAssertionVerifier({
+          store: cache ?? store.clients,
+          used: store.clients,
+          issuers: federatedIssuers,
+          now,
+          keys: createFederatedKeys({
+            issuers: federatedIssuers,
+            now,
+            ...options.federatedFetch,
+            onIssuerError: (federatedIssuer, err) => logger.warn({ federatedIssuer, err: err.message }, "federated issuer unusable"),
+          }),
+        });
+  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation });
   const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({

@@ -42,15 +42,18 @@ export function checkMask(paths: readonly string[]): string[] {
 /** mergeUpdate applies the masked fields of `input` over `current` and validates the result whole, identities against `federation`. */
 export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask: readonly string[], federation?: FederationPolicy): ValidClient {
   const has = (field: string) => mask.includes(field);
-  return validateClient({
-    ...input,
-    name: has("name") ? input.name : current.name,
-    description: has("description") ? input.description : current.description,
-    customClaims: has("custom_claims") ? input.customClaims : current.customClaims,
-    scopes: has("scopes") ? input.scopes : current.scopes,
-    audience: has("audience") ? input.audience : current.audience,
-    expiry: has("expiry") ? input.expiry : current.expiry,
-    jwks: has("jwks") ? input.jwks : current.jwks,
-    federatedIdentities: has("federated_identities") ? input.federatedIdentities : current.federatedIdentities,
-  }, federation);
+  return validateClient(
+    {
+      ...input,
+      name: has("name") ? input.name : current.name,
+      description: has("description") ? input.description : current.description,
+      customClaims: has("custom_claims") ? input.customClaims : current.customClaims,
+      scopes: has("scopes") ? input.scopes : current.scopes,
+      audience: has("audience") ? input.audience : current.audience,
+      expiry: has("expiry") ? input.expiry : current.expiry,
+      jwks: has("jwks") ? input.jwks : current.jwks,
+      federatedIdentities: has("federated_identities") ? input.federatedIdentities : current.federatedIdentities,
+    },
+    federation,
+  );
 }
