@@ -47,9 +47,11 @@ function checkSubject(field: string, subject: string): void {
 
 /**
  * validateFederatedIdentities checks a client's federated identities against `policy` and fills
- * each empty audience with our issuer URL; a bad one names its field.
+ * each empty audience with our issuer URL; a bad one names its field. Undefined (a JavaScript
+ * caller's plain object that leaves the list out) is none, as protobuf's zero value.
  */
-export function validateFederatedIdentities(values: readonly FederatedIdentity[], policy: FederationPolicy): FederatedIdentity[] {
+export function validateFederatedIdentities(values: readonly FederatedIdentity[] | undefined, policy: FederationPolicy): FederatedIdentity[] {
+  if (values === undefined) return [];
   if (values.length > maxFederatedIdentities) throw new InvalidArgumentError("federated_identities", `at most ${maxFederatedIdentities} identities`);
   const seen = new Set<string>();
   return values.map((value, i) => {

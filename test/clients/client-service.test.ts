@@ -8,7 +8,7 @@ import { InvalidArgumentError } from "../../src/errors.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 
-const input = { name: "svc", description: "", customClaims: [], scopes: ["read"], audience: ["api"], expiry: 0, federatedIdentities: [] } as never;
+const input = { name: "svc", description: "", customClaims: [], scopes: ["read"], audience: ["api"], expiry: 0 } as never;
 
 describe("client service", () => {
   it("keeps only a keyed hash of the secret, which carries 256 random bits", async () => {
