@@ -21,8 +21,8 @@ export interface LocalIssuer {
    * as ACTIONS_ID_TOKEN_REQUEST_URL) asks and answers: the bearer it requires and the subject it mints for.
    */
   actions: { requestToken: string; subject: string; nowSeconds?: () => number };
-  /** misbehave changes what the discovery endpoint answers: another `issuer`, a redirect, or nothing special. */
-  misbehave: { discoveryIssuer?: string; redirectTo?: string };
+  /** misbehave changes what the discovery endpoint answers: another `issuer` or `jwks_uri`, a redirect, an error status. */
+  misbehave: { discoveryIssuer?: string; jwksUri?: string; redirectTo?: string; discoveryStatus?: number };
   /** token signs a token of this issuer: iss = url, iat now, exp 5 min ahead, a jti; claims replace or (undefined) remove. */
   token(claims: Record<string, unknown>, options?: { key?: ClientKey; nowSeconds?: number; header?: Record<string, unknown> }): Promise<string>;
   close(): Promise<void>;
@@ -48,12 +48,20 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
       res.end(JSON.stringify(body));
     };
     if (path === "/.well-known/openid-configuration") {
+      if (misbehave.discoveryStatus !== undefined) {
+        res.writeHead(misbehave.discoveryStatus).end();
+        return;
+      }
       if (misbehave.redirectTo !== undefined) {
         res.writeHead(302, { location: misbehave.redirectTo });
         res.end();
         return;
       }
-      json({ issuer: misbehave.discoveryIssuer ?? url, jwks_uri: `${url}/jwks`, id_token_signing_alg_values_supported: ["ES256", "RS256"] });
+      json({
+        issuer: misbehave.discoveryIssuer ?? url,
+        jwks_uri: misbehave.jwksUri ?? `${url}/jwks`,
+        id_token_signing_alg_values_supported: ["ES256", "RS256"],
+      });
     } else if (path === "/actions-token") {
       // GitHub's OIDC token request: the runner's bearer, the audience as a query parameter; {"value": jwt}.
       const audience = new URL(req.url ?? "", url).searchParams.get("audience");
