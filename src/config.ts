@@ -70,6 +70,11 @@ export interface Config {
    * `["*"]` for any; undefined: no CORS headers at all.
    */
   readonly corsOrigins: readonly string[] | undefined;
+  /**
+   * federatedIssuers are the external OpenID issuers clients may authenticate with tokens of
+   * (M2M_FEDERATED_ISSUERS): the only URLs whose discovery documents and keys are ever fetched.
+   */
+  readonly federatedIssuers: readonly string[];
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -156,6 +161,31 @@ function drainSeconds(env: Env): number {
   return seconds;
 }
 
+// Loopback names only: a plain-http issuer anywhere else could be spoofed on the path.
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+function federatedIssuers(env: Env): readonly string[] {
+  const name = "M2M_FEDERATED_ISSUERS";
+  const raw = read(env, name);
+  if (raw === undefined) return Object.freeze([]);
+  const issuers = raw.split(",").map((value) => value.trim());
+  for (const value of issuers) {
+    if (value === "") throw new ConfigError(name, "lists an empty issuer (two commas, or a trailing one)");
+    urlOf(name, value, ["http:", "https:"]);
+    const url = new URL(value);
+    // RFC 8414 §2 / OpenID Discovery §4.3: an issuer is an https URL without query or fragment,
+    // compared as an exact string; http only on this host, for a local test issuer.
+    if (/[?#]/.test(value) || url.username !== "" || url.password !== "")
+      throw new ConfigError(name, `"${value}" must not have a query, fragment or user info`);
+    if (url.protocol === "http:" && !isLoopback(url.hostname))
+      throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
+  }
+  if (new Set(issuers).size !== issuers.length) throw new ConfigError(name, "lists an issuer twice");
+  return Object.freeze(issuers);
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -187,5 +217,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     drainSeconds: drainSeconds(env),
     reflection: flag(env, "M2M_REFLECTION", true),
     corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
+    federatedIssuers: federatedIssuers(env),
   });
 }

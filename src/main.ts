@@ -79,6 +79,7 @@ async function serve(): Promise<void> {
       signOnThreadPool: config.signOnThreadPool,
       reflection: config.reflection,
       corsOrigins: config.corsOrigins,
+      federatedIssuers: config.federatedIssuers,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

@@ -121,3 +121,9 @@ export const clientAssertionAlgorithms: readonly string[] = Object.freeze(asymme
 
 /** maxClientAssertionLifetimeSeconds bounds how far ahead a private_key_jwt assertion's `exp` may be (RFC 7523 §3 item 4). */
 export const maxClientAssertionLifetimeSeconds = 300;
+
+/**
+ * maxFederatedAssertionLifetimeSeconds bounds how far ahead an external issuer's token (workload
+ * identity federation) may expire: a Kubernetes service-account token's default life, GitHub's is shorter.
+ */
+export const maxFederatedAssertionLifetimeSeconds = 3600;

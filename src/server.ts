@@ -36,6 +36,8 @@ import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenIntrospector } from "./tokens/introspection.js";
+import { createFederatedAssertionVerifier } from "./tokens/federated-assertion.js";
+import { createFederatedKeys, type FederatedKeysOptions } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -87,6 +89,13 @@ export interface M2MServerOptions {
   reflection?: boolean | undefined;
   /** corsOrigins (M2M_CORS_ORIGINS) are the browser origins allowed to call across origins, `["*"]` any; undefined: no CORS. */
   corsOrigins?: readonly string[] | undefined;
+  /**
+   * federatedIssuers (M2M_FEDERATED_ISSUERS) are the external OpenID issuers whose tokens clients
+   * may authenticate with; the only URLs the service ever fetches. Default none.
+   */
+  federatedIssuers?: readonly string[] | undefined;
+  /** federatedFetch tunes how the federated issuers are read (deadline, cooldown, a test's fetch); default the outbound policy's. */
+  federatedFetch?: Pick<FederatedKeysOptions, "timeoutMs" | "cooldownMs" | "discoveryMaxAgeMs" | "fetch"> | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -182,6 +191,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
+      federatedIssuers: options.federatedIssuers,
     }),
     () => watch.assertIntact(),
   );
@@ -194,7 +204,24 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
       : undefined;
   // private_key_jwt (RFC 7523): keys read like secrets (through the cache), jti marked in the store itself.
-  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now });
+  // Workload identity federation: tokens of the configured external issuers, their keys fetched from those issuers only.
+  const federatedIssuers = options.federatedIssuers ?? [];
+  const federation =
+    federatedIssuers.length === 0
+      ? undefined
+      : createFederatedAssertionVerifier({
+          store: cache ?? store.clients,
+          used: store.clients,
+          issuers: federatedIssuers,
+          now,
+          keys: createFederatedKeys({
+            issuers: federatedIssuers,
+            now,
+            ...options.federatedFetch,
+            onIssuerError: (federatedIssuer, err) => logger.warn({ federatedIssuer, err: err.message }, "federated issuer unusable"),
+          }),
+        });
+  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation });
   const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({

@@ -219,3 +219,33 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ M2M_KEY_ENCRYPTION_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
   });
 });
+
+describe("M2M_FEDERATED_ISSUERS", () => {
+  it("reads a comma-separated list of https issuers, http on loopback only", () => {
+    expect(loadConfig({}).federatedIssuers).toEqual([]);
+    const issuers = "https://token.actions.githubusercontent.com, http://127.0.0.1:9999,http://localhost:1/realm,http://[::1]:8/";
+    expect(loadConfig({ M2M_FEDERATED_ISSUERS: issuers }).federatedIssuers).toEqual([
+      "https://token.actions.githubusercontent.com",
+      "http://127.0.0.1:9999",
+      "http://localhost:1/realm",
+      "http://[::1]:8/",
+    ]);
+    expect(Object.isFrozen(loadConfig({ M2M_FEDERATED_ISSUERS: issuers }).federatedIssuers)).toBe(true);
+  });
+
+  it.each([
+    ["http://10.0.0.1", /must use https/],
+    ["http://169.254.169.254", /must use https/],
+    ["http://localhost.example.com", /must use https/],
+    ["ftp://issuer.example", /must use http/],
+    ["not a url", /must be a URL/],
+    ["https://a.example,,https://b.example", /empty issuer/],
+    ["https://a.example?x=1", /query/],
+    ["https://user:pw@a.example", /user info/],
+    ["https://a.example,https://a.example", /twice/],
+  ])("refuses %s, naming the variable", (value, message) => {
+    expect(() => loadConfig({ M2M_FEDERATED_ISSUERS: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ M2M_FEDERATED_ISSUERS: value })).toThrow(/^M2M_FEDERATED_ISSUERS: /);
+    expect(() => loadConfig({ M2M_FEDERATED_ISSUERS: value })).toThrow(message);
+  });
+});

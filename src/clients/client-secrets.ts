@@ -52,6 +52,11 @@ export function addSecret(added: NewSecret, ms: number): (record: ClientRecord) 
   };
 }
 
+/** canAuthenticate says a client keeps a way to authenticate: a secret, a key (jwks) or a federated identity. */
+export function canAuthenticate(client: Pick<M2MClient, "secrets" | "jwks" | "federatedIdentities">): boolean {
+  return client.secrets.length > 0 || (client.jwks?.keys.length ?? 0) > 0 || client.federatedIdentities.length > 0;
+}
+
 /** removeSecret returns a change that removes a secret and its hash, refusing to remove the last unless the client has keys. */
 export function removeSecret(secretId: string, ms: number): (record: ClientRecord) => ClientRecord {
   return (record) => {
@@ -61,8 +66,8 @@ export function removeSecret(secretId: string, ms: number): (record: ClientRecor
     }
     // A client without a secret or a key could never authenticate again: rotate by adding first.
     // With registered keys (private_key_jwt) it may drop its secrets and authenticate by key only.
-    if (client.secrets.length === 1 && (client.jwks?.keys.length ?? 0) === 0) {
-      throw new FailedPreconditionError("cannot delete the last secret of a client without keys (jwks); create another secret first");
+    if (client.secrets.length === 1 && !canAuthenticate({ ...client, secrets: [] })) {
+      throw new FailedPreconditionError("cannot delete the last secret of a client without keys (jwks) or federated identities; create another secret first");
     }
     client.secrets = client.secrets.filter((s) => s.id !== secretId);
     client.updateTime = timestampFromMs(ms);

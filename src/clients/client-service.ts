@@ -6,8 +6,9 @@ import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundE
 import type { ClientStore } from "../store/client-store.js";
 import { checkTokenLength } from "../tokens/token-size.js";
 import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
-import { addSecret, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
+import { addSecret, canAuthenticate, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
 import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
+import type { FederationPolicy } from "./federated-identities.js";
 import { checkRequestId, createIdempotency, createRequestWindowMs, idempotencyKey, type CreateAnswer } from "./idempotency.js";
 import { newClientId } from "./ids.js";
 import type { PageTokens } from "./page-token.js";
@@ -62,6 +63,8 @@ export interface ClientServiceOptions {
   keyEncryptionKey?: Uint8Array | undefined;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
+  /** federatedIssuers (M2M_FEDERATED_ISSUERS) are the external issuers a client's federated identities may name; default none. */
+  federatedIssuers?: readonly string[] | undefined;
 }
 
 function applyValid(client: M2MClient, valid: ValidClient): void {
@@ -72,6 +75,7 @@ function applyValid(client: M2MClient, valid: ValidClient): void {
   client.audience = valid.audience;
   client.expiry = valid.expiry;
   client.jwks = valid.jwks;
+  client.federatedIdentities = valid.federatedIdentities;
 }
 
 /** createClientService returns the client service over a store. */
@@ -83,6 +87,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   if (!options.issuer) throw new TypeError("createClientService: options.issuer is required");
   const { issuer } = options;
   const now = options.now ?? Date.now;
+  const federation: FederationPolicy = { issuers: options.federatedIssuers ?? [], audience: issuer };
   const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
 
   const notFound = (organizationId: string, clientId: string) => new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
@@ -123,7 +128,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
     async create(caller, organizationId, input, requestId = "") {
       check(caller, organizationId);
       if (requestId !== "") checkRequestId(requestId);
-      const valid = validateClient(input);
+      const valid = validateClient(input, federation);
       checkGrantable(caller, valid.scopes);
       const ms = now();
       const secret = newClientSecret(hasher, ms);
@@ -182,15 +187,15 @@ export function createClientService(options: ClientServiceOptions): ClientServic
         clientId,
         managed(caller, (current) => {
           const client = current.client as M2MClient;
-          const valid = mergeUpdate(client, input, paths);
+          const valid = mergeUpdate(client, input, paths, federation);
           checkGrantable(
             caller,
             valid.scopes.filter((scope) => !client.scopes.includes(scope)),
           );
           applyValid(client, valid);
-          // A client left with neither secrets nor keys could never authenticate again.
-          if (client.secrets.length === 0 && client.jwks === undefined) {
-            throw new FailedPreconditionError("the client has no secret: keep at least one key in jwks, or create a secret first");
+          // A client left with neither secrets, keys nor federated identities could never authenticate again.
+          if (!canAuthenticate(client)) {
+            throw new FailedPreconditionError("the client has no secret: keep at least one key in jwks or one federated identity, or create a secret first");
           }
           checkTokenLength(client, issuer);
           client.updateTime = timestampFromMs(now());

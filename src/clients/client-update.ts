@@ -1,11 +1,12 @@
 import type { M2MClient, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
+import type { FederationPolicy } from "./federated-identities.js";
 import { validateClient, type ValidClient } from "./validate.js";
 
 /** updatableFields are the OrganizationClient fields an update mask may name (snake_case paths). */
-export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry", "jwks"];
+export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry", "jwks", "federated_identities"];
 
-const camel: Record<string, string> = { customClaims: "custom_claims" };
+const camel: Record<string, string> = { customClaims: "custom_claims", federatedIdentities: "federated_identities" };
 
 /**
  * impliedMask is the mask of an update that named none: every field set to a non-default value
@@ -20,6 +21,7 @@ export function impliedMask(input: OrganizationClient): string[] {
   if (input.audience.length > 0) mask.push("audience");
   if (input.expiry !== 0) mask.push("expiry");
   if (input.jwks !== undefined) mask.push("jwks");
+  if (input.federatedIdentities.length > 0) mask.push("federated_identities");
   return mask;
 }
 
@@ -37,17 +39,21 @@ export function checkMask(paths: readonly string[]): string[] {
   return [...seen];
 }
 
-/** mergeUpdate applies the masked fields of `input` over `current` and validates the result whole. */
-export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask: readonly string[]): ValidClient {
+/** mergeUpdate applies the masked fields of `input` over `current` and validates the result whole, identities against `federation`. */
+export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask: readonly string[], federation?: FederationPolicy): ValidClient {
   const has = (field: string) => mask.includes(field);
-  return validateClient({
-    ...input,
-    name: has("name") ? input.name : current.name,
-    description: has("description") ? input.description : current.description,
-    customClaims: has("custom_claims") ? input.customClaims : current.customClaims,
-    scopes: has("scopes") ? input.scopes : current.scopes,
-    audience: has("audience") ? input.audience : current.audience,
-    expiry: has("expiry") ? input.expiry : current.expiry,
-    jwks: has("jwks") ? input.jwks : current.jwks,
-  });
+  return validateClient(
+    {
+      ...input,
+      name: has("name") ? input.name : current.name,
+      description: has("description") ? input.description : current.description,
+      customClaims: has("custom_claims") ? input.customClaims : current.customClaims,
+      scopes: has("scopes") ? input.scopes : current.scopes,
+      audience: has("audience") ? input.audience : current.audience,
+      expiry: has("expiry") ? input.expiry : current.expiry,
+      jwks: has("jwks") ? input.jwks : current.jwks,
+      federatedIdentities: has("federated_identities") ? input.federatedIdentities : current.federatedIdentities,
+    },
+    federation,
+  );
 }

@@ -1,4 +1,4 @@
-import type { ClientJwkSet, CustomClaim, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
+import type { ClientJwkSet, CustomClaim, FederatedIdentity, OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
 import {
   clientIdPattern,
@@ -10,6 +10,7 @@ import {
   scopeTokenPattern,
 } from "../rules.js";
 import { validateJwks } from "./client-jwks.js";
+import { validateFederatedIdentities, type FederationPolicy } from "./federated-identities.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
 export const defaultExpirySeconds = 3600;
@@ -38,6 +39,8 @@ export interface ValidClient {
   expiry: number;
   /** jwks are the client's public keys for private_key_jwt; undefined when it has none. */
   jwks: ClientJwkSet | undefined;
+  /** federatedIdentities are the external identities the client authenticates as, audiences filled in. */
+  federatedIdentities: FederatedIdentity[];
 }
 
 /** validateOrganizationId checks an organization id taken from a path or request. */
@@ -110,8 +113,11 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
   });
 }
 
-/** validateClient checks a registration request and applies defaults; bad input names its field. */
-export function validateClient(input: OrganizationClient | undefined): ValidClient {
+/**
+ * validateClient checks a registration request and applies defaults; bad input names its field.
+ * `federation` lists the issuers identities may name; without it none may be registered.
+ */
+export function validateClient(input: OrganizationClient | undefined, federation: FederationPolicy = { issuers: [], audience: "" }): ValidClient {
   if (input === undefined) throw new InvalidArgumentError("client", "is required");
   const name = text("name", input.name);
   const nameLength = [...name].length;
@@ -132,5 +138,6 @@ export function validateClient(input: OrganizationClient | undefined): ValidClie
     audience: audience(input.audience),
     expiry,
     jwks: validateJwks(input.jwks),
+    federatedIdentities: validateFederatedIdentities(input.federatedIdentities, federation),
   };
 }

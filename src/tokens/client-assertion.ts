@@ -5,6 +5,7 @@ import { InvalidClientError, InvalidRequestError } from "../errors.js";
 import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxClientAssertionLifetimeSeconds, maxTokenLength } from "../rules.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
+import type { FederatedAssertionVerifier } from "./federated-assertion.js";
 
 // RFC 7523 §2.2 / §3: a client authenticates with a JWT it signed with a key it registered
 // (private_key_jwt, OpenID Connect Core §9). Every refusal is `invalid_client` (RFC 7523 §3.2).
@@ -43,6 +44,8 @@ export interface ClientAssertionVerifierOptions {
   clockSkewSeconds?: number;
   /** now returns the time in ms; a fake clock in tests. */
   now?: () => number;
+  /** federation verifies assertions whose `iss` is a configured external issuer (workload identity federation); unset: none. */
+  federation?: FederatedAssertionVerifier | undefined;
 }
 
 const refuse = (message: string, cause?: unknown) => new InvalidClientError(message, cause === undefined ? undefined : { cause });
@@ -93,6 +96,9 @@ export function createClientAssertionVerifier(options: ClientAssertionVerifierOp
         throw refuse(`the client assertion's alg must be one of ${clientAssertionAlgorithms.join(", ")}`);
       }
       const iss = claims.iss;
+      // An external issuer's token (its iss is a URL, never a client id): the client is named by
+      // client_id alone and trusts the issuer through its federated identities.
+      if (typeof iss === "string" && options.federation?.issuers.has(iss) === true) return options.federation.verify(clientId, assertion, iss);
       // RFC 7523 §3 items 1-2: iss and sub are both the client_id.
       if (typeof iss !== "string" || !clientIdPattern.test(iss) || (clientId !== "" && iss !== clientId)) {
         throw refuse("the client assertion's iss must be the client_id");

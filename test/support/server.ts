@@ -37,6 +37,8 @@ export async function startTestServer(
     >;
     /** logger receives the server's log; default silent. */
     logger?: Logger;
+    /** federated passes workload identity federation's options through (M2M_FEDERATED_ISSUERS and how they are read). */
+    federated?: Pick<M2MServerOptions, "federatedIssuers" | "federatedFetch">;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -59,6 +61,7 @@ export async function startTestServer(
     ...(options.usageFlushIntervalMs !== undefined ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
     clientCacheMs: options.clientCacheMs ?? 500,
     ...options.keys,
+    ...options.federated,
   });
   const { url } = await server.listen();
   return {

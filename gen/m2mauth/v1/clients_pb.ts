@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file m2mauth/v1/clients.proto.
  */
 export const file_m2mauth_v1_clients: GenFile = /*@__PURE__*/
-  fileDesc("ChhtMm1hdXRoL3YxL2NsaWVudHMucHJvdG8SCm0ybWF1dGgudjEiKQoLQ3VzdG9tQ2xhaW0SCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIsEBChJPcmdhbml6YXRpb25DbGllbnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIuCg1jdXN0b21fY2xhaW1zGAMgAygLMhcubTJtYXV0aC52MS5DdXN0b21DbGFpbRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSDgoGZXhwaXJ5GAYgASgFEiYKBGp3a3MYByABKAsyGC5tMm1hdXRoLnYxLkNsaWVudEp3a1NldCJ4CglDbGllbnRKd2sSCwoDa3R5GAEgASgJEgsKA2tpZBgCIAEoCRILCgNhbGcYAyABKAkSCwoDdXNlGAQgASgJEgsKA2NydhgFIAEoCRIJCgF4GAYgASgJEgkKAXkYByABKAkSCQoBbhgIIAEoCRIJCgFlGAkgASgJIjMKDENsaWVudEp3a1NldBIjCgRrZXlzGAEgAygLMhUubTJtYXV0aC52MS5DbGllbnRKd2si9wEKDENsaWVudFNlY3JldBIKCgJpZBgBIAEoCRIvCgtjcmVhdGVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXNlY3JldF9zdWZmaXgYBCABKAkSLgoGc3RhdHVzGAUgASgOMh4ubTJtYXV0aC52MS5DbGllbnRTZWNyZXRTdGF0dXMSMgoObGFzdF91c2VkX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIvECCglNMk1DbGllbnQSEQoJY2xpZW50X2lkGAEgASgJEikKB3NlY3JldHMYAiADKAsyGC5tMm1hdXRoLnYxLkNsaWVudFNlY3JldBIMCgRuYW1lGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgFIAEoCRIvCgtjcmVhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNjb3BlcxgIIAMoCRIQCghhdWRpZW5jZRgJIAMoCRIuCg1jdXN0b21fY2xhaW1zGAogAygLMhcubTJtYXV0aC52MS5DdXN0b21DbGFpbRIOCgZleHBpcnkYCyABKAUSJgoEandrcxgMIAEoCzIYLm0ybWF1dGgudjEuQ2xpZW50SndrU2V0In4KH0NyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEi4KBmNsaWVudBgCIAEoCzIeLm0ybWF1dGgudjEuT3JnYW5pemF0aW9uQ2xpZW50EhIKCnJlcXVlc3RfaWQYAyABKAkiXwogQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2USJQoGY2xpZW50GAEgASgLMhUubTJtYXV0aC52MS5NMk1DbGllbnQSFAoMcGxhaW5fc2VjcmV0GAIgASgJIkoKHEdldE9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSJGCh1HZXRPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZRIlCgZjbGllbnQYASABKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudCJgCh5MaXN0T3JnYW5pemF0aW9uQ2xpZW50c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJInYKH0xpc3RPcmdhbml6YXRpb25DbGllbnRzUmVzcG9uc2USJgoHY2xpZW50cxgBIAMoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIq4BCh9VcGRhdGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSLgoGY2xpZW50GAMgASgLMh4ubTJtYXV0aC52MS5Pcmdhbml6YXRpb25DbGllbnQSLwoLdXBkYXRlX21hc2sYBCABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkkKIFVwZGF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50IlMKJUNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSJoCiZDcmVhdGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXNwb25zZRIoCgZzZWNyZXQYASABKAsyGC5tMm1hdXRoLnYxLkNsaWVudFNlY3JldBIUCgxwbGFpbl9zZWNyZXQYAiABKAkiZgolRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJEhEKCXNlY3JldF9pZBgDIAEoCSIoCiZEZWxldGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXNwb25zZSJNCh9EZWxldGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkiIgogRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UqVAoSQ2xpZW50U2VjcmV0U3RhdHVzEiQKIENMSUVOVF9TRUNSRVRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASCgoGQUNUSVZFEAESDAoISU5BQ1RJVkUQAjKaCAoZT3JnYW5pemF0aW9uQ2xpZW50U2VydmljZRKMAQoYQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50EisubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0GiwubTJtYXV0aC52MS5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlEoIBChVHZXRPcmdhbml6YXRpb25DbGllbnQSKC5tMm1hdXRoLnYxLkdldE9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QaKS5tMm1hdXRoLnYxLkdldE9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlIhSKgBkQbTJtOmNsaWVudHM6cmVhZBKIAQoXTGlzdE9yZ2FuaXphdGlvbkNsaWVudHMSKi5tMm1hdXRoLnYxLkxpc3RPcmdhbml6YXRpb25DbGllbnRzUmVxdWVzdBorLm0ybWF1dGgudjEuTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXNwb25zZSIUioAZEG0ybTpjbGllbnRzOnJlYWQSjAEKGFVwZGF0ZU9yZ2FuaXphdGlvbkNsaWVudBIrLm0ybWF1dGgudjEuVXBkYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBosLm0ybWF1dGgudjEuVXBkYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZRKMAQoYRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50EisubTJtYXV0aC52MS5EZWxldGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0GiwubTJtYXV0aC52MS5EZWxldGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlEp4BCh5DcmVhdGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXQSMS5tMm1hdXRoLnYxLkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlcXVlc3QaMi5tMm1hdXRoLnYxLkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlc3BvbnNlIhWKgBkRbTJtOmNsaWVudHM6d3JpdGUSngEKHkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldBIxLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVxdWVzdBoyLm0ybWF1dGgudjEuRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZUJYCg1pby5tMm1hdXRoLnYxUAFaOGdpdGh1Yi5jb20vbTJtLWF1dGgvbTJtLWF1dGgvZ2VuL2dvL20ybWF1dGgvdjE7bTJtYXV0aHYxqgIKTTJNQXV0aC5WMWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_m2mauth_v1_options]);
+  fileDesc("ChhtMm1hdXRoL3YxL2NsaWVudHMucHJvdG8SCm0ybWF1dGgudjEiKQoLQ3VzdG9tQ2xhaW0SCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJIv4BChJPcmdhbml6YXRpb25DbGllbnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIuCg1jdXN0b21fY2xhaW1zGAMgAygLMhcubTJtYXV0aC52MS5DdXN0b21DbGFpbRIOCgZzY29wZXMYBCADKAkSEAoIYXVkaWVuY2UYBSADKAkSDgoGZXhwaXJ5GAYgASgFEiYKBGp3a3MYByABKAsyGC5tMm1hdXRoLnYxLkNsaWVudEp3a1NldBI7ChRmZWRlcmF0ZWRfaWRlbnRpdGllcxgIIAMoCzIdLm0ybWF1dGgudjEuRmVkZXJhdGVkSWRlbnRpdHkiRgoRRmVkZXJhdGVkSWRlbnRpdHkSDgoGaXNzdWVyGAEgASgJEg8KB3N1YmplY3QYAiABKAkSEAoIYXVkaWVuY2UYAyABKAkieAoJQ2xpZW50SndrEgsKA2t0eRgBIAEoCRILCgNraWQYAiABKAkSCwoDYWxnGAMgASgJEgsKA3VzZRgEIAEoCRILCgNjcnYYBSABKAkSCQoBeBgGIAEoCRIJCgF5GAcgASgJEgkKAW4YCCABKAkSCQoBZRgJIAEoCSIzCgxDbGllbnRKd2tTZXQSIwoEa2V5cxgBIAMoCzIVLm0ybWF1dGgudjEuQ2xpZW50SndrIvcBCgxDbGllbnRTZWNyZXQSCgoCaWQYASABKAkSLwoLY3JlYXRlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1zZWNyZXRfc3VmZml4GAQgASgJEi4KBnN0YXR1cxgFIAEoDjIeLm0ybWF1dGgudjEuQ2xpZW50U2VjcmV0U3RhdHVzEjIKDmxhc3RfdXNlZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKuAwoJTTJNQ2xpZW50EhEKCWNsaWVudF9pZBgBIAEoCRIpCgdzZWNyZXRzGAIgAygLMhgubTJtYXV0aC52MS5DbGllbnRTZWNyZXQSDAoEbmFtZRgDIAEoCRITCgtkZXNjcmlwdGlvbhgEIAEoCRIXCg9vcmdhbml6YXRpb25faWQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYCCADKAkSEAoIYXVkaWVuY2UYCSADKAkSLgoNY3VzdG9tX2NsYWltcxgKIAMoCzIXLm0ybWF1dGgudjEuQ3VzdG9tQ2xhaW0SDgoGZXhwaXJ5GAsgASgFEiYKBGp3a3MYDCABKAsyGC5tMm1hdXRoLnYxLkNsaWVudEp3a1NldBI7ChRmZWRlcmF0ZWRfaWRlbnRpdGllcxgNIAMoCzIdLm0ybWF1dGgudjEuRmVkZXJhdGVkSWRlbnRpdHkifgofQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSLgoGY2xpZW50GAIgASgLMh4ubTJtYXV0aC52MS5Pcmdhbml6YXRpb25DbGllbnQSEgoKcmVxdWVzdF9pZBgDIAEoCSJfCiBDcmVhdGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZRIlCgZjbGllbnQYASABKAsyFS5tMm1hdXRoLnYxLk0yTUNsaWVudBIUCgxwbGFpbl9zZWNyZXQYAiABKAkiSgocR2V0T3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJIkYKHUdldE9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlEiUKBmNsaWVudBgBIAEoCzIVLm0ybWF1dGgudjEuTTJNQ2xpZW50ImAKHkxpc3RPcmdhbml6YXRpb25DbGllbnRzUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkidgofTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXNwb25zZRImCgdjbGllbnRzGAEgAygLMhUubTJtYXV0aC52MS5NMk1DbGllbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAUirgEKH1VwZGF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCRIuCgZjbGllbnQYAyABKAsyHi5tMm1hdXRoLnYxLk9yZ2FuaXphdGlvbkNsaWVudBIvCgt1cGRhdGVfbWFzaxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2siSQogVXBkYXRlT3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2USJQoGY2xpZW50GAEgASgLMhUubTJtYXV0aC52MS5NMk1DbGllbnQiUwolQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSEQoJY2xpZW50X2lkGAIgASgJImgKJkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlc3BvbnNlEigKBnNlY3JldBgBIAEoCzIYLm0ybWF1dGgudjEuQ2xpZW50U2VjcmV0EhQKDHBsYWluX3NlY3JldBgCIAEoCSJmCiVEZWxldGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIRCgljbGllbnRfaWQYAiABKAkSEQoJc2VjcmV0X2lkGAMgASgJIigKJkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldFJlc3BvbnNlIk0KH0RlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEhEKCWNsaWVudF9pZBgCIAEoCSIiCiBEZWxldGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSpUChJDbGllbnRTZWNyZXRTdGF0dXMSJAogQ0xJRU5UX1NFQ1JFVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIKCgZBQ1RJVkUQARIMCghJTkFDVElWRRACMpoIChlPcmdhbml6YXRpb25DbGllbnRTZXJ2aWNlEowBChhDcmVhdGVPcmdhbml6YXRpb25DbGllbnQSKy5tMm1hdXRoLnYxLkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QaLC5tMm1hdXRoLnYxLkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlIhWKgBkRbTJtOmNsaWVudHM6d3JpdGUSggEKFUdldE9yZ2FuaXphdGlvbkNsaWVudBIoLm0ybWF1dGgudjEuR2V0T3JnYW5pemF0aW9uQ2xpZW50UmVxdWVzdBopLm0ybWF1dGgudjEuR2V0T3JnYW5pemF0aW9uQ2xpZW50UmVzcG9uc2UiFIqAGRBtMm06Y2xpZW50czpyZWFkEogBChdMaXN0T3JnYW5pemF0aW9uQ2xpZW50cxIqLm0ybWF1dGgudjEuTGlzdE9yZ2FuaXphdGlvbkNsaWVudHNSZXF1ZXN0GisubTJtYXV0aC52MS5MaXN0T3JnYW5pemF0aW9uQ2xpZW50c1Jlc3BvbnNlIhSKgBkQbTJtOmNsaWVudHM6cmVhZBKMAQoYVXBkYXRlT3JnYW5pemF0aW9uQ2xpZW50EisubTJtYXV0aC52MS5VcGRhdGVPcmdhbml6YXRpb25DbGllbnRSZXF1ZXN0GiwubTJtYXV0aC52MS5VcGRhdGVPcmdhbml6YXRpb25DbGllbnRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlEowBChhEZWxldGVPcmdhbml6YXRpb25DbGllbnQSKy5tMm1hdXRoLnYxLkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFJlcXVlc3QaLC5tMm1hdXRoLnYxLkRlbGV0ZU9yZ2FuaXphdGlvbkNsaWVudFJlc3BvbnNlIhWKgBkRbTJtOmNsaWVudHM6d3JpdGUSngEKHkNyZWF0ZU9yZ2FuaXphdGlvbkNsaWVudFNlY3JldBIxLm0ybWF1dGgudjEuQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVxdWVzdBoyLm0ybWF1dGgudjEuQ3JlYXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0UmVzcG9uc2UiFYqAGRFtMm06Y2xpZW50czp3cml0ZRKeAQoeRGVsZXRlT3JnYW5pemF0aW9uQ2xpZW50U2VjcmV0EjEubTJtYXV0aC52MS5EZWxldGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXF1ZXN0GjIubTJtYXV0aC52MS5EZWxldGVPcmdhbml6YXRpb25DbGllbnRTZWNyZXRSZXNwb25zZSIVioAZEW0ybTpjbGllbnRzOndyaXRlQlgKDWlvLm0ybWF1dGgudjFQAVo4Z2l0aHViLmNvbS9tMm0tYXV0aC9tMm0tYXV0aC9nZW4vZ28vbTJtYXV0aC92MTttMm1hdXRodjGqAgpNMk1BdXRoLlYxYgZwcm90bzM", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_m2mauth_v1_options]);
 
 /**
  * CustomClaim is a key/value pair copied into every access token of the client.
@@ -90,6 +90,14 @@ export type OrganizationClient = Message<"m2mauth.v1.OrganizationClient"> & {
    * @generated from field: m2mauth.v1.ClientJwkSet jwks = 7;
    */
   jwks?: ClientJwkSet | undefined;
+
+  /**
+   * External issuers whose tokens the client may authenticate with instead of a secret (workload
+   * identity federation, e.g. GitHub Actions or Kubernetes): at most 10. Unset: none.
+   *
+   * @generated from field: repeated m2mauth.v1.FederatedIdentity federated_identities = 8;
+   */
+  federatedIdentities: FederatedIdentity[];
 };
 
 /**
@@ -98,6 +106,43 @@ export type OrganizationClient = Message<"m2mauth.v1.OrganizationClient"> & {
  */
 export const OrganizationClientSchema: GenMessage<OrganizationClient> = /*@__PURE__*/
   messageDesc(file_m2mauth_v1_clients, 1);
+
+/**
+ * FederatedIdentity trusts tokens of an external OpenID issuer as the client's credential: a JWT
+ * from `issuer` whose `sub` matches `subject` and whose `aud` holds `audience` authenticates it.
+ *
+ * @generated from message m2mauth.v1.FederatedIdentity
+ */
+export type FederatedIdentity = Message<"m2mauth.v1.FederatedIdentity"> & {
+  /**
+   * One of the issuer URLs the operator listed in M2M_FEDERATED_ISSUERS, exactly.
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * The token's `sub`, exactly; or a prefix ending in a single `*` (e.g. "repo:acme/svc:*") that
+   * matches any longer `sub` starting with the prefix. 1 to 256 characters; `*` only last, and not alone.
+   *
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * A value the token's `aud` must hold; empty means this service's issuer URL.
+   *
+   * @generated from field: string audience = 3;
+   */
+  audience: string;
+};
+
+/**
+ * Describes the message m2mauth.v1.FederatedIdentity.
+ * Use `create(FederatedIdentitySchema)` to create a new message.
+ */
+export const FederatedIdentitySchema: GenMessage<FederatedIdentity> = /*@__PURE__*/
+  messageDesc(file_m2mauth_v1_clients, 2);
 
 /**
  * ClientJwk is one public JSON Web Key (RFC 7517 §4) of a client. Private or symmetric key
@@ -165,7 +210,7 @@ export type ClientJwk = Message<"m2mauth.v1.ClientJwk"> & {
  * Use `create(ClientJwkSchema)` to create a new message.
  */
 export const ClientJwkSchema: GenMessage<ClientJwk> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 2);
+  messageDesc(file_m2mauth_v1_clients, 3);
 
 /**
  * ClientJwkSet is a JWK Set (RFC 7517 §5): the JSON shape `{"keys": [...]}`.
@@ -184,7 +229,7 @@ export type ClientJwkSet = Message<"m2mauth.v1.ClientJwkSet"> & {
  * Use `create(ClientJwkSetSchema)` to create a new message.
  */
 export const ClientJwkSetSchema: GenMessage<ClientJwkSet> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 3);
+  messageDesc(file_m2mauth_v1_clients, 4);
 
 /**
  * ClientSecret describes a secret; the secret itself is shown only when it is created.
@@ -232,7 +277,7 @@ export type ClientSecret = Message<"m2mauth.v1.ClientSecret"> & {
  * Use `create(ClientSecretSchema)` to create a new message.
  */
 export const ClientSecretSchema: GenMessage<ClientSecret> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 4);
+  messageDesc(file_m2mauth_v1_clients, 5);
 
 /**
  * M2MClient is a registered API client.
@@ -301,6 +346,13 @@ export type M2MClient = Message<"m2mauth.v1.M2MClient"> & {
    * @generated from field: m2mauth.v1.ClientJwkSet jwks = 12;
    */
   jwks?: ClientJwkSet | undefined;
+
+  /**
+   * The external identities the client authenticates as (workload identity federation).
+   *
+   * @generated from field: repeated m2mauth.v1.FederatedIdentity federated_identities = 13;
+   */
+  federatedIdentities: FederatedIdentity[];
 };
 
 /**
@@ -308,7 +360,7 @@ export type M2MClient = Message<"m2mauth.v1.M2MClient"> & {
  * Use `create(M2MClientSchema)` to create a new message.
  */
 export const M2MClientSchema: GenMessage<M2MClient> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 5);
+  messageDesc(file_m2mauth_v1_clients, 6);
 
 /**
  * CreateOrganizationClientRequest registers `client` in `organization_id`.
@@ -344,7 +396,7 @@ export type CreateOrganizationClientRequest = Message<"m2mauth.v1.CreateOrganiza
  * Use `create(CreateOrganizationClientRequestSchema)` to create a new message.
  */
 export const CreateOrganizationClientRequestSchema: GenMessage<CreateOrganizationClientRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 6);
+  messageDesc(file_m2mauth_v1_clients, 7);
 
 /**
  * CreateOrganizationClientResponse carries the only copy of the plain secret.
@@ -368,7 +420,7 @@ export type CreateOrganizationClientResponse = Message<"m2mauth.v1.CreateOrganiz
  * Use `create(CreateOrganizationClientResponseSchema)` to create a new message.
  */
 export const CreateOrganizationClientResponseSchema: GenMessage<CreateOrganizationClientResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 7);
+  messageDesc(file_m2mauth_v1_clients, 8);
 
 /**
  * GetOrganizationClientRequest names one client.
@@ -392,7 +444,7 @@ export type GetOrganizationClientRequest = Message<"m2mauth.v1.GetOrganizationCl
  * Use `create(GetOrganizationClientRequestSchema)` to create a new message.
  */
 export const GetOrganizationClientRequestSchema: GenMessage<GetOrganizationClientRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 8);
+  messageDesc(file_m2mauth_v1_clients, 9);
 
 /**
  * GetOrganizationClientResponse holds the client.
@@ -411,7 +463,7 @@ export type GetOrganizationClientResponse = Message<"m2mauth.v1.GetOrganizationC
  * Use `create(GetOrganizationClientResponseSchema)` to create a new message.
  */
 export const GetOrganizationClientResponseSchema: GenMessage<GetOrganizationClientResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 9);
+  messageDesc(file_m2mauth_v1_clients, 10);
 
 /**
  * ListOrganizationClientsRequest asks for one page.
@@ -444,7 +496,7 @@ export type ListOrganizationClientsRequest = Message<"m2mauth.v1.ListOrganizatio
  * Use `create(ListOrganizationClientsRequestSchema)` to create a new message.
  */
 export const ListOrganizationClientsRequestSchema: GenMessage<ListOrganizationClientsRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 10);
+  messageDesc(file_m2mauth_v1_clients, 11);
 
 /**
  * ListOrganizationClientsResponse is one page.
@@ -475,7 +527,7 @@ export type ListOrganizationClientsResponse = Message<"m2mauth.v1.ListOrganizati
  * Use `create(ListOrganizationClientsResponseSchema)` to create a new message.
  */
 export const ListOrganizationClientsResponseSchema: GenMessage<ListOrganizationClientsResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 11);
+  messageDesc(file_m2mauth_v1_clients, 12);
 
 /**
  * UpdateOrganizationClientRequest changes a client.
@@ -500,7 +552,7 @@ export type UpdateOrganizationClientRequest = Message<"m2mauth.v1.UpdateOrganiza
 
   /**
    * Fields of `client` to change: name, description, custom_claims (replaces the list), scopes,
-   * audience, expiry, jwks. Empty means every field set to a non-default value (AIP-134).
+   * audience, expiry, jwks, federated_identities. Empty means every field set to a non-default value (AIP-134).
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 4;
    */
@@ -512,7 +564,7 @@ export type UpdateOrganizationClientRequest = Message<"m2mauth.v1.UpdateOrganiza
  * Use `create(UpdateOrganizationClientRequestSchema)` to create a new message.
  */
 export const UpdateOrganizationClientRequestSchema: GenMessage<UpdateOrganizationClientRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 12);
+  messageDesc(file_m2mauth_v1_clients, 13);
 
 /**
  * UpdateOrganizationClientResponse holds the updated client.
@@ -531,7 +583,7 @@ export type UpdateOrganizationClientResponse = Message<"m2mauth.v1.UpdateOrganiz
  * Use `create(UpdateOrganizationClientResponseSchema)` to create a new message.
  */
 export const UpdateOrganizationClientResponseSchema: GenMessage<UpdateOrganizationClientResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 13);
+  messageDesc(file_m2mauth_v1_clients, 14);
 
 /**
  * CreateOrganizationClientSecretRequest names the client to add a secret to.
@@ -555,7 +607,7 @@ export type CreateOrganizationClientSecretRequest = Message<"m2mauth.v1.CreateOr
  * Use `create(CreateOrganizationClientSecretRequestSchema)` to create a new message.
  */
 export const CreateOrganizationClientSecretRequestSchema: GenMessage<CreateOrganizationClientSecretRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 14);
+  messageDesc(file_m2mauth_v1_clients, 15);
 
 /**
  * CreateOrganizationClientSecretResponse carries the only copy of the new plain secret.
@@ -579,7 +631,7 @@ export type CreateOrganizationClientSecretResponse = Message<"m2mauth.v1.CreateO
  * Use `create(CreateOrganizationClientSecretResponseSchema)` to create a new message.
  */
 export const CreateOrganizationClientSecretResponseSchema: GenMessage<CreateOrganizationClientSecretResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 15);
+  messageDesc(file_m2mauth_v1_clients, 16);
 
 /**
  * DeleteOrganizationClientSecretRequest names the secret to remove.
@@ -608,7 +660,7 @@ export type DeleteOrganizationClientSecretRequest = Message<"m2mauth.v1.DeleteOr
  * Use `create(DeleteOrganizationClientSecretRequestSchema)` to create a new message.
  */
 export const DeleteOrganizationClientSecretRequestSchema: GenMessage<DeleteOrganizationClientSecretRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 16);
+  messageDesc(file_m2mauth_v1_clients, 17);
 
 /**
  * DeleteOrganizationClientSecretResponse is empty.
@@ -623,7 +675,7 @@ export type DeleteOrganizationClientSecretResponse = Message<"m2mauth.v1.DeleteO
  * Use `create(DeleteOrganizationClientSecretResponseSchema)` to create a new message.
  */
 export const DeleteOrganizationClientSecretResponseSchema: GenMessage<DeleteOrganizationClientSecretResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 17);
+  messageDesc(file_m2mauth_v1_clients, 18);
 
 /**
  * DeleteOrganizationClientRequest names the client to delete.
@@ -647,7 +699,7 @@ export type DeleteOrganizationClientRequest = Message<"m2mauth.v1.DeleteOrganiza
  * Use `create(DeleteOrganizationClientRequestSchema)` to create a new message.
  */
 export const DeleteOrganizationClientRequestSchema: GenMessage<DeleteOrganizationClientRequest> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 18);
+  messageDesc(file_m2mauth_v1_clients, 19);
 
 /**
  * DeleteOrganizationClientResponse is empty.
@@ -662,7 +714,7 @@ export type DeleteOrganizationClientResponse = Message<"m2mauth.v1.DeleteOrganiz
  * Use `create(DeleteOrganizationClientResponseSchema)` to create a new message.
  */
 export const DeleteOrganizationClientResponseSchema: GenMessage<DeleteOrganizationClientResponse> = /*@__PURE__*/
-  messageDesc(file_m2mauth_v1_clients, 19);
+  messageDesc(file_m2mauth_v1_clients, 20);
 
 /**
  * ClientSecretStatus tells whether a secret authenticates.
@@ -763,7 +815,7 @@ export const OrganizationClientService: GenService<{
   },
   /**
    * DeleteOrganizationClientSecret removes a secret; the last one cannot be removed unless the
-   * client has keys (jwks) to authenticate with.
+   * client has keys (jwks) or federated identities to authenticate with.
    *
    * @generated from rpc m2mauth.v1.OrganizationClientService.DeleteOrganizationClientSecret
    */
