@@ -1,5 +1,5 @@
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
-import { clientIdPattern } from "./rules.js";
+import { clientIdPattern, isLoopbackHost } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
@@ -75,6 +75,11 @@ export interface Config {
    * (M2M_FEDERATED_ISSUERS): the only URLs whose discovery documents and keys are ever fetched.
    */
   readonly federatedIssuers: readonly string[];
+  /**
+   * clientJwksOrigins are the origins a client's `jwks_uri` may be on (M2M_CLIENT_JWKS_ORIGINS):
+   * the only places the service fetches a client's keys from; empty: no jwks_uri is accepted.
+   */
+  readonly clientJwksOrigins: readonly string[];
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -161,11 +166,6 @@ function drainSeconds(env: Env): number {
   return seconds;
 }
 
-// Loopback names only: a plain-http issuer anywhere else could be spoofed on the path.
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
 function federatedIssuers(env: Env): readonly string[] {
   const name = "M2M_FEDERATED_ISSUERS";
   const raw = read(env, name);
@@ -179,11 +179,35 @@ function federatedIssuers(env: Env): readonly string[] {
     // compared as an exact string; http only on this host, for a local test issuer.
     if (/[?#]/.test(value) || url.username !== "" || url.password !== "")
       throw new ConfigError(name, `"${value}" must not have a query, fragment or user info`);
-    if (url.protocol === "http:" && !isLoopback(url.hostname))
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
       throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
   }
   if (new Set(issuers).size !== issuers.length) throw new ConfigError(name, "lists an issuer twice");
   return Object.freeze(issuers);
+}
+
+function clientJwksOrigins(env: Env): readonly string[] {
+  const name = "M2M_CLIENT_JWKS_ORIGINS";
+  const raw = read(env, name);
+  if (raw === undefined) return Object.freeze([]);
+  const list = raw.split(",").map((value) => value.trim());
+  for (const value of list) {
+    if (value === "") throw new ConfigError(name, "lists an empty origin (two commas, or a trailing one)");
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      // Reported below.
+    }
+    // Compared with a jwks_uri's origin as an exact string: only the serialized form will do.
+    if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:") || url.origin !== value) {
+      throw new ConfigError(name, `"${value}" is not an origin (https://host[:port], no path, no trailing slash, no default port)`);
+    }
+    if (url.protocol === "http:" && !isLoopbackHost(url.hostname))
+      throw new ConfigError(name, `"${value}" must use https (http only on 127.0.0.0/8, ::1 or localhost)`);
+  }
+  if (new Set(list).size !== list.length) throw new ConfigError(name, "lists an origin twice");
+  return Object.freeze(list);
 }
 
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
@@ -218,5 +242,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     reflection: flag(env, "M2M_REFLECTION", true),
     corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
     federatedIssuers: federatedIssuers(env),
+    clientJwksOrigins: clientJwksOrigins(env),
   });
 }

@@ -80,6 +80,7 @@ async function serve(): Promise<void> {
       reflection: config.reflection,
       corsOrigins: config.corsOrigins,
       federatedIssuers: config.federatedIssuers,
+      clientJwksOrigins: config.clientJwksOrigins,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

@@ -127,3 +127,12 @@ export const maxClientAssertionLifetimeSeconds = 300;
  * identity federation) may expire: a Kubernetes service-account token's default life, GitHub's is shorter.
  */
 export const maxFederatedAssertionLifetimeSeconds = 3600;
+
+/**
+ * isLoopbackHost says a URL's hostname is this host (127.0.0.0/8, ::1, localhost): the only place
+ * plain http may be fetched from (a local test issuer or key server), since anywhere else it could
+ * be spoofed on the path. Used by config (M2M_FEDERATED_ISSUERS, M2M_CLIENT_JWKS_ORIGINS) and a client's jwks_uri.
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}

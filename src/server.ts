@@ -36,6 +36,7 @@ import type { Store } from "./store/client-store.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenIntrospector } from "./tokens/introspection.js";
+import { createClientJwksUriKeys, type ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
 import { createFederatedAssertionVerifier } from "./tokens/federated-assertion.js";
 import { createFederatedKeys, type FederatedKeysOptions } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
@@ -96,6 +97,10 @@ export interface M2MServerOptions {
   federatedIssuers?: readonly string[] | undefined;
   /** federatedFetch tunes how the federated issuers are read (deadline, cooldown, a test's fetch); default the outbound policy's. */
   federatedFetch?: Pick<FederatedKeysOptions, "timeoutMs" | "cooldownMs" | "discoveryMaxAgeMs" | "fetch"> | undefined;
+  /** clientJwksOrigins (M2M_CLIENT_JWKS_ORIGINS) are the origins a client's jwks_uri may be on: the only ones its keys are fetched from. */
+  clientJwksOrigins?: readonly string[] | undefined;
+  /** clientJwksFetch tunes how clients' jwks_uri documents are read (deadline, cooldown, ages, a test's fetch); default the outbound policy's. */
+  clientJwksFetch?: Omit<ClientJwksUriKeysOptions, "origins" | "now" | "onError"> | undefined;
 }
 
 /** M2MServer is a composed, not yet listening, token service. */
@@ -192,6 +197,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       keyEncryptionKey: options.keyEncryptionKey,
       now,
       federatedIssuers: options.federatedIssuers,
+      clientJwksOrigins: options.clientJwksOrigins,
     }),
     () => watch.assertIntact(),
   );
@@ -221,7 +227,18 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
             onIssuerError: (federatedIssuer, err) => logger.warn({ federatedIssuer, err: err.message }, "federated issuer unusable"),
           }),
         });
-  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation });
+  // Keys clients publish at a jwks_uri: fetched only from the operator's allowed origins.
+  const clientJwksOrigins = options.clientJwksOrigins ?? [];
+  const jwksUriKeys =
+    clientJwksOrigins.length === 0
+      ? undefined
+      : createClientJwksUriKeys({
+          origins: clientJwksOrigins,
+          now,
+          ...options.clientJwksFetch,
+          onError: (jwksUri, err) => logger.warn({ jwksUri, err: err.message }, "client jwks_uri unusable"),
+        });
+  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation, jwksUriKeys });
   const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({

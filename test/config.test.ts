@@ -249,3 +249,36 @@ describe("M2M_FEDERATED_ISSUERS", () => {
     expect(() => loadConfig({ M2M_FEDERATED_ISSUERS: value })).toThrow(message);
   });
 });
+
+describe("M2M_CLIENT_JWKS_ORIGINS", () => {
+  it("reads comma-separated https origins, http on loopback only; unset is none", () => {
+    expect(loadConfig({}).clientJwksOrigins).toEqual([]);
+    const value = "https://keys.acmecorp.example, https://keys.partner.example:8443,http://127.0.0.1:9999,http://localhost:1,http://[::1]:8";
+    const origins = loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value }).clientJwksOrigins;
+    expect(origins).toEqual([
+      "https://keys.acmecorp.example",
+      "https://keys.partner.example:8443",
+      "http://127.0.0.1:9999",
+      "http://localhost:1",
+      "http://[::1]:8",
+    ]);
+    expect(Object.isFrozen(origins)).toBe(true);
+  });
+
+  it.each([
+    ["http://10.0.0.1", /must use https/],
+    ["http://169.254.169.254", /must use https/],
+    ["https://keys.example/jwks", /is not an origin/],
+    ["https://keys.example/", /is not an origin/],
+    ["https://keys.example:443", /is not an origin/],
+    ["https://Keys.Example", /is not an origin/],
+    ["ftp://keys.example", /is not an origin/],
+    ["*", /is not an origin/],
+    ["https://a.example,,https://b.example", /empty origin/],
+    ["https://a.example,https://a.example", /twice/],
+  ])("refuses %s, naming the variable", (value, message) => {
+    expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(/^M2M_CLIENT_JWKS_ORIGINS: /);
+    expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(message);
+  });
+});

@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey as NodeJwk } from "node:crypto";
-import type { ClientJwk, ClientJwkSet } from "../../gen/m2mauth/v1/clients_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { ClientJwkSchema, ClientJwkSetSchema, type ClientJwk, type ClientJwkSet } from "../../gen/m2mauth/v1/clients_pb.js";
 import { InvalidArgumentError } from "../errors.js";
 import { clientAssertionAlgorithms } from "../rules.js";
 
@@ -82,16 +83,55 @@ function checkKey(key: ClientJwk, field: string): void {
   }
 }
 
+function checkKeys(keys: readonly ClientJwk[], field: string, max: number): void {
+  if (keys.length > max) throw new InvalidArgumentError(`${field}.keys`, `at most ${max} keys`);
+  const kids = new Set<string>();
+  keys.forEach((key, i) => {
+    checkKey(key, `${field}.keys[${i}]`);
+    // The assertion's `kid` must pick exactly one key.
+    if (kids.has(key.kid)) throw new InvalidArgumentError(`${field}.keys[${i}].kid`, `"${key.kid}" is listed twice`);
+    kids.add(key.kid);
+  });
+}
+
 /** validateJwks checks a client's public key set; undefined or no keys means the client has none. */
 export function validateJwks(jwks: ClientJwkSet | undefined): ClientJwkSet | undefined {
   if (jwks === undefined || jwks.keys.length === 0) return undefined;
-  if (jwks.keys.length > maxClientKeys) throw new InvalidArgumentError("jwks.keys", `at most ${maxClientKeys} keys`);
-  const kids = new Set<string>();
-  jwks.keys.forEach((key, i) => {
-    checkKey(key, `jwks.keys[${i}]`);
-    // The assertion's `kid` must pick exactly one key.
-    if (kids.has(key.kid)) throw new InvalidArgumentError(`jwks.keys[${i}].kid`, `"${key.kid}" is listed twice`);
-    kids.add(key.kid);
-  });
+  checkKeys(jwks.keys, "jwks", maxClientKeys);
   return jwks;
+}
+
+/** maxDocumentKeys is how many keys a client's jwks_uri document may hold: room for keys of other uses is not needed. */
+export const maxDocumentKeys = 10;
+
+// RFC 7518 §6.2.2, §6.3.2 and §6.4.1: members only a private or symmetric key has.
+const secretMembers = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+const publicMembers = ["kty", "kid", "alg", "use", "crv", "x", "y", "n", "e"] as const;
+
+/**
+ * jwksOfDocument reads a JWK Set a client publishes at its jwks_uri as inline keys are read: the
+ * whole document is refused (InvalidArgumentError naming `jwks_uri`) when any key holds private or
+ * symmetric material, or would be refused at registration. Members outside the public ones
+ * (`key_ops`, `x5c`, …) are dropped: only the public key itself is ever used.
+ */
+export function jwksOfDocument(doc: unknown): ClientJwkSet {
+  const keys = (doc as { keys?: unknown } | null)?.keys;
+  if (typeof doc !== "object" || doc === null || !Array.isArray(keys)) throw new InvalidArgumentError("jwks_uri", "the document is not a JWK Set");
+  const read = keys.map((raw: unknown, i) => {
+    if (typeof raw !== "object" || raw === null) throw new InvalidArgumentError(`jwks_uri.keys[${i}]`, "is not a JWK");
+    const jwk = raw as Record<string, unknown>;
+    // A published private or shared key is compromised: none of the document is trusted.
+    if (jwk.kty === "oct" || secretMembers.some((name) => name in jwk)) {
+      throw new InvalidArgumentError(`jwks_uri.keys[${i}]`, "holds private or symmetric key material: only public keys may be published");
+    }
+    const members: Record<string, string> = {};
+    for (const name of publicMembers) {
+      const value = jwk[name] ?? "";
+      if (typeof value !== "string") throw new InvalidArgumentError(`jwks_uri.keys[${i}].${name}`, "must be a string");
+      members[name] = value;
+    }
+    return create(ClientJwkSchema, members);
+  });
+  checkKeys(read, "jwks_uri", maxDocumentKeys);
+  return create(ClientJwkSetSchema, { keys: read });
 }

@@ -52,9 +52,9 @@ export function addSecret(added: NewSecret, ms: number): (record: ClientRecord) 
   };
 }
 
-/** canAuthenticate says a client keeps a way to authenticate: a secret, a key (jwks) or a federated identity. */
-export function canAuthenticate(client: Pick<M2MClient, "secrets" | "jwks" | "federatedIdentities">): boolean {
-  return client.secrets.length > 0 || (client.jwks?.keys.length ?? 0) > 0 || client.federatedIdentities.length > 0;
+/** canAuthenticate says a client keeps a way to authenticate: a secret, keys (jwks or jwks_uri) or a federated identity. */
+export function canAuthenticate(client: Pick<M2MClient, "secrets" | "jwks" | "jwksUri" | "federatedIdentities">): boolean {
+  return client.secrets.length > 0 || (client.jwks?.keys.length ?? 0) > 0 || client.jwksUri !== "" || client.federatedIdentities.length > 0;
 }
 
 /** removeSecret returns a change that removes a secret and its hash, refusing to remove the last unless the client has keys. */
@@ -67,7 +67,9 @@ export function removeSecret(secretId: string, ms: number): (record: ClientRecor
     // A client without a secret or a key could never authenticate again: rotate by adding first.
     // With registered keys (private_key_jwt) it may drop its secrets and authenticate by key only.
     if (client.secrets.length === 1 && !canAuthenticate({ ...client, secrets: [] })) {
-      throw new FailedPreconditionError("cannot delete the last secret of a client without keys (jwks) or federated identities; create another secret first");
+      throw new FailedPreconditionError(
+        "cannot delete the last secret of a client without keys (jwks or jwks_uri) or federated identities; create another secret first",
+      );
     }
     client.secrets = client.secrets.filter((s) => s.id !== secretId);
     client.updateTime = timestampFromMs(ms);

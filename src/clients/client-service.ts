@@ -65,6 +65,8 @@ export interface ClientServiceOptions {
   now?: () => number;
   /** federatedIssuers (M2M_FEDERATED_ISSUERS) are the external issuers a client's federated identities may name; default none. */
   federatedIssuers?: readonly string[] | undefined;
+  /** clientJwksOrigins (M2M_CLIENT_JWKS_ORIGINS) are the origins a client's jwks_uri may be on; default none. */
+  clientJwksOrigins?: readonly string[] | undefined;
 }
 
 function applyValid(client: M2MClient, valid: ValidClient): void {
@@ -75,6 +77,7 @@ function applyValid(client: M2MClient, valid: ValidClient): void {
   client.audience = valid.audience;
   client.expiry = valid.expiry;
   client.jwks = valid.jwks;
+  client.jwksUri = valid.jwksUri;
   client.federatedIdentities = valid.federatedIdentities;
 }
 
@@ -88,6 +91,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   const { issuer } = options;
   const now = options.now ?? Date.now;
   const federation: FederationPolicy = { issuers: options.federatedIssuers ?? [], audience: issuer };
+  const jwksOrigins = options.clientJwksOrigins ?? [];
   const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
 
   const notFound = (organizationId: string, clientId: string) => new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
@@ -128,7 +132,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
     async create(caller, organizationId, input, requestId = "") {
       check(caller, organizationId);
       if (requestId !== "") checkRequestId(requestId);
-      const valid = validateClient(input, federation);
+      const valid = validateClient(input, federation, jwksOrigins);
       checkGrantable(caller, valid.scopes);
       const ms = now();
       const secret = newClientSecret(hasher, ms);
@@ -187,7 +191,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
         clientId,
         managed(caller, (current) => {
           const client = current.client as M2MClient;
-          const valid = mergeUpdate(client, input, paths, federation);
+          const valid = mergeUpdate(client, input, paths, federation, jwksOrigins);
           checkGrantable(
             caller,
             valid.scopes.filter((scope) => !client.scopes.includes(scope)),
@@ -195,7 +199,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
           applyValid(client, valid);
           // A client left with neither secrets, keys nor federated identities could never authenticate again.
           if (!canAuthenticate(client)) {
-            throw new FailedPreconditionError("the client has no secret: keep at least one key in jwks or one federated identity, or create a secret first");
+            throw new FailedPreconditionError("the client has no secret: keep jwks, a jwks_uri or a federated identity, or create a secret first");
           }
           checkTokenLength(client, issuer);
           client.updateTime = timestampFromMs(now());

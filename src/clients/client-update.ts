@@ -4,9 +4,19 @@ import type { FederationPolicy } from "./federated-identities.js";
 import { validateClient, type ValidClient } from "./validate.js";
 
 /** updatableFields are the OrganizationClient fields an update mask may name (snake_case paths). */
-export const updatableFields: readonly string[] = ["name", "description", "custom_claims", "scopes", "audience", "expiry", "jwks", "federated_identities"];
+export const updatableFields: readonly string[] = [
+  "name",
+  "description",
+  "custom_claims",
+  "scopes",
+  "audience",
+  "expiry",
+  "jwks",
+  "jwks_uri",
+  "federated_identities",
+];
 
-const camel: Record<string, string> = { customClaims: "custom_claims", federatedIdentities: "federated_identities" };
+const camel: Record<string, string> = { customClaims: "custom_claims", federatedIdentities: "federated_identities", jwksUri: "jwks_uri" };
 
 /**
  * impliedMask is the mask of an update that named none: every field set to a non-default value
@@ -21,6 +31,7 @@ export function impliedMask(input: OrganizationClient): string[] {
   if (input.audience.length > 0) mask.push("audience");
   if (input.expiry !== 0) mask.push("expiry");
   if (input.jwks !== undefined) mask.push("jwks");
+  if (input.jwksUri !== "") mask.push("jwks_uri");
   if (input.federatedIdentities.length > 0) mask.push("federated_identities");
   return mask;
 }
@@ -39,8 +50,18 @@ export function checkMask(paths: readonly string[]): string[] {
   return [...seen];
 }
 
-/** mergeUpdate applies the masked fields of `input` over `current` and validates the result whole, identities against `federation`. */
-export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask: readonly string[], federation?: FederationPolicy): ValidClient {
+/**
+ * mergeUpdate applies the masked fields of `input` over `current` and validates the result whole,
+ * identities against `federation`, a jwks_uri against `jwksOrigins` (a kept one too: an origin the
+ * operator has since removed is refused on any update until the uri is changed or cleared).
+ */
+export function mergeUpdate(
+  current: M2MClient,
+  input: OrganizationClient,
+  mask: readonly string[],
+  federation?: FederationPolicy,
+  jwksOrigins?: readonly string[],
+): ValidClient {
   const has = (field: string) => mask.includes(field);
   return validateClient(
     {
@@ -52,8 +73,10 @@ export function mergeUpdate(current: M2MClient, input: OrganizationClient, mask:
       audience: has("audience") ? input.audience : current.audience,
       expiry: has("expiry") ? input.expiry : current.expiry,
       jwks: has("jwks") ? input.jwks : current.jwks,
+      jwksUri: has("jwks_uri") ? input.jwksUri : current.jwksUri,
       federatedIdentities: has("federated_identities") ? input.federatedIdentities : current.federatedIdentities,
     },
     federation,
+    jwksOrigins,
   );
 }

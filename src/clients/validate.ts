@@ -10,6 +10,7 @@ import {
   scopeTokenPattern,
 } from "../rules.js";
 import { validateJwks } from "./client-jwks.js";
+import { validateJwksUri } from "./client-jwks-uri.js";
 import { validateFederatedIdentities, type FederationPolicy } from "./federated-identities.js";
 
 /** defaultExpirySeconds is a token lifetime when the client names none (the seed's default). */
@@ -39,6 +40,8 @@ export interface ValidClient {
   expiry: number;
   /** jwks are the client's public keys for private_key_jwt; undefined when it has none. */
   jwks: ClientJwkSet | undefined;
+  /** jwksUri is where the client publishes its keys instead; "" when it has none. */
+  jwksUri: string;
   /** federatedIdentities are the external identities the client authenticates as, audiences filled in. */
   federatedIdentities: FederatedIdentity[];
 }
@@ -116,8 +119,13 @@ function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims
 /**
  * validateClient checks a registration request and applies defaults; bad input names its field.
  * `federation` lists the issuers identities may name; without it none may be registered.
+ * `jwksOrigins` (M2M_CLIENT_JWKS_ORIGINS) are the origins a jwks_uri may be on; without them none is accepted.
  */
-export function validateClient(input: OrganizationClient | undefined, federation: FederationPolicy = { issuers: [], audience: "" }): ValidClient {
+export function validateClient(
+  input: OrganizationClient | undefined,
+  federation: FederationPolicy = { issuers: [], audience: "" },
+  jwksOrigins: readonly string[] = [],
+): ValidClient {
   if (input === undefined) throw new InvalidArgumentError("client", "is required");
   const name = text("name", input.name);
   const nameLength = [...name].length;
@@ -130,6 +138,15 @@ export function validateClient(input: OrganizationClient | undefined, federation
   if (!Number.isInteger(expiry) || expiry < minTokenLifetimeSeconds || expiry > maxTokenLifetimeSeconds) {
     throw new InvalidArgumentError("expiry", `must be ${minTokenLifetimeSeconds} to ${maxTokenLifetimeSeconds} seconds`);
   }
+  const jwks = validateJwks(input.jwks);
+  const jwksUri = validateJwksUri(input.jwksUri, jwksOrigins);
+  // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present; one source of keys, no doubt which.
+  if (jwks !== undefined && jwksUri !== "") {
+    throw new InvalidArgumentError(
+      "jwks_uri",
+      "a client has jwks or jwks_uri, not both (RFC 7591 §2); to switch, set the one and clear the other in the same update",
+    );
+  }
   return {
     name,
     description: input.description,
@@ -137,7 +154,8 @@ export function validateClient(input: OrganizationClient | undefined, federation
     scopes: scopes(input.scopes),
     audience: audience(input.audience),
     expiry,
-    jwks: validateJwks(input.jwks),
+    jwks,
+    jwksUri,
     federatedIdentities: validateFederatedIdentities(input.federatedIdentities, federation),
   };
 }

@@ -5,6 +5,7 @@ import { InvalidClientError, InvalidRequestError } from "../errors.js";
 import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxClientAssertionLifetimeSeconds, maxTokenLength } from "../rules.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
+import type { ClientJwksUriKeys } from "./client-jwks-uri-keys.js";
 import type { FederatedAssertionVerifier } from "./federated-assertion.js";
 
 // RFC 7523 §2.2 / §3: a client authenticates with a JWT it signed with a key it registered
@@ -46,6 +47,8 @@ export interface ClientAssertionVerifierOptions {
   now?: () => number;
   /** federation verifies assertions whose `iss` is a configured external issuer (workload identity federation); unset: none. */
   federation?: FederatedAssertionVerifier | undefined;
+  /** jwksUriKeys reads the keys of clients registered with a jwks_uri; unset: such clients' assertions are refused. */
+  jwksUriKeys?: ClientJwksUriKeys | undefined;
 }
 
 const refuse = (message: string, cause?: unknown) => new InvalidClientError(message, cause === undefined ? undefined : { cause });
@@ -75,8 +78,9 @@ function claimError(err: unknown, audience: readonly string[]): InvalidClientErr
 
 /**
  * createClientAssertionVerifier checks, in order: the algorithm (allow-list, asymmetric only),
- * `iss` = `sub` = client_id, the key named by `kid` among the client's registered keys (never a
- * key the JWT itself points at: `jku`, `x5u` and `jwk` headers are ignored), the signature, `aud`,
+ * `iss` = `sub` = client_id, the key named by `kid` among the client's registered keys or those
+ * published at its registered jwks_uri (never a key the JWT itself points at: `jku`, `x5u` and
+ * `jwk` headers are ignored), the signature, `aud`,
  * `exp` (required, at most 5 minutes ahead), `nbf` and `iat` (with skew), then marks `jti` used.
  */
 export function createClientAssertionVerifier(options: ClientAssertionVerifierOptions): ClientAssertionVerifier {
@@ -106,7 +110,12 @@ export function createClientAssertionVerifier(options: ClientAssertionVerifierOp
       if (claims.sub !== iss) throw refuse("the client assertion's sub must equal its iss (the client_id)");
       if (typeof kid !== "string") throw refuse("the client assertion's header must name its key (kid)");
       const record = await store.get(iss);
-      const key = record?.client?.jwks?.keys.find((candidate) => candidate.kid === kid);
+      const client = record?.client;
+      // A client has jwks or jwks_uri, never both (RFC 7591 §2): its keys come from one place.
+      const key =
+        client?.jwksUri !== undefined && client.jwksUri !== ""
+          ? await options.jwksUriKeys?.find(client.jwksUri, kid)
+          : client?.jwks?.keys.find((candidate) => candidate.kid === kid);
       if (record === undefined || key === undefined || !keyAlgorithms(key).includes(alg)) throw refuse(notRecognized);
       const at = now();
       let payload: JWTPayload;

@@ -39,6 +39,8 @@ export async function startTestServer(
     logger?: Logger;
     /** federated passes workload identity federation's options through (M2M_FEDERATED_ISSUERS and how they are read). */
     federated?: Pick<M2MServerOptions, "federatedIssuers" | "federatedFetch">;
+    /** clientJwks passes the jwks_uri options through (M2M_CLIENT_JWKS_ORIGINS and how documents are read). */
+    clientJwks?: Pick<M2MServerOptions, "clientJwksOrigins" | "clientJwksFetch">;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -62,6 +64,7 @@ export async function startTestServer(
     clientCacheMs: options.clientCacheMs ?? 500,
     ...options.keys,
     ...options.federated,
+    ...options.clientJwks,
   });
   const { url } = await server.listen();
   return {
