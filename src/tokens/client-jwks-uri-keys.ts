@@ -4,6 +4,7 @@ import { jwksOfDocument } from "../clients/client-jwks.js";
 import { jwksUriProblem } from "../clients/client-jwks-uri.js";
 import { InvalidClientError, UnavailableError } from "../errors.js";
 import { createJwksCache, DEFAULT_JWKS_COOLDOWN, DEFAULT_JWKS_TIMEOUT, type JwksCache } from "../interceptor/jwks-cache.js";
+import { OutboundFetchError } from "../interceptor/outbound-fetch.js";
 
 // The keys clients publish at their jwks_uri (RFC 7591 §2, for RFC 7523 private_key_jwt), read
 // through the interceptor's JWKS cache and so under its outbound policy (deadline, no redirect
@@ -41,7 +42,8 @@ export interface ClientJwksUriKeys {
   /**
    * find returns the key named `kid` in the document at `jwksUri` (refetched once per cooldown when
    * no key has it), or undefined. It throws UnavailableError when the document cannot be read
-   * (retryable), InvalidClientError when the document or the URI's origin is not acceptable.
+   * (retryable), InvalidClientError when the document, the answer (a redirect, over 1 MiB) or the
+   * URI's origin is not acceptable.
    */
   find(jwksUri: string, kid: string): Promise<ClientJwk | undefined>;
 }
@@ -51,7 +53,7 @@ interface Entry {
   /** checked remembers each fetched document's verdict, so a document is checked once. */
   checked: WeakMap<JSONWebKeySet, ClientJwkSet | InvalidClientError>;
   /** failure is the last read's, while it had no usable document to fall back on. */
-  failure?: { at: number; error: UnavailableError };
+  failure?: { at: number; error: UnavailableError | InvalidClientError };
 }
 
 /** defaultMaxJwksUris bounds the documents held: tenants registering many URIs cannot grow memory. */
@@ -89,9 +91,15 @@ export function createClientJwksUriKeys(options: ClientJwksUriKeysOptions): Clie
     try {
       set = await get();
     } catch (err) {
-      const error = new UnavailableError("the client's jwks_uri could not be read; retry later", { cause: err });
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : (err as Error);
+      // A redirect or an oversized answer is the client's set-up, which a retry will not fix; no
+      // answer, a slow one or any other status may pass (fail closed, retryable).
+      const unusable = cause instanceof OutboundFetchError && (cause.reason === "redirect" || cause.reason === "too-large");
+      const error = unusable
+        ? new InvalidClientError(`the client's jwks_uri cannot be used: ${cause.message}`, { cause: err })
+        : new UnavailableError("the client's jwks_uri could not be read; retry later", { cause: err });
       entry.failure = { at: now(), error };
-      options.onError?.(jwksUri, err instanceof Error && err.cause instanceof Error ? err.cause : (err as Error));
+      options.onError?.(jwksUri, cause);
       throw error;
     }
     entry.failure = undefined;
