@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { decodeJwt, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
+import { createClientJwksUriKeys } from "../../src/tokens/client-jwks-uri-keys.js";
 import { fakeClock } from "../interceptor/fake-clock.js";
 import { managementApi, type ManagementApi } from "../support/management-api.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
@@ -153,5 +154,22 @@ describe("private_key_jwt with keys at a jwks_uri", () => {
       await refused(exchange(await assertion(key, clientId)), message);
       await refused(exchange(await assertion(key, clientId)), /document is refused/);
     }
+  });
+});
+
+describe("createClientJwksUriKeys", () => {
+  it("holds at most maxUris documents, dropping the least recently used, and never fetches a uri off the allowed origins", async () => {
+    for (const path of ["/lru-a", "/lru-b", "/lru-c"]) keys.documents.set(path, { keys: [key.publicJwk] });
+    const uriKeys = createClientJwksUriKeys({ origins: [keys.origin], maxUris: 2, now: clock.now });
+    const find = (path: string) => uriKeys.find(`${keys.origin}${path}`, key.kid);
+    await find("/lru-a");
+    await find("/lru-b");
+    await find("/lru-a"); // a is now the most recently used
+    await find("/lru-c"); // drops b
+    await find("/lru-a");
+    expect([keys.requests.get("/lru-a"), keys.requests.get("/lru-b"), keys.requests.get("/lru-c")]).toEqual([1, 1, 1]);
+    expect((await find("/lru-b"))?.kid).toBe(key.kid);
+    expect(keys.requests.get("/lru-b")).toBe(2);
+    await expect(uriKeys.find(`${downOrigin}/jwks`, key.kid)).rejects.toThrow(/not on an origin this service may fetch keys from/);
   });
 });
