@@ -106,3 +106,33 @@ describe("POST /oauth/revoke", () => {
     expect(await active(b, owner, token)).toBe(true);
   });
 });
+
+describe("GET /oauth/revoked", () => {
+  const list = async (server: TestServer) => {
+    const res = await fetch(`${server.url}/oauth/revoked`);
+    return { status: res.status, headers: res.headers, body: (await res.json()) as { revoked: { jti: string; exp: number }[] } };
+  };
+
+  it("lists a token revoked on one instance from the other at once, with when its denial ends, publicly cacheable for 5 s", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
+    expect((await list(b)).body.revoked.map((entry) => entry.jti)).not.toContain(jti);
+    await revoke(a, owner, token);
+    const res = await list(b);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=5");
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const entry = res.body.revoked.find((e) => e.jti === jti);
+    expect(entry).toBeDefined();
+    expect(Math.abs((entry?.exp ?? 0) - (exp + maxClockSkewSeconds))).toBeLessThanOrEqual(5);
+    // Only the two fields, and the metadata names the document.
+    expect(Object.keys(entry ?? {}).sort()).toEqual(["exp", "jti"]);
+    const meta = (await (await fetch(`${b.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(meta["revocation_list_uri"]).toBe(`${b.issuer}/oauth/revoked`);
+  });
+
+  it("is read-only: any other method is 405", async () => {
+    const res = await fetch(`${a.url}/oauth/revoked`, { method: "POST" });
+    expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+  });
+});
