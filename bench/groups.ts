@@ -20,7 +20,16 @@ const tokenAlgs: readonly Alg[] = ["RS256", "ES256"];
 const verifyAlgs: readonly VerifyAlg[] = ["RS256", "ES256", "EdDSA"];
 
 // Symmetric in time: the mean of none's runs and of the interceptor's both sit mid-way.
-const rpcOrder: readonly RpcVariant[] = ["none", "interceptor", "naive", "interceptor-nocache", "interceptor", "none"];
+const rpcOrder: readonly RpcVariant[] = [
+  "none",
+  "interceptor",
+  "interceptor-revocation",
+  "naive",
+  "interceptor-nocache",
+  "interceptor-revocation",
+  "interceptor",
+  "none",
+];
 
 /** runTokenGroup measures the token service against raw signing, node-oidc-provider and plain node:http. */
 export async function runTokenGroup(step: Step, load: LoadGenerator, config: BenchConfig, profileDir: string | undefined): Promise<void> {
@@ -43,7 +52,7 @@ export async function runTokenGroup(step: Step, load: LoadGenerator, config: Ben
 
 /**
  * runInterceptorGroup measures a trivial RPC unguarded, behind the interceptor (warm token cache,
- * and with the cache off) and behind a naive jwtVerify-per-call interceptor, all with RS256; then
+ * with the revocation check on, and with the cache off) and behind a naive jwtVerify-per-call interceptor, all with RS256; then
  * cold-path verifications per second in process, for each alg.
  */
 export async function runInterceptorGroup(step: Step, load: LoadGenerator, config: BenchConfig, profileDir: string | undefined): Promise<void> {

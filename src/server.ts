@@ -314,7 +314,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: createManagementRoutes(inProcess),
-    discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness }),
+    discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
   });

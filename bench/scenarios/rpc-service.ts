@@ -1,3 +1,4 @@
+import { decodeJwt } from "jose";
 import { BENCH_AUDIENCE, BENCH_ISSUER, type TokenKit } from "../access-tokens.js";
 import type { BenchConfig } from "../config.js";
 import type { LoadGenerator } from "../load.js";
@@ -43,6 +44,12 @@ async function checkService(url: string, variant: RpcVariant, kit: TokenKit): Pr
   const anonymous = await callStatus(url, undefined);
   if (anonymous.status !== 401) throw new Error(`a call without a token answered ${anonymous.status}, not 401`);
   const unscoped = await callStatus(url, kit.unscopedToken);
+  // With the revocation check the unscoped token is the listed one: refused before its scopes.
+  if (variant === "interceptor-revocation") {
+    if (unscoped.status !== 401 || !unscoped.text.includes("token revoked"))
+      throw new Error(`a listed token answered ${unscoped.status}, not 401 token revoked`);
+    return;
+  }
   if (unscoped.status !== 403) throw new Error(`a call lacking read:deployments answered ${unscoped.status}, not 403`);
 }
 
@@ -52,7 +59,13 @@ export async function runRpcService(load: LoadGenerator, config: BenchConfig, op
   const profile = options.profileDir ? `${options.profileDir}/rpc-service-${options.label ?? variant}` : undefined;
   const server = await startChild<{ url: string }>("./servers/rpc-service.ts", {
     args: [variant],
-    env: { BENCH_JWKS: JSON.stringify(kit.jwks), BENCH_ALG: kit.alg, BENCH_ISSUER, BENCH_AUDIENCE },
+    env: {
+      BENCH_JWKS: JSON.stringify(kit.jwks),
+      BENCH_ALG: kit.alg,
+      BENCH_ISSUER,
+      BENCH_AUDIENCE,
+      BENCH_REVOKED_JTI: String(decodeJwt(kit.unscopedToken).jti),
+    },
     nodeFlags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [],
   });
   try {
@@ -62,7 +75,12 @@ export async function runRpcService(load: LoadGenerator, config: BenchConfig, op
       { url, method: "POST", headers: headersFor(kit.token), body: "{}", connections: config.connections },
       { warmupS: config.warmupS, durationS: config.durationS, serverPids: [server.pid] },
     );
-    const notes = variant === "none" ? [] : ["checked: 401 without a token, 403 without read:deployments"];
+    const notes =
+      variant === "none"
+        ? []
+        : variant === "interceptor-revocation"
+          ? ["checked: 401 without a token, 401 token revoked for a listed jti"]
+          : ["checked: 401 without a token, 403 without read:deployments"];
     return {
       name: "rpc-service",
       kind: "rpc-service",

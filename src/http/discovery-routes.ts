@@ -5,8 +5,10 @@ import { required_scopes } from "../../gen/m2mauth/v1/options_pb.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { clientAssertionAlgorithms } from "../rules.js";
 import { notReadyReasons, type Readiness } from "../readiness.js";
+import type { RevocationStore } from "../store/client-store.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import { recordFault } from "./request-fault.js";
+import { revocationListPath, serveRevocationList } from "./revocation-list.js";
 
 /** DiscoveryRoutes serves the public, read-only documents: JWKS, RFC 8414 metadata (at two paths), health. */
 export type DiscoveryRoutes = (req: HttpRequest, res: HttpResponse, url: URL) => Promise<boolean>;
@@ -19,6 +21,8 @@ export interface DiscoveryOptions {
   ping: () => Promise<void>;
   /** readiness holds the conditions `/readyz` reports besides the store's answer. */
   readiness: Readiness;
+  /** revocations lists the revoked tokens' ids served at `/oauth/revoked`. */
+  revocations: Pick<RevocationStore, "list">;
 }
 
 /** jwksPaths are where the JWKS is served: the seed's `/keys` and the conventional well-known path. */
@@ -44,7 +48,7 @@ const authMethods = ["client_secret_basic", "client_secret_post", "private_key_j
 
 /** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
-  const { keyRing, ping, readiness } = options;
+  const { keyRing, ping, readiness, revocations } = options;
   const base = options.issuer.replace(/\/+$/, "");
   // The key ring's: rotations wait this long after publishing a key, so cached sets hold it.
   const jwksCache = `public, max-age=${keyRing.jwksMaxAgeSeconds}`;
@@ -69,10 +73,13 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
     introspection_endpoint_auth_signing_alg_values_supported: clientAssertionAlgorithms,
     revocation_endpoint_auth_methods_supported: authMethods,
     revocation_endpoint_auth_signing_alg_values_supported: clientAssertionAlgorithms,
+    // Our extension, no RFC's: the list of revoked, unexpired token ids that verifiers may pull.
+    revocation_list_uri: `${base}${revocationListPath}`,
   });
   return async (req, res, url) => {
     const path = url.pathname;
-    const known = jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz" || path === "/livez";
+    const known =
+      jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz" || path === "/livez" || path === revocationListPath;
     if (!known) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });
@@ -99,6 +106,8 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
         recordFault(new Error(`not ready: ${reasons.join("; ")}`));
         sendJson(res, 503, { status: "not_ready", reasons }, { "cache-control": "no-store", "retry-after": "1" });
       }
+    } else if (path === revocationListPath) {
+      await serveRevocationList(res, revocations);
     } else if (metadataPaths.includes(path)) {
       sendJson(res, 200, metadata, { "cache-control": "public, max-age=3600" });
     } else {

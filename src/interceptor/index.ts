@@ -6,6 +6,7 @@ export { createClientCredentialsInterceptor, type ClientCredentialsInterceptorOp
 export { type RemoteKeys } from "./jwks-cache.js";
 export { type LocalKeyProvider, type TokenVerifierKeys } from "./keys.js";
 export { TokenRequestError } from "./token-request.js";
+export { type RevocationCheck } from "./revocation-list.js";
 export { createTokenSource, type TokenSource, type TokenSourceOptions } from "./token-source.js";
 export { KeysUnavailableError, TokenVerificationError, type AuthClaims } from "./verification.js";
 export { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./verifier.js";

@@ -4,6 +4,7 @@ import { jwtVerify, type JWSHeaderParameters, type JWTVerifyOptions } from "jose
 import { asymmetricAlgorithms, defaultClockSkewSeconds, maxClockSkewSeconds, maxTokenLength } from "../rules.js";
 import { createJwksCache } from "./jwks-cache.js";
 import { createKeyResolver, createKeySource, type KeySource, type TokenVerifierKeys } from "./keys.js";
+import { createRevocationList, type RevocationCheck, type RevocationList } from "./revocation-list.js";
 import { checkMaxEntries, createTokenCache, type TokenCacheOptions } from "./token-cache.js";
 import { REQUIRED_CLAIMS, TokenVerificationError, toAuthClaims, toVerificationError, type AuthClaims } from "./verification.js";
 
@@ -31,6 +32,11 @@ export interface TokenVerifierOptions {
    * an entry costs about the token's length plus its claims.
    */
   tokenCache?: Pick<TokenCacheOptions, "maxEntries"> | false;
+  /**
+   * revocation turns on the check against the issuer's list of revoked tokens (`{}` for the
+   * defaults); off by default, when a revoked token is accepted until its `exp`. See RevocationCheck.
+   */
+  revocation?: RevocationCheck | false;
   /** clock returns the current time in ms, for exp/nbf and every cache age; default Date.now. */
   clock?: () => number;
 }
@@ -38,13 +44,15 @@ export interface TokenVerifierOptions {
 /** TokenVerifier checks access tokens. */
 export interface TokenVerifier {
   /**
-   * verify returns the token's claims, or throws TokenVerificationError (the token is not valid)
-   * or KeysUnavailableError (the keys could not be read; fail closed, retry later).
+   * verify returns the token's claims, or throws TokenVerificationError (the token is not valid,
+   * or revoked) or KeysUnavailableError (the keys, or with `revocation` on the revocation list past
+   * its bound, could not be read; fail closed, retry later).
    */
   verify(token: string): Promise<AuthClaims>;
   /**
    * cached returns the claims of `token` when it was verified before and has not expired since
-   * (no I/O, no signature check); undefined otherwise, or always when the token cache is off.
+   * (no I/O, no signature check); undefined otherwise, or always when the token cache is off. With
+   * `revocation` on, also undefined for a listed token or while the list must be fetched first.
    */
   cached(token: string): AuthClaims | undefined;
 }
@@ -119,6 +127,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const maxEntries = checkTokenCache(options.tokenCache);
   const keys = checkKeys(options, clock);
   const cache = maxEntries > 0 ? createTokenCache({ maxEntries, clock }) : undefined;
+  const revoked: RevocationList | undefined =
+    options.revocation === undefined || options.revocation === false ? undefined : createRevocationList(options.revocation, options.issuer, clock);
   const resolver = createKeyResolver(keys, () => cache?.clear());
   const resolveKey = (header: JWSHeaderParameters) => resolver.resolve(header);
   const verifyOptions: JWTVerifyOptions = {
@@ -151,23 +161,40 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
   }
 
+  function verifySigned(token: string): Promise<AuthClaims> {
+    if (typeof token !== "string" || token === "") return Promise.reject(new TokenVerificationError("malformed token"));
+    // The issuer never mints a longer token (rules.ts), so a longer one is not parsed at all.
+    if (token.length > maxTokenLength) return Promise.reject(new TokenVerificationError("token too large"));
+    if (cache === undefined) return verifyFully(token);
+    const hit = cache.get(token);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let inflight = pending.get(token);
+    if (inflight === undefined) {
+      inflight = verifyFully(token).finally(() => pending.delete(token));
+      pending.set(token, inflight);
+    }
+    return inflight;
+  }
+
+  // After the signature, so only a token we would accept makes us wait for the list; on every
+  // call, cache hits included, so a cached token stops passing once its jti is listed.
+  async function notRevoked(claims: AuthClaims, list: RevocationList): Promise<AuthClaims> {
+    const ids = list.usable() ?? (await list.load());
+    if (ids.has(claims.jti)) throw new TokenVerificationError("token revoked");
+    return claims;
+  }
+
   return {
     verify(token) {
-      if (typeof token !== "string" || token === "") return Promise.reject(new TokenVerificationError("malformed token"));
-      // The issuer never mints a longer token (rules.ts), so a longer one is not parsed at all.
-      if (token.length > maxTokenLength) return Promise.reject(new TokenVerificationError("token too large"));
-      if (cache === undefined) return verifyFully(token);
-      const hit = cache.get(token);
-      if (hit !== undefined) return Promise.resolve(hit);
-      let inflight = pending.get(token);
-      if (inflight === undefined) {
-        inflight = verifyFully(token).finally(() => pending.delete(token));
-        pending.set(token, inflight);
-      }
-      return inflight;
+      const verified = verifySigned(token);
+      return revoked === undefined ? verified : verified.then((claims) => notRevoked(claims, revoked));
     },
     cached(token) {
-      return cache?.get(token);
+      const hit = cache?.get(token);
+      if (hit === undefined || revoked === undefined) return hit;
+      // A Set lookup; a listed token, or a list that must be fetched first, goes the verify path.
+      const ids = revoked.usable();
+      return ids !== undefined && !ids.has(hit.jti) ? hit : undefined;
     },
   };
 }

@@ -35,8 +35,8 @@ export interface WalkedStore {
   unknown: string[];
   /** createRequests counts idempotent creates' kept answers: they expire by themselves, nothing to check. */
   createRequests: number;
-  /** revokedTokens counts revoked tokens' denials (RFC 7009): they expire by themselves, nothing to check. */
-  revokedTokens: number;
+  /** revokedTokens says whether the deny list (RFC 7009) exists: its entries end by themselves, nothing to check. */
+  revokedTokens: boolean;
   /** restoreOffers is true when running instances offered their copy of a lost issuer state (store:init --restore reads it). */
   restoreOffers: boolean;
 }
@@ -74,7 +74,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
       return;
     case "create-request":
     case "assertion-use":
-    case "revoked-token":
+    case "revoked-tokens":
       return;
   }
 }
@@ -94,8 +94,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
     }
     // A used client assertion's mark: it expires by itself and vouches for nothing else.
     if (parsed.kind === "assertion-use") continue;
-    if (parsed.kind === "revoked-token") {
-      walked.revokedTokens++;
+    if (parsed.kind === "revoked-tokens") {
+      walked.revokedTokens = true;
       continue;
     }
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
@@ -136,7 +136,7 @@ export async function walkStore(redis: RedisClient, layout: KeyLayout): Promise<
     unreadable: [],
     unknown: [],
     createRequests: 0,
-    revokedTokens: 0,
+    revokedTokens: false,
     restoreOffers: false,
   };
   for (const node of nodes) {

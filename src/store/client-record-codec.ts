@@ -1,5 +1,6 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import { UnavailableError } from "../errors.js";
 import type { CreateRequest } from "./client-store.js";
 
 // Both backends keep records as protobuf bytes and name index entries the same way, so the
@@ -66,6 +67,19 @@ export function checkCreateRequest(organizationId: string, request: CreateReques
 
 /** maxJtiLength bounds a revoked token id: ours are UUIDs; anything far longer is not ours. */
 const maxJtiLength = 256;
+
+/**
+ * maxLiveRevocations bounds the deny list (revocations are rare: an operator cutting off a leaked
+ * token). Past it a new revocation is refused with UnavailableError (RFC 7009 §2.2.1: 503, the
+ * token stays valid, retry later) rather than dropping an older denial or listing a partial
+ * document. 3,000 entries of the longest jti (256) still list in under the interceptor's 1 MiB.
+ */
+export const maxLiveRevocations = 3000;
+
+/** revocationListFull is the error of a revocation past maxLiveRevocations: retryable, as denials expire. */
+export function revocationListFull(): UnavailableError {
+  return new UnavailableError(`the revocation list is full (${maxLiveRevocations} live revocations); retry once some expire`);
+}
 
 /** checkRevocation refuses a revocation no backend should store: an empty or huge `jti`, a TTL that is not a positive integer. */
 export function checkRevocation(jti: string, ttlMs?: number): void {

@@ -123,15 +123,28 @@ export interface StateStore {
   releaseLock(name: string, owner: string): Promise<void>;
 }
 
+/** RevokedToken is one live denial: the token's `jti` and when (ms since the epoch) it ends. */
+export interface RevokedToken {
+  jti: string;
+  untilMs: number;
+}
+
 /**
  * RevocationStore keeps the ids (`jti`) of revoked access tokens (RFC 7009) until the tokens
  * would have expired anyway; every instance sharing the backend reads the same answer at once.
+ * It holds at most maxLiveRevocations live denials (client-record-codec.ts), so the whole list
+ * can be published (`GET /oauth/revoked`).
  */
 export interface RevocationStore {
-  /** revoke denies `jti` for `ttlMs` (a positive integer) from now; revoking again restarts the time. */
+  /**
+   * revoke denies `jti` for `ttlMs` (a positive integer) from now; revoking again restarts the
+   * time. A new jti past maxLiveRevocations live denials is refused with UnavailableError.
+   */
   revoke(jti: string, ttlMs: number): Promise<void>;
   /** isRevoked says whether `jti` is denied now. One round trip. */
   isRevoked(jti: string): Promise<boolean>;
+  /** list returns every live denial, soonest to end first. One round trip. */
+  list(): Promise<RevokedToken[]>;
 }
 
 /** ClientChangeListener hears about client records changed or deleted by any instance. */

@@ -33,7 +33,7 @@ export type ParsedKey =
   | { readonly kind: "organization-index"; readonly organizationId: string }
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
   | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
-  | { readonly kind: "revoked-token"; readonly jti: string }
+  | { readonly kind: "revoked-tokens" }
   | { readonly kind: "state"; readonly name: string };
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
@@ -53,8 +53,11 @@ export interface KeyLayout {
    * id's SHA-256, base64url, so any id makes a short key; in the client's slot.
    */
   assertionUse(clientId: string, digest: string): string;
-  /** revokedToken is the key that denies a revoked token's `jti` (it expires), in a slot of its own. */
-  revokedToken(jti: string): string;
+  /**
+   * revokedTokens is the sorted set of revoked tokens' ids, scored by when each denial ends (ms):
+   * one key, so the list can be read whole (it expires with its last entry).
+   */
+  readonly revokedTokens: string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -74,7 +77,6 @@ const kinds: readonly [RegExp, (id: string, more: string) => ParsedKey][] = [
   [/^org:([^:]+):clients$/s, (organizationId) => ({ kind: "organization-index", organizationId })],
   [/^org:([^:]+):create-request:(.+)$/s, (organizationId, requestKey) => ({ kind: "create-request", organizationId, requestKey })],
   [/^assertion-used:(.+):([A-Za-z0-9_-]{43})$/s, (clientId, digest) => ({ kind: "assertion-use", clientId, digest })],
-  [/^revoked:(.+)$/s, (jti) => ({ kind: "revoked-token", jti })],
 ];
 
 /** assertionIdDigest is the digest `assertionUse` keys a one-time id by. */
@@ -91,9 +93,8 @@ export function createKeyLayout(prefix: string): KeyLayout {
     organizationIndex: (organizationId) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:clients`,
     createRequest: (organizationId, requestKey) => `${prefix}{${organizationTag(organizationId)}}:org:${organizationId}:create-request:${requestKey}`,
     assertionUse: (clientId, digest) => `${prefix}{${clientTag(clientId)}}:assertion-used:${clientId}:${digest}`,
-    // A single-key command each (SET PX, EXISTS), so any slot does: the jti's own hash spreads
-    // the deny list over a Cluster's masters.
-    revokedToken: (jti) => `${prefix}{${hashTag(`jti:${jti}`)}}:revoked:${jti}`,
+    // A tag of its own (7 letters, so never an organization's 6): the deny list is one slot.
+    revokedTokens: `${prefix}{revoked}:revoked-tokens`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
     match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
@@ -103,6 +104,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
       if (!tagged) return undefined;
       const [, tag, rest] = tagged as unknown as [string, string, string];
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
+      if (tag === "revoked") return rest === "revoked-tokens" ? { kind: "revoked-tokens" } : undefined;
       for (const [pattern, parsed] of kinds) {
         const match = pattern.exec(rest);
         if (match?.[1] === undefined) continue;
@@ -128,8 +130,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.createRequest(key.organizationId, key.requestKey);
     case "assertion-use":
       return layout.assertionUse(key.clientId, key.digest);
-    case "revoked-token":
-      return layout.revokedToken(key.jti);
+    case "revoked-tokens":
+      return layout.revokedTokens;
     case "state":
       return layout.state(key.name);
   }

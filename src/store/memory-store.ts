@@ -5,6 +5,8 @@ import {
   checkCreateRequest,
   checkRevocation,
   checkLimit,
+  maxLiveRevocations,
+  revocationListFull,
   compareBytes,
   decodeRecord,
   encodeRecord,
@@ -251,12 +253,19 @@ function createMemoryRevocationStore(assertOpen: () => void, now: () => number):
       checkRevocation(jti, ttlMs);
       const at = now();
       for (const [id, until] of denied) if (until <= at) denied.delete(id);
+      if (!denied.has(jti) && denied.size >= maxLiveRevocations) throw revocationListFull();
       denied.set(jti, at + ttlMs);
     },
     async isRevoked(jti) {
       assertOpen();
       checkRevocation(jti);
       return (denied.get(jti) ?? 0) > now();
+    },
+    async list() {
+      assertOpen();
+      const at = now();
+      const live = [...denied].filter(([, until]) => until > at).map(([jti, untilMs]) => ({ jti, untilMs }));
+      return live.sort((a, b) => a.untilMs - b.untilMs);
     },
   };
 }

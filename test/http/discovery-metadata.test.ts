@@ -43,6 +43,7 @@ describe("authorization server metadata", () => {
       introspection_endpoint_auth_signing_alg_values_supported: meta["token_endpoint_auth_signing_alg_values_supported"],
       revocation_endpoint_auth_methods_supported: ["client_secret_basic", "client_secret_post", "private_key_jwt"],
       revocation_endpoint_auth_signing_alg_values_supported: meta["token_endpoint_auth_signing_alg_values_supported"],
+      revocation_list_uri: `${t.issuer}/oauth/revoked`,
     });
     // No ID tokens: the OpenID-only fields are absent (RFC 8414 §2 lets a server omit them).
     expect(meta).not.toHaveProperty("id_token_signing_alg_values_supported");

@@ -20,6 +20,8 @@ let b: TestServer;
 let owner: RegisteredClient;
 let other: RegisteredClient;
 let raw: Redis;
+// The deny list: one sorted set, jti scored by when its denial ends (ms).
+const listKey = `${prefix}{revoked}:revoked-tokens`;
 
 async function post(server: TestServer, path: string, who: { id: string; secret: string }, token: string) {
   const res = await fetch(`${server.url}${path}`, {
@@ -70,11 +72,12 @@ describe("POST /oauth/revoke", () => {
     const token = await getToken(a.url, owner.id, owner.secret);
     const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
     await revoke(b, owner, token);
-    const [key] = await raw.keys(`${prefix}*:revoked:${jti}`);
-    expect(key).toBeDefined();
-    const expected = (exp + maxClockSkewSeconds) * 1000 - Date.now();
-    const ttl = await raw.pttl(key as string);
-    expect(Math.abs(ttl - expected)).toBeLessThan(5000);
+    const until = Number(await raw.zscore(listKey, jti));
+    expect(Math.abs(until - (exp + maxClockSkewSeconds) * 1000)).toBeLessThan(5000);
+    // The list expires with its last entry, so nothing outlives the tokens it denies.
+    const ttl = await raw.pttl(listKey);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(Number((await raw.zrange(listKey, "-1", "-1", "WITHSCORES"))[1]) - Date.now() + 5000);
   });
 
   it("silently ignores another client's token (RFC 7009 §2.2): 200, and the token stays active", async () => {
@@ -85,10 +88,9 @@ describe("POST /oauth/revoke", () => {
   });
 
   it("answers 200 for an invalid token, and changes nothing", async () => {
-    const before = await raw.keys(`${prefix}*:revoked:*`);
+    const before = await raw.zrange(listKey, "0", "-1");
     for (const bad of ["garbage", "a.b.c"]) expect((await revoke(a, owner, bad)).status).toBe(200);
-    expect(await raw.keys(`${prefix}*:revoked:*`)).toEqual(expect.arrayContaining(before));
-    expect((await raw.keys(`${prefix}*:revoked:*`)).length).toBe(before.length);
+    expect(await raw.zrange(listKey, "0", "-1")).toEqual(before);
   });
 
   it("lets the environment's admin cut off any client's token", async () => {
@@ -102,5 +104,35 @@ describe("POST /oauth/revoke", () => {
     const res = await revoke(a, { id: owner.id, secret: "wrong" }, token);
     expect([res.status, (JSON.parse(res.text) as { error: string }).error]).toEqual([401, "invalid_client"]);
     expect(await active(b, owner, token)).toBe(true);
+  });
+});
+
+describe("GET /oauth/revoked", () => {
+  const list = async (server: TestServer) => {
+    const res = await fetch(`${server.url}/oauth/revoked`);
+    return { status: res.status, headers: res.headers, body: (await res.json()) as { revoked: { jti: string; exp: number }[] } };
+  };
+
+  it("lists a token revoked on one instance from the other at once, with when its denial ends, publicly cacheable for 5 s", async () => {
+    const token = await getToken(a.url, owner.id, owner.secret);
+    const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
+    expect((await list(b)).body.revoked.map((entry) => entry.jti)).not.toContain(jti);
+    await revoke(a, owner, token);
+    const res = await list(b);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("public, max-age=5");
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const entry = res.body.revoked.find((e) => e.jti === jti);
+    expect(entry).toBeDefined();
+    expect(Math.abs((entry?.exp ?? 0) - (exp + maxClockSkewSeconds))).toBeLessThanOrEqual(5);
+    // Only the two fields, and the metadata names the document.
+    expect(Object.keys(entry ?? {}).sort()).toEqual(["exp", "jti"]);
+    const meta = (await (await fetch(`${b.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(meta["revocation_list_uri"]).toBe(`${b.issuer}/oauth/revoked`);
+  });
+
+  it("is read-only: any other method is 405", async () => {
+    const res = await fetch(`${a.url}/oauth/revoked`, { method: "POST" });
+    expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
   });
 });

@@ -40,7 +40,7 @@ describe("key layout parse", () => {
     const digest = assertionIdDigest("jti:1");
     expect(layout.parse(layout.assertionUse("legacy:id", digest))).toEqual({ kind: "assertion-use", clientId: "legacy:id", digest });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
-    expect(layout.parse(layout.revokedToken("6f1c:jti"))).toEqual({ kind: "revoked-token", jti: "6f1c:jti" });
+    expect(layout.parse(layout.revokedTokens)).toEqual({ kind: "revoked-tokens" });
   });
 
   it("refuses keys the layout never names: another prefix, tag or kind", () => {
@@ -51,6 +51,7 @@ describe("key layout parse", () => {
     expect(layout.parse("p:client-changes")).toBeUndefined();
     expect(layout.parse("p:{state}:")).toBeUndefined();
     expect(layout.parse("p:{aaaaaa}:revoked:some-jti")).toBeUndefined();
+    expect(layout.parse("p:{revoked}:revoked:some-jti")).toBeUndefined();
   });
 
   it("scans its prefix with glob characters escaped", () => {

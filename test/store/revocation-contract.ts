@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
+import { UnavailableError } from "../../src/errors.js";
+import { maxLiveRevocations } from "../../src/store/client-record-codec.js";
 import type { Store } from "../../src/store/client-store.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -33,5 +35,45 @@ export function describeRevocationContract(store: () => Store): void {
     await expect(revocations.revoke("x".repeat(257), 1000)).rejects.toThrow(TypeError);
     await expect(revocations.isRevoked("")).rejects.toThrow(TypeError);
     for (const ttl of [0, -1, 1.5, Number.NaN]) await expect(revocations.revoke(randomUUID(), ttl)).rejects.toThrow(TypeError);
+  });
+
+  it("revocations: list returns every live denial, soonest to end first, and drops ended ones", async () => {
+    const { revocations } = store();
+    const [late, early, brief] = [randomUUID(), randomUUID(), randomUUID()];
+    const before = Date.now();
+    await revocations.revoke(late, 120_000);
+    await revocations.revoke(early, 60_000);
+    await revocations.revoke(brief, 150);
+    const listed = await revocations.list();
+    expect(listed.map((entry) => entry.jti)).toEqual([brief, early, late]);
+    // The end is the store's clock plus the TTL: within a second of ours.
+    expect(Math.abs((listed[2]?.untilMs ?? 0) - (before + 120_000))).toBeLessThan(1000);
+    await sleep(400);
+    expect((await revocations.list()).map((entry) => entry.jti)).toEqual([early, late]);
+    // Revoking again restarts the time, and lists the jti once.
+    await revocations.revoke(early, 180_000);
+    expect((await revocations.list()).map((entry) => entry.jti)).toEqual([late, early]);
+  });
+
+  it(`revocations: at most ${maxLiveRevocations} live; past it a new jti is refused (retryable) and nothing changes`, async () => {
+    const { revocations } = store();
+    const jtis = Array.from({ length: maxLiveRevocations }, () => randomUUID());
+    // Short-lived, so the full list ends before the other cases of this store could meet it.
+    for (let i = 0; i < jtis.length; i += 500) await Promise.all(jtis.slice(i, i + 500).map((jti) => revocations.revoke(jti, 1500)));
+    const extra = randomUUID();
+    const refused = await revocations.revoke(extra, 60_000).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(UnavailableError);
+    expect((refused as UnavailableError).retryable).toBe(true);
+    expect(await revocations.isRevoked(extra)).toBe(false);
+    // A jti already listed may still be revoked again: the list does not grow.
+    await revocations.revoke(jtis[0] as string, 1500);
+    expect((await revocations.list()).length).toBe(maxLiveRevocations);
+    // Once they end, there is room again.
+    await sleep(1800);
+    await revocations.revoke(extra, 60_000);
+    expect((await revocations.list()).map((entry) => entry.jti)).toEqual([extra]);
   });
 }
