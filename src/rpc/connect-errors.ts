@@ -47,6 +47,19 @@ function detailsOf(e: M2MError): ConstructorParameters<typeof ConnectError>[3] {
   return [{ desc: BadRequestSchema, value: { fieldViolations: [violation] } }, info];
 }
 
+// The auth interceptor is a library that knows nothing of google.rpc: its refusals carry an
+// RFC 6750 §3 Bearer challenge. The server adds the ErrorInfo its own errors carry, the reason
+// from the challenge's error code (RFC 6750 §3.1), or AUTHENTICATION_REQUIRED when a request had
+// no token (§3.1: no error code then).
+function withChallengeInfo(err: ConnectError): ConnectError {
+  const challenge = err.metadata.get("www-authenticate");
+  if (err.details.length > 0 || challenge === null || !/^\s*bearer\b/i.test(challenge)) return err;
+  const code = /\berror="([A-Za-z_]+)"/.exec(challenge)?.[1];
+  const reason = code === undefined ? "AUTHENTICATION_REQUIRED" : code.toUpperCase();
+  const info = { desc: ErrorInfoSchema, value: { reason, domain: errorDomain, metadata: code === undefined ? {} : { code } } };
+  return new ConnectError(err.rawMessage, err.code, err.metadata, [info], err.cause);
+}
+
 /**
  * toConnectError maps any error to the ConnectError a caller sees, the one place for RPC codes:
  * a domain error keeps its code and safe message, with its details (google.rpc.ErrorInfo, and
@@ -54,7 +67,7 @@ function detailsOf(e: M2MError): ConstructorParameters<typeof ConnectError>[3] {
  * original kept only as the cause (for the log).
  */
 export function toConnectError(err: unknown): ConnectError {
-  if (err instanceof ConnectError) return err;
+  if (err instanceof ConnectError) return withChallengeInfo(err);
   const e = toM2MError(err);
   const metadata = e.reason === undefined ? undefined : { "m2m-error-reason": e.reason };
   return new ConnectError(e.message, connectCodes[e.code], metadata, detailsOf(e), e);

@@ -57,6 +57,17 @@ describe.each(transports)("error details over %s", (_name, make) => {
     ]);
   });
 
+  it("carry the Bearer refusal's reason when the auth interceptor refuses a call", async () => {
+    const transport = make();
+    const clients = createClient(OrganizationClientService, transport);
+    const missing = await refusal(clients.listOrganizationClients({ organizationId: "org_details" }));
+    expect(missing.code).toBe(Code.Unauthenticated);
+    expect(missing.findDetails(ErrorInfoSchema).map((i) => [i.reason, i.domain])).toEqual([["AUTHENTICATION_REQUIRED", "m2m-auth"]]);
+    const forged = await refusal(clients.listOrganizationClients({ organizationId: "org_details" }, { headers: { authorization: "Bearer not.a.token" } }));
+    expect(forged.code).toBe(Code.Unauthenticated);
+    expect(forged.findDetails(ErrorInfoSchema).map((i) => [i.reason, i.metadata])).toEqual([["INVALID_TOKEN", { code: "invalid_token" }]]);
+  });
+
   it("carry the OAuth code of a refused client authentication", async () => {
     const err = await refusal(createClient(TokenService, make()).issueToken({ clientId: t.admin.clientId, clientSecret: "wrong" }));
     expect(err.code).toBe(Code.Unauthenticated);
