@@ -31,10 +31,11 @@ export interface PresentedCredentials {
  * authenticateClient checks whichever method the request used: the one step the token,
  * introspection and revocation paths share, over HTTP and RPC, so a client authenticates alike everywhere.
  */
-export function authenticateClient(authenticator: ClientAuthenticator, credentials: PresentedCredentials): Promise<AuthenticatedClient> {
-  return credentials.clientAssertion === undefined
-    ? authenticator.authenticate(credentials.clientId, credentials.clientSecret)
-    : authenticator.authenticateAssertion(credentials.clientId, credentials.clientAssertion);
+export async function authenticateClient(authenticator: ClientAuthenticator, credentials: PresentedCredentials): Promise<AuthenticatedClient> {
+  if (credentials.clientAssertion !== undefined) return authenticator.authenticateAssertion(credentials.clientId, credentials.clientAssertion);
+  // RFC 6749 §5.2: "no client authentication included" is invalid_client, on every path alike.
+  if (credentials.clientId === "" || credentials.clientSecret === "") throw new InvalidClientError("client authentication is required");
+  return authenticator.authenticate(credentials.clientId, credentials.clientSecret);
 }
 
 /** ClientAuthenticatorOptions configures createClientAuthenticator. */

@@ -1,4 +1,4 @@
-import { InternalError, InvalidClientError, InvalidRequestError, InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError } from "../errors.js";
+import { InternalError, InvalidRequestError, InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError } from "../errors.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { signJwt } from "../keys/sign-jwt.js";
 import { authenticateClient, type ClientAuthenticator } from "./authenticate.js";
@@ -84,10 +84,6 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
     async issue(request) {
       if (request.grantType === "") throw new InvalidRequestError("grant_type is required");
       if (request.grantType !== "client_credentials") throw new UnsupportedGrantTypeError();
-      // RFC 6749 §5.2: "no client authentication included" is invalid_client.
-      const assertion = request.clientAssertion;
-      if (assertion === undefined && (request.clientId === "" || request.clientSecret === ""))
-        throw new InvalidClientError("client authentication is required");
       const { record, secretId, system } = await authenticateClient(authenticator, request);
       const client = record.client;
       if (client === undefined) throw new InternalError({ cause: new Error(`client record ${request.clientId} is empty`) });
