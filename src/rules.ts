@@ -136,3 +136,6 @@ export const maxFederatedAssertionLifetimeSeconds = 3600;
 export function isLoopbackHost(hostname: string): boolean {
   return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
+
+/** maxJtiLength bounds a token or assertion id (`jti`) the service stores: ours are UUIDs; anything far longer is not a real id. */
+export const maxJtiLength = 256;

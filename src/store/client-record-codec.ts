@@ -1,6 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
+import { maxJtiLength } from "../rules.js";
 import type { CreateRequest } from "./client-store.js";
 
 // Both backends keep records as protobuf bytes and name index entries the same way, so the
@@ -64,9 +65,6 @@ export function checkCreateRequest(organizationId: string, request: CreateReques
   if (!(request.bytes instanceof Uint8Array)) throw new TypeError("createOnce: request.bytes must be bytes");
   if (!Number.isSafeInteger(request.ttlMs) || request.ttlMs < 1) throw new TypeError("createOnce: request.ttlMs must be a positive integer");
 }
-
-/** maxJtiLength bounds a revoked token id: ours are UUIDs; anything far longer is not ours. */
-const maxJtiLength = 256;
 
 /**
  * maxLiveRevocations bounds the deny list (revocations are rare: an operator cutting off a leaked

@@ -2,7 +2,14 @@ import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type JW
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { keyAlgorithms, toNodeJwk } from "../clients/client-jwks.js";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
-import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxClientAssertionLifetimeSeconds, maxTokenLength } from "../rules.js";
+import {
+  clientAssertionAlgorithms,
+  clientIdPattern,
+  defaultClockSkewSeconds,
+  maxClientAssertionLifetimeSeconds,
+  maxJtiLength,
+  maxTokenLength,
+} from "../rules.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
 import type { ClientJwksUriKeys } from "./client-jwks-uri-keys.js";
@@ -55,7 +62,9 @@ const refuse = (message: string, cause?: unknown) => new InvalidClientError(mess
 // An unknown client, an unknown kid and a bad signature read alike: the answer does not tell
 // which client ids exist.
 const notRecognized = "client assertion not accepted: no registered key of the client verifies it";
-const maxJtiLength = 256;
+// Imported verification keys, by algorithm and key content: importing (an RSA key's DER parse)
+// would otherwise cost every private_key_jwt token request; bounded, oldest dropped first.
+const maxImportedKeys = 1000;
 
 function unverified(assertion: string): { alg: unknown; kid: unknown; claims: JWTPayload } {
   try {
@@ -90,6 +99,20 @@ export function createClientAssertionVerifier(options: ClientAssertionVerifierOp
   const skew = options.clockSkewSeconds ?? defaultClockSkewSeconds;
   const base = issuer.replace(/\/+$/, "");
   const audience = [...new Set([`${base}/oauth/token`, issuer, base])];
+  const imported = new Map<string, Promise<Awaited<ReturnType<typeof importJWK>>>>();
+  function importOnce(key: Parameters<typeof toNodeJwk>[0], alg: string): ReturnType<typeof importJWK> {
+    const jwk = toNodeJwk(key);
+    const name = `${alg} ${JSON.stringify(jwk)}`;
+    let found = imported.get(name);
+    if (found === undefined) {
+      found = importJWK(jwk, alg);
+      // A failed import is not kept: the next request tries again.
+      found.catch(() => imported.delete(name));
+      if (imported.size >= maxImportedKeys) imported.delete(imported.keys().next().value as string);
+      imported.set(name, found);
+    }
+    return found;
+  }
   return {
     async verify(clientId, assertion) {
       if (assertion.length > maxTokenLength) throw refuse(`client_assertion is longer than ${maxTokenLength} characters`);
@@ -120,7 +143,7 @@ export function createClientAssertionVerifier(options: ClientAssertionVerifierOp
       const at = now();
       let payload: JWTPayload;
       try {
-        ({ payload } = await jwtVerify(assertion, await importJWK(toNodeJwk(key), alg), {
+        ({ payload } = await jwtVerify(assertion, await importOnce(key, alg), {
           algorithms: [alg],
           issuer: iss,
           subject: iss,

@@ -4,7 +4,7 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { subjectMatches } from "../clients/federated-identities.js";
 import { InvalidClientError, UnavailableError } from "../errors.js";
 import { KeysUnavailableError } from "../interceptor/verification.js";
-import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxFederatedAssertionLifetimeSeconds } from "../rules.js";
+import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxFederatedAssertionLifetimeSeconds, maxJtiLength } from "../rules.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
 import type { FederatedKeys } from "./federated-keys.js";
@@ -47,7 +47,6 @@ const refuse = (message: string, cause?: unknown) => new InvalidClientError(mess
 // the answer tells nothing of which clients exist or whom they trust.
 const noMatch = "client assertion not accepted: it matches no federated identity of the client";
 const notVerified = "client assertion not accepted: no key of its issuer verifies it";
-const maxJtiLength = 256;
 
 function failure(err: unknown): Error {
   if (err instanceof KeysUnavailableError) return new UnavailableError("the issuer of the client assertion cannot be reached; retry later", { cause: err });
