@@ -42,6 +42,8 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
   const requests = new Map<string, { bytes: Uint8Array; until: number }>();
   // One-time ids used (client assertions' jti), by client and id, until they expire as in Redis.
   const usedIds = new Map<string, number>();
+  const minSweepAt = 1024;
+  let sweepAt = minSweepAt;
   const dropExpiredIds = (at: number): void => {
     for (const [name, until] of usedIds) if (until <= at) usedIds.delete(name);
   };
@@ -162,9 +164,14 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
       assertOpen();
       if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("useOnce: ttlMs must be a positive integer");
       const at = now();
-      dropExpiredIds(at);
       const name = `${clientId}\n${id}`;
-      if (usedIds.has(name)) return false;
+      const until = usedIds.get(name);
+      if (until !== undefined && until > at) return false;
+      // Expired marks are swept when the table has doubled, not on every use: one use stays O(1).
+      if (usedIds.size >= sweepAt) {
+        dropExpiredIds(at);
+        sweepAt = Math.max(minSweepAt, usedIds.size * 2);
+      }
       usedIds.set(name, at + ttlMs);
       return true;
     },
