@@ -148,7 +148,6 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       : createFederatedAssertionVerifier({
           store: cache ?? store.clients,
           used: store.clients,
-          issuers: federatedIssuers,
           now,
           keys: createFederatedKeys({
             issuers: federatedIssuers,

@@ -32,9 +32,7 @@ export interface FederatedAssertionVerifierOptions {
   store: ClientReader;
   /** used marks each assertion used, so that it is accepted once (the store itself, never a cache). */
   used: Pick<ClientStore, "useOnce">;
-  /** issuers are the configured external issuers (M2M_FEDERATED_ISSUERS). */
-  issuers: readonly string[];
-  /** keys finds the issuers' keys (discovery and JWKS, cached). */
+  /** keys finds the configured issuers' keys (discovery and JWKS, cached); its `issuers` are the ones trusted. */
   keys: FederatedKeys;
   /** clockSkewSeconds is the leeway on `exp`, `nbf` and `iat`; default defaultClockSkewSeconds. */
   clockSkewSeconds?: number;
@@ -71,7 +69,8 @@ export function createFederatedAssertionVerifier(options: FederatedAssertionVeri
   if (!store || !used || !keys) throw new TypeError("createFederatedAssertionVerifier: options.store, options.used and options.keys are required");
   const now = options.now ?? Date.now;
   const skew = options.clockSkewSeconds ?? defaultClockSkewSeconds;
-  const issuers: ReadonlySet<string> = new Set(options.issuers);
+  // One list, the key source's: the issuers trusted are exactly those whose keys may be fetched.
+  const issuers = keys.issuers;
   return {
     issuers,
     async verify(clientId, assertion, issuer) {

@@ -40,6 +40,8 @@ export interface FederatedKeysOptions {
 
 /** FederatedKeys picks the key of a configured issuer that must verify a token. */
 export interface FederatedKeys {
+  /** issuers are the configured issuers: the only ones whose keys are ever fetched. */
+  readonly issuers: ReadonlySet<string>;
   /**
    * resolve returns the issuer's key for this header (jose's getKey). It throws KeysUnavailableError
    * when the issuer cannot be reached (retryable), UnusableIssuerError when its documents are not
@@ -136,6 +138,7 @@ export function createFederatedKeys(options: FederatedKeysOptions): FederatedKey
   }
 
   return {
+    issuers: new Set(states.keys()),
     async resolve(issuer, header) {
       const resolver = await resolverOf(issuer);
       try {
