@@ -27,7 +27,7 @@ export interface OAuthForm {
   /** get returns the parameter's value; undefined when absent or empty (RFC 6749 §3.2). */
   get(name: string): string | undefined;
   /** all returns every value of a repeatable parameter, in order. */
-  all(name: string): string[];
+  all(name: string): readonly string[];
 }
 
 // RFC 6749 §5.1, RFC 7662 §2.2: token responses (and token metadata) must not be cached.
@@ -69,11 +69,12 @@ export async function readOAuthForm(req: HttpRequest, repeatable: readonly strin
   for (const [name, value] of new URLSearchParams((await readBody(req)).toString("utf8"))) {
     // RFC 6749 §3.2: a parameter without a value is treated as omitted.
     if (value === "") continue;
-    const values = params.get(name) ?? [];
-    if (values.length > 0 && !repeatable.includes(name)) throw new InvalidRequestError(`parameter ${name} is repeated`);
-    params.set(name, [...values, value]);
+    const values = params.get(name);
+    if (values === undefined) params.set(name, [value]);
+    else if (repeatable.includes(name)) values.push(value);
+    else throw new InvalidRequestError(`parameter ${name} is repeated`);
   }
-  return { get: (name) => params.get(name)?.[0], all: (name) => [...(params.get(name) ?? [])] };
+  return { get: (name) => params.get(name)?.[0], all: (name) => params.get(name) ?? [] };
 }
 
 /**
