@@ -46,16 +46,14 @@ if current then return current end
 redis.call('SET', KEYS[1], ARGV[1])
 return ARGV[1]`;
 
-// KEYS: value. ARGV: '1' and the expected bytes, or '0' and '' (expect no value); new bytes;
-// optionally a channel and a message announced there once set (a record's change, atomically
-// with it). 1 if set; 0 if the key holds something else. Serves record updates and state values.
+// KEYS: value. ARGV: '1' and the expected bytes, or '0' and '' (expect no value); new bytes.
+// 1 if set; 0 if the key holds something else. Serves state values (records have updateLua).
 const compareAndSetLua = `
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if current ~= ARGV[2] then return 0 end
 elseif current then return 0 end
 redis.call('SET', KEYS[1], ARGV[3])
-if ARGV[4] then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1`;
 
 // KEYS: record, secret use. ARGV: the record bytes the caller read, the new bytes, the change
@@ -136,8 +134,8 @@ export interface StoreScripts {
   list(indexKey: string, start: string, count: number): Promise<[number, string[]]>;
   /** putIfAbsent stores the value unless the key has one and returns the stored value. */
   putIfAbsent(key: string, value: Buffer): Promise<Buffer>;
-  /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set, then announces `announce`. */
-  compareAndSet(key: string, expected: Buffer | undefined, value: Buffer, announce?: Announcement): Promise<number>;
+  /** compareAndSet sets `key` to `value` if it holds `expected` (undefined: no value); 1 if set. */
+  compareAndSet(key: string, expected: Buffer | undefined, value: Buffer): Promise<number>;
   /** update writes a record over the bytes it was read as, drops the use times of `removedSecretIds`, and announces `announce`; 1 if written. */
   update(recordKey: string, useKey: string, expected: Buffer, value: Buffer, announce: Announcement, removedSecretIds: readonly string[]): Promise<number>;
   /** commit runs the multi-value compare-and-set script: `expect` pairs a key with its bytes (undefined: absent). */
@@ -187,12 +185,8 @@ export function defineStoreScripts(redis: RedisClient): StoreScripts {
       scripted.m2mStoreDelete(recordKey, indexKey, useKey, bytes, member, announce.channel, announce.message),
     list: (indexKey, start, count) => scripted.m2mStoreList(indexKey, start, count),
     putIfAbsent: (key, value) => scripted.m2mStorePutIfAbsentBuffer(key, value),
-    compareAndSet: (key, expected, value, announce) => {
-      const then = announce === undefined ? [] : [announce.channel, announce.message];
-      return expected === undefined
-        ? scripted.m2mStoreCompareAndSet(key, "0", "", value, ...then)
-        : scripted.m2mStoreCompareAndSet(key, "1", expected, value, ...then);
-    },
+    compareAndSet: (key, expected, value) =>
+      expected === undefined ? scripted.m2mStoreCompareAndSet(key, "0", "", value) : scripted.m2mStoreCompareAndSet(key, "1", expected, value),
     update: (recordKey, useKey, expected, value, announce, removedSecretIds) =>
       scripted.m2mStoreUpdate(recordKey, useKey, expected, value, announce.channel, announce.message, ...removedSecretIds),
     queueRecordSecretUse: (pipeline, recordKey, useKey, secretId, timeMs) => {
