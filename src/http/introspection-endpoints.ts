@@ -1,8 +1,7 @@
-import { InvalidRequestError } from "../errors.js";
-import { authenticateClient, type ClientAuthenticator } from "../tokens/authenticate.js";
-import type { TokenIntrospector } from "../tokens/introspection.js";
+import type { ClientAuthenticator } from "../tokens/authenticate.js";
+import { authenticateCaller, type TokenIntrospector } from "../tokens/introspection.js";
 import type { HttpRequest, HttpResponse } from "./exchange.js";
-import { createOAuthEndpoint, type ClientCredentials, type OAuthEndpointLog, type OAuthForm } from "./oauth-endpoint.js";
+import { createOAuthEndpoint, type OAuthEndpointLog } from "./oauth-endpoint.js";
 
 /** IntrospectionEndpointOptions configures the introspection and revocation endpoints. */
 export interface IntrospectionEndpointOptions {
@@ -16,12 +15,6 @@ export interface IntrospectionEndpointOptions {
 
 // `token_type_hint` (RFC 7662 §2.1, RFC 7009 §2.1) is read by no one: we issue one kind of token,
 // and both RFCs let the server search beyond the hint, so any hint, or none, finds it.
-async function authenticated(form: OAuthForm, credentials: ClientCredentials, authenticator: ClientAuthenticator) {
-  const caller = await authenticateClient(authenticator, credentials);
-  const token = form.get("token");
-  if (token === undefined) throw new InvalidRequestError("token is required");
-  return { caller, token };
-}
 
 /** createIntrospectionEndpoint returns `POST /oauth/introspect` (RFC 7662): `{"active": false}` for any token the caller may not rely on. */
 export function createIntrospectionEndpoint(options: IntrospectionEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
@@ -30,7 +23,7 @@ export function createIntrospectionEndpoint(options: IntrospectionEndpointOption
     log: options.log,
     adminClientId: options.adminClientId,
     handle: async (form, credentials) => {
-      const { caller, token } = await authenticated(form, credentials, authenticator);
+      const { caller, token } = await authenticateCaller(authenticator, credentials, form.get("token"));
       return introspector.introspect(token, caller);
     },
   });
@@ -43,7 +36,7 @@ export function createRevocationEndpoint(options: IntrospectionEndpointOptions):
     log: options.log,
     adminClientId: options.adminClientId,
     handle: async (form, credentials) => {
-      const { caller, token } = await authenticated(form, credentials, authenticator);
+      const { caller, token } = await authenticateCaller(authenticator, credentials, form.get("token"));
       await introspector.revoke(token, caller);
       return undefined;
     },

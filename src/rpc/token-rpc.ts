@@ -7,9 +7,8 @@ import {
   ValidateTokenResponseSchema,
   type TokenService as TokenServiceDesc,
 } from "../../gen/m2mauth/v1/tokens_pb.js";
-import { InvalidRequestError } from "../errors.js";
-import { authenticateClient, type ClientAuthenticator } from "../tokens/authenticate.js";
-import type { TokenIntrospector } from "../tokens/introspection.js";
+import type { ClientAuthenticator, PresentedCredentials } from "../tokens/authenticate.js";
+import { authenticateCaller, type TokenIntrospector } from "../tokens/introspection.js";
 import { clientAssertionOf } from "../tokens/client-assertion.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { TokenValidator } from "../tokens/token-validator.js";
@@ -19,22 +18,15 @@ function assertionOf(req: { clientSecret: string; clientAssertionType: string; c
   return clientAssertionOf(req.clientAssertionType || undefined, req.clientAssertion || undefined, req.clientSecret !== "");
 }
 
+// The credentials a TokenService message presents, as the OAuth endpoints read them from a form.
+function credentialsOf(req: { clientId: string; clientSecret: string; clientAssertionType: string; clientAssertion: string }): PresentedCredentials {
+  return { clientId: req.clientId, clientSecret: req.clientSecret, clientAssertion: assertionOf(req) };
+}
+
 /** TokenRpcIntrospection is what IntrospectToken and RevokeToken need: the token endpoint's authenticator and the introspector. */
 export interface TokenRpcIntrospection {
   authenticator: ClientAuthenticator;
   introspector: TokenIntrospector;
-}
-
-// The caller authenticates by the credentials in the message, as IssueToken does, with the
-// authenticator the OAuth endpoints use; then the token is required (the order RFC 7662 §2.1 keeps).
-async function authenticated(
-  req: { clientId: string; clientSecret: string; clientAssertionType: string; clientAssertion: string; token: string },
-  introspection: TokenRpcIntrospection,
-) {
-  const clientAssertion = assertionOf(req);
-  const caller = await authenticateClient(introspection.authenticator, { clientId: req.clientId, clientSecret: req.clientSecret, clientAssertion });
-  if (req.token === "") throw new InvalidRequestError("token is required");
-  return caller;
 }
 
 /** createTokenRpc implements TokenService: the same token paths as `POST /oauth/token`, `/oauth/introspect` and `/oauth/revoke`. */
@@ -66,14 +58,14 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator, 
     async introspectToken(req, ctx) {
       // RFC 7662 §2.2 answers carry token metadata: not to be cached, as a token response.
       ctx.responseHeader.set("cache-control", "no-store");
-      const caller = await authenticated(req, introspection);
+      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req), req.token);
       const answer = await introspection.introspector.introspect(req.token, caller);
       if (!answer.active) return create(IntrospectTokenResponseSchema, { active: false });
       const { active: _active, ...claims } = answer;
       return create(IntrospectTokenResponseSchema, { active: true, claims });
     },
     async revokeToken(req) {
-      const caller = await authenticated(req, introspection);
+      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req), req.token);
       await introspection.introspector.revoke(req.token, caller);
       return create(RevokeTokenResponseSchema, {});
     },

@@ -3,7 +3,8 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { maxClockSkewSeconds } from "../rules.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { RevocationStore } from "../store/client-store.js";
-import type { AuthenticatedClient } from "./authenticate.js";
+import { InvalidRequestError } from "../errors.js";
+import { authenticateClient, type AuthenticatedClient, type ClientAuthenticator, type PresentedCredentials } from "./authenticate.js";
 import type { TokenValidator } from "./token-validator.js";
 
 /** Introspection is an RFC 7662 §2.2 answer: `{active: false}` and nothing else, or the claims. */
@@ -92,4 +93,18 @@ export function createTokenIntrospector(options: TokenIntrospectorOptions): Toke
       if (ttlMs > 0) await revocations.revoke(jti, ttlMs);
     },
   };
+}
+
+/**
+ * authenticateCaller authenticates an introspection or revocation caller as the token endpoint
+ * would, then requires the token (the order RFC 7662 §2.1 and RFC 7009 §2.1 keep): both edges, HTTP and RPC, use it.
+ */
+export async function authenticateCaller(
+  authenticator: ClientAuthenticator,
+  credentials: PresentedCredentials,
+  token: string | undefined,
+): Promise<{ caller: AuthenticatedClient; token: string }> {
+  const caller = await authenticateClient(authenticator, credentials);
+  if (token === undefined || token === "") throw new InvalidRequestError("token is required");
+  return { caller, token };
 }
