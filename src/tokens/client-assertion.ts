@@ -2,14 +2,8 @@ import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type JW
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { keyAlgorithms, toNodeJwk } from "../clients/client-jwks.js";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
-import {
-  clientAssertionAlgorithms,
-  clientIdPattern,
-  defaultClockSkewSeconds,
-  maxClientAssertionLifetimeSeconds,
-  maxJtiLength,
-  maxTokenLength,
-} from "../rules.js";
+import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxClientAssertionLifetimeSeconds, maxTokenLength } from "../rules.js";
+import { checkAssertionClaims } from "./assertion-claims.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
 import type { ClientJwksUriKeys } from "./client-jwks-uri-keys.js";
@@ -155,18 +149,15 @@ export function createClientAssertionVerifier(options: ClientAssertionVerifierOp
       } catch (err) {
         throw claimError(err, audience);
       }
-      const nowSeconds = Math.floor(at / 1000);
-      const exp = payload.exp as number;
-      if (exp > nowSeconds + maxClientAssertionLifetimeSeconds + skew) {
-        throw refuse(`the client assertion's exp must be at most ${maxClientAssertionLifetimeSeconds} seconds ahead`);
-      }
-      // jose checks iat only for a maximum age: a future one is refused here (RFC 7519 §4.1.6).
-      if (typeof payload.iat === "number" && payload.iat > nowSeconds + skew) throw refuse("the client assertion's iat is in the future");
-      const jti = payload.jti;
-      if (typeof jti !== "string" || jti.length === 0 || jti.length > maxJtiLength)
-        throw refuse(`the client assertion's jti must be 1-${maxJtiLength} characters`);
+      const { useTtlMs } = checkAssertionClaims(payload, {
+        atMs: at,
+        skewSeconds: skew,
+        maxLifetimeSeconds: maxClientAssertionLifetimeSeconds,
+        jtiRequired: true,
+      });
+      const jti = payload.jti as string;
       // RFC 7523 §3 item 7: one use. Kept while the assertion could still be accepted (exp + skew).
-      if (!(await used.useOnce(iss, jti, Math.max(1, exp + skew - nowSeconds) * 1000))) {
+      if (!(await used.useOnce(iss, jti, useTtlMs))) {
         throw refuse("the client assertion was used already (its jti is single use)");
       }
       return record;

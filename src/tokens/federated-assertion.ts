@@ -4,7 +4,8 @@ import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { subjectMatches } from "../clients/federated-identities.js";
 import { InvalidClientError, UnavailableError } from "../errors.js";
 import { KeysUnavailableError } from "../interceptor/verification.js";
-import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxFederatedAssertionLifetimeSeconds, maxJtiLength } from "../rules.js";
+import { clientAssertionAlgorithms, clientIdPattern, defaultClockSkewSeconds, maxFederatedAssertionLifetimeSeconds } from "../rules.js";
+import { checkAssertionClaims } from "./assertion-claims.js";
 import type { ClientReader } from "../store/client-record-cache.js";
 import type { ClientStore } from "../store/client-store.js";
 import type { FederatedKeys } from "./federated-keys.js";
@@ -91,13 +92,12 @@ export function createFederatedAssertionVerifier(options: FederatedAssertionVeri
       } catch (err) {
         throw failure(err);
       }
-      const nowSeconds = Math.floor(at / 1000);
-      const exp = payload.exp as number;
-      if (exp > nowSeconds + maxFederatedAssertionLifetimeSeconds + skew) {
-        throw refuse(`the client assertion's exp must be at most ${maxFederatedAssertionLifetimeSeconds} seconds ahead`);
-      }
-      // jose checks iat only for a maximum age: a future one is refused here (RFC 7519 §4.1.6).
-      if (typeof payload.iat === "number" && payload.iat > nowSeconds + skew) throw refuse("the client assertion's iat is in the future");
+      const { useTtlMs } = checkAssertionClaims(payload, {
+        atMs: at,
+        skewSeconds: skew,
+        maxLifetimeSeconds: maxFederatedAssertionLifetimeSeconds,
+        jtiRequired: false,
+      });
       const sub = payload.sub;
       const audiences = typeof payload.aud === "string" ? [payload.aud] : (payload.aud ?? []);
       const record = await store.get(clientId);
@@ -106,13 +106,10 @@ export function createFederatedAssertionVerifier(options: FederatedAssertionVeri
       );
       if (record === undefined || matched !== true) throw refuse(noMatch);
       const jti = payload.jti;
-      if (jti !== undefined && (typeof jti !== "string" || jti.length === 0 || jti.length > maxJtiLength)) {
-        throw refuse(`the client assertion's jti must be 1-${maxJtiLength} characters`);
-      }
       // One use while it could still be accepted (exp + skew): by its jti within its issuer, or,
       // for issuers that set none (some Kubernetes versions), by the whole assertion's digest.
       const id = jti !== undefined ? `federated:${issuer}\njti:${jti}` : `federated:sha256:${createHash("sha256").update(assertion).digest("base64url")}`;
-      if (!(await used.useOnce(clientId, id, Math.max(1, exp + skew - nowSeconds) * 1000))) {
+      if (!(await used.useOnce(clientId, id, useTtlMs))) {
         throw refuse("the client assertion was used already (it is single use)");
       }
       return record;
