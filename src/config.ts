@@ -1,3 +1,4 @@
+import { createTrustedProxies } from "./http/request-origin.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
@@ -80,6 +81,11 @@ export interface Config {
    * the only places the service fetches a client's keys from; empty: no jwks_uri is accepted.
    */
   readonly clientJwksOrigins: readonly string[];
+  /**
+   * trustedProxies are the addresses and CIDR ranges of proxies whose X-Forwarded-For names the
+   * source address (M2M_TRUSTED_PROXIES); empty: the peer's address is the source.
+   */
+  readonly trustedProxies: readonly string[];
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -210,6 +216,20 @@ function clientJwksOrigins(env: Env): readonly string[] {
   return Object.freeze(list);
 }
 
+function trustedProxies(env: Env): readonly string[] {
+  const name = "M2M_TRUSTED_PROXIES";
+  const list = (read(env, name) ?? "")
+    .split(",")
+    .map((value) => value.trim())
+    .filter((value) => value !== "");
+  try {
+    createTrustedProxies(list);
+  } catch (err) {
+    throw new ConfigError(name, (err as Error).message);
+  }
+  return Object.freeze(list);
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -243,5 +263,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     corsOrigins: origins(env, "M2M_CORS_ORIGINS"),
     federatedIssuers: federatedIssuers(env),
     clientJwksOrigins: clientJwksOrigins(env),
+    trustedProxies: trustedProxies(env),
   });
 }

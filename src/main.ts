@@ -81,6 +81,7 @@ async function serve(): Promise<void> {
       corsOrigins: config.corsOrigins,
       federatedIssuers: config.federatedIssuers,
       clientJwksOrigins: config.clientJwksOrigins,
+      trustedProxies: config.trustedProxies,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

@@ -1,7 +1,9 @@
 // What a server is made of, and the checks its options get before anything starts.
 import type { Logger } from "pino";
+import type { AuditLog } from "./audit.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { Readiness } from "./readiness.js";
+import { createTrustedProxies } from "./http/request-origin.js";
 import type { Store } from "./store/client-store.js";
 import type { ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
 import type { FederatedKeysOptions } from "./tokens/federated-keys.js";
@@ -64,11 +66,25 @@ export interface M2MServerOptions {
   clientJwksOrigins?: readonly string[] | undefined;
   /** clientJwksFetch tunes how clients' jwks_uri documents are read (deadline, cooldown, ages, a test's fetch); default the outbound policy's. */
   clientJwksFetch?: Omit<ClientJwksUriKeysOptions, "origins" | "now" | "onError"> | undefined;
+  /**
+   * trustedProxies (M2M_TRUSTED_PROXIES) are addresses and CIDR ranges of proxies whose
+   * X-Forwarded-For names the source address (throttling, audit); default none: the peer's address.
+   */
+  trustedProxies?: readonly string[] | undefined;
+  /** audit records who changed what (audit.ts); default the service log, `audit: true`. */
+  audit?: AuditLog | undefined;
 }
 
 // Checked before anything starts: a refused option must not leave the issuer state's timers running.
 /** checkServerOptions throws a TypeError naming an option that cannot be honoured. */
 export function checkServerOptions(options: M2MServerOptions): void {
+  if (options.trustedProxies !== undefined) {
+    try {
+      createTrustedProxies(options.trustedProxies);
+    } catch (err) {
+      throw new TypeError(`createM2MServer: options.trustedProxies: ${(err as Error).message}`);
+    }
+  }
   for (const option of ["usageFlushIntervalMs", "keyRotationCheckIntervalMs", "keyReloadIntervalMs"] as const) {
     const value = options[option];
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {

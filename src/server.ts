@@ -1,5 +1,5 @@
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
-import { createRouterTransport } from "@connectrpc/connect";
+import { createContextValues, createRouterTransport } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -15,6 +15,8 @@ import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
 import { createManagementRoutes } from "./http/management-routes.js";
 import { faultInterceptor } from "./http/request-fault.js";
+import { createTrustedProxies, originOfRequest } from "./http/request-origin.js";
+import { requestOriginKey } from "./rpc/request-origin.js";
 import { createIntrospectionEndpoint, createRevocationEndpoint } from "./http/introspection-endpoints.js";
 import type { OAuthEndpointLog } from "./http/oauth-endpoint.js";
 import { createTokenEndpoint } from "./http/token-endpoint.js";
@@ -214,7 +216,10 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const jsonOptions = { useProtoFieldName: true, ignoreUnknownFields: false };
   // Every request message here is small; a bound keeps a hostile body from filling memory.
   const readMaxBytes = 64 * 1024;
-  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes });
+  // Each call's id and source address, for audit events and throttling (the HTTP handler made them first).
+  const trustedProxies = createTrustedProxies(options.trustedProxies ?? []);
+  const contextValues = (req: Parameters<typeof originOfRequest>[0]) => createContextValues().set(requestOriginKey, originOfRequest(req, trustedProxies));
+  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes, contextValues });
   // REST's calls are logged once, by the HTTP handler, as the REST answer: a fault's cause, which
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
@@ -246,6 +251,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
+    trustedProxies,
   });
   const listener = createListener({
     handler,

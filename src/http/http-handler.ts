@@ -3,23 +3,30 @@ import type { Cors } from "./cors.js";
 import type { DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
+import type { RequestOrigin } from "../rpc/request-origin.js";
 import { withFaultSlot, type FaultSlot } from "./request-fault.js";
+import { noTrustedProxies, originOfRequest, type TrustedProxies } from "./request-origin.js";
+
+/** OAuthRoute is an OAuth endpoint: it answers and logs its own outcome; `origin` is the request's id and source address. */
+export type OAuthRoute = (req: HttpRequest, res: HttpResponse, origin: RequestOrigin) => Promise<void>;
 
 /** HttpHandlerOptions are the parts the one handler dispatches to. */
 export interface HttpHandlerOptions {
   /** rpc is the connect-node adapter: Connect, gRPC and gRPC-Web for every service. */
   rpc: (req: HttpRequest, res: HttpResponse) => void;
   /** token is the `/oauth/token` endpoint; it logs its own outcome (with the client id). */
-  token: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  token: OAuthRoute;
   /** introspect is the `/oauth/introspect` endpoint (RFC 7662); it logs its own outcome. */
-  introspect: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  introspect: OAuthRoute;
   /** revoke is the `/oauth/revoke` endpoint (RFC 7009); it logs its own outcome. */
-  revoke: (req: HttpRequest, res: HttpResponse) => Promise<void>;
+  revoke: OAuthRoute;
   management: ManagementRoutes;
   discovery: DiscoveryRoutes;
   /** cors is the cross-origin policy (M2M_CORS_ORIGINS) for every path; undefined: none. */
   cors?: Cors | undefined;
   logger: Logger;
+  /** trustedProxies are the peers whose X-Forwarded-For names the source address (M2M_TRUSTED_PROXIES); default none. */
+  trustedProxies?: TrustedProxies | undefined;
 }
 
 /** HttpHandler is the request listener of both the HTTP/1.1 and the HTTP/2 server. */
@@ -35,6 +42,7 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
   const { rpc, management, discovery, cors, logger } = options;
+  const proxies = options.trustedProxies ?? noTrustedProxies;
   const oauth = new Map([
     ["/oauth/token", options.token],
     ["/oauth/introspect", options.introspect],
@@ -44,15 +52,18 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     // Before any route: a preflight from an allowed origin is answered here, whatever the path.
     if (cors?.handle(req, res) === true) return;
     const path = (req.url ?? "/").split("?")[0] ?? "/";
+    // Every answer names its request, so a caller can quote the id an operator finds in the logs.
+    const origin = originOfRequest(req, proxies);
+    res.setHeader("x-request-id", origin.requestId);
     if (rpcPath.test(path)) return rpc(req, res);
     const endpoint = oauth.get(path);
     if (endpoint !== undefined) {
-      endpoint(req, res).catch((err: unknown) => logger.error({ err, path }, "OAuth endpoint failed"));
+      endpoint(req, res, origin).catch((err: unknown) => logger.error({ err, path }, "OAuth endpoint failed"));
       return;
     }
     const start = performance.now();
     // One line per answer, when it is sent; a 5xx at `error`, with the cause its route recorded.
-    const slot: FaultSlot = {};
+    const slot: FaultSlot = { origin };
     res.once("finish", () => {
       const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
