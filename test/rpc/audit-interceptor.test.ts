@@ -1,9 +1,16 @@
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
+import {
+  CreateOrganizationClientResponseSchema,
+  GetOrganizationClientResponseSchema,
+  OrganizationClientService,
+  UpdateOrganizationClientRequestSchema,
+} from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import type { RestBody } from "../support/management-api.js";
+import { auditCodeOf, targetOf } from "../../src/rpc/audit-interceptor.js";
 import { captureLog, type CapturedLog } from "../support/log-capture.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 
@@ -182,5 +189,44 @@ describe("the automatic key rotation's audit", () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe("an audit event's target and code", () => {
+  const methods = OrganizationClientService.method;
+
+  it("names a new client's one secret, but not the secrets an answer about an existing client lists", () => {
+    const client = { clientId: "m2morg_new", organizationId: "org_a", secrets: [{ id: "sks_first" }] };
+    const made = create(CreateOrganizationClientResponseSchema, { client, plainSecret: "never-in-a-target" });
+    expect(targetOf(methods.createOrganizationClient, { organizationId: "org_a", requestId: "" }, made)).toEqual({
+      organizationId: "org_a",
+      clientId: "m2morg_new",
+      secretId: "sks_first",
+    });
+    const request = create(UpdateOrganizationClientRequestSchema, { organizationId: "org_a", clientId: "m2morg_new" });
+    const answer = create(GetOrganizationClientResponseSchema, { client });
+    expect(targetOf(methods.updateOrganizationClient, request, answer)).toEqual({ organizationId: "org_a", clientId: "m2morg_new" });
+    expect(targetOf(methods.listOrganizationClients, {}, undefined)).toBeUndefined();
+  });
+
+  it("reads a resource server's id by name from the request or the new one from the answer, for that service only", () => {
+    const service = { typeName: "m2mauth.v1.ResourceServerService" };
+    const method = (name: string) => ({ name, parent: service }) as unknown as DescMethod;
+    expect(targetOf(method("DeleteResourceServer"), { id: "rs_1", force: true }, undefined)).toEqual({ resourceServerId: "rs_1" });
+    expect(targetOf(method("UpdateResourceServer"), { resourceServer: { id: "rs_2" } }, undefined)).toEqual({ resourceServerId: "rs_2" });
+    expect(targetOf(method("CreateResourceServer"), { resourceServer: { audience: "api" } }, { resourceServer: { id: "rs_3" } })).toEqual({
+      resourceServerId: "rs_3",
+    });
+    // Another service's `id` is not a resource server's.
+    expect(targetOf(methods.getOrganizationClient, { id: "x" }, undefined)).toBeUndefined();
+  });
+
+  it("spells every Connect code as gRPC's name in snake case", () => {
+    expect(auditCodeOf(Code.PermissionDenied)).toBe("permission_denied");
+    expect(auditCodeOf(Code.Unauthenticated)).toBe("unauthenticated");
+    expect(auditCodeOf(Code.ResourceExhausted)).toBe("resource_exhausted");
+    expect(auditCodeOf(Code.InvalidArgument)).toBe("invalid_argument");
+    expect(auditCodeOf(Code.FailedPrecondition)).toBe("failed_precondition");
+    expect(auditCodeOf(Code.DataLoss)).toBe("data_loss");
   });
 });

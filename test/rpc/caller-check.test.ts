@@ -1,6 +1,8 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
@@ -74,6 +76,17 @@ describe("the caller check", () => {
     }
     // Nothing was created by the refused calls.
     expect((await env.call("GET", "org_del/clients")).json.clients).toEqual([]);
+  });
+
+  it("refuses a token whose client id now names a client outside the token's organization", async () => {
+    const admin = await orgAdmin("org_moved", adminScopes);
+    expect((await env.call("DELETE", `org_moved/clients/${admin.id}`)).status).toBe(200);
+    // The id now names a client of no organization, holding every scope the token has.
+    const record = create(ClientRecordSchema, { client: { clientId: admin.id, organizationId: "", scopes: adminScopes, audience: [t.issuer] } });
+    expect(await t.store.clients.create(record)).toBe(true);
+    const err = await rpc(admin.token).list("org_moved");
+    expect((err as ConnectError).code).toBe(Code.Unauthenticated);
+    expect((err as ConnectError).metadata.get("www-authenticate")).toMatch(/^Bearer error="invalid_token"/);
   });
 
   it("refuses a downgraded admin's writes at once, keeps its reads, and lets it grant only what it still holds", async () => {
