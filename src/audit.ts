@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { pipeAtomicBytes } from "./logger.js";
 
 // Who changed what, as one JSON line per event, apart from the request log: an operator can keep
 // these longer, ship them elsewhere, or alert on them. An event never holds a secret or a token:
@@ -75,6 +76,36 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       };
       logger.info(line, "audit");
       separate?.info(line, "audit");
+    },
+  };
+}
+
+/** AuditFile is the separate audit stream (M2M_AUDIT_LOG), open for append. */
+export interface AuditFile {
+  /** destination is the stream to give createAuditLog. */
+  destination: pino.DestinationStream;
+  /** close writes what is buffered and closes the file; call it after the server closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * openAuditFile opens `path` for append (O_APPEND, no directory made: config.ts checked it opens).
+ * Workers (M2M_WORKERS) append to one file: each write is whole lines of at most pipeAtomicBytes
+ * in one append, so no process's line lands inside another's. A failed write goes to `onError`.
+ */
+export function openAuditFile(path: string, onError: (err: Error) => void): AuditFile {
+  const destination = pino.destination({ dest: path, append: true, mkdir: false, sync: false, maxWrite: pipeAtomicBytes });
+  destination.on("error", onError);
+  let closed: Promise<void> | undefined;
+  return {
+    destination,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        destination.once("close", () => resolve());
+        destination.once("error", () => resolve());
+        destination.end();
+      });
+      return closed;
     },
   };
 }

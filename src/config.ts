@@ -1,3 +1,4 @@
+import { closeSync, openSync } from "node:fs";
 import { createTrustedProxies } from "./http/request-origin.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
@@ -86,6 +87,11 @@ export interface Config {
    * source address (M2M_TRUSTED_PROXIES); empty: the peer's address is the source.
    */
   readonly trustedProxies: readonly string[];
+  /**
+   * auditLog is a file every audit event is also appended to (M2M_AUDIT_LOG), checked at start to
+   * open for append; undefined: audit events go to the service log only.
+   */
+  readonly auditLog: string | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -230,6 +236,19 @@ function trustedProxies(env: Env): readonly string[] {
   return Object.freeze(list);
 }
 
+function auditLog(env: Env): string | undefined {
+  const name = "M2M_AUDIT_LOG";
+  const path = read(env, name);
+  if (path === undefined) return undefined;
+  // Opened here, once, so a path that cannot be written stops the start instead of losing events.
+  try {
+    closeSync(openSync(path, "a"));
+  } catch (err) {
+    throw new ConfigError(name, `cannot be opened for append (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${path}`);
+  }
+  return path;
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -264,5 +283,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     federatedIssuers: federatedIssuers(env),
     clientJwksOrigins: clientJwksOrigins(env),
     trustedProxies: trustedProxies(env),
+    auditLog: auditLog(env),
   });
 }

@@ -1,4 +1,5 @@
 import cluster from "node:cluster";
+import { createAuditLog, openAuditFile } from "./audit.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadIssuerState } from "./issuer-state.js";
 import { KeyEncryptionError } from "./keys/key-encryption.js";
@@ -70,6 +71,8 @@ const stateOptions = {
 /** serve runs the service in this process: all of it with one worker, else one of the workers. */
 async function serve(): Promise<void> {
   const store = openStore();
+  // Every worker appends to the one file (whole lines per write; see audit.ts).
+  const auditFile = config.auditLog === undefined ? undefined : openAuditFile(config.auditLog, (err) => logger.error({ err }, "audit log write failed"));
   try {
     const server = await createM2MServer({
       ...stateOptions,
@@ -82,6 +85,7 @@ async function serve(): Promise<void> {
       federatedIssuers: config.federatedIssuers,
       clientJwksOrigins: config.clientJwksOrigins,
       trustedProxies: config.trustedProxies,
+      audit: createAuditLog({ logger, destination: auditFile?.destination }),
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
@@ -99,6 +103,8 @@ async function serve(): Promise<void> {
       server
         .close({ drainMs: config.drainSeconds * 1000 })
         .then(() => store.close())
+        // After the server: the last calls' events are in the file before the process ends.
+        .then(() => auditFile?.close())
         .then(() => {
           logger.info("stopped");
           logger.flush();
@@ -116,6 +122,7 @@ async function serve(): Promise<void> {
     logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
     notifyListening(url);
   } catch (err) {
+    await auditFile?.close();
     await failStart(err, store);
   }
 }

@@ -9,6 +9,7 @@ import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
+import { createAuditLog } from "./audit.js";
 import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
@@ -23,6 +24,8 @@ import { createTokenEndpoint } from "./http/token-endpoint.js";
 import { createAuthInterceptor } from "./interceptor/index.js";
 import { loadIssuerState } from "./issuer-state.js";
 import type { KeyRing } from "./keys/key-ring.js";
+import { createAuditInterceptor } from "./rpc/audit-interceptor.js";
+import { createCallerCheck } from "./rpc/caller-check.js";
 import { errorInterceptor } from "./rpc/connect-errors.js";
 import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
@@ -97,6 +100,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
+  const audit = options.audit ?? createAuditLog({ logger });
   const state = await loadIssuerState({
     store,
     issuer,
@@ -109,6 +113,14 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyReloadIntervalMs: options.keyReloadIntervalMs,
     keyRotationCheckIntervalMs: options.keyRotationCheckIntervalMs,
     jwksMaxAgeSeconds: options.jwksMaxAgeSeconds,
+    // Only the instance that rotated is told: the others adopt its ring on their next reload.
+    onScheduledRotation: (key) =>
+      audit.record({
+        action: SigningKeyService.method.rotateSigningKey.name,
+        outcome: "success",
+        actor: { system: "key-rotation-schedule" },
+        target: { keyId: key.kid },
+      }),
     readiness,
     now,
     logger,
@@ -210,8 +222,10 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
   // The first interceptor is the outermost (connect applies them in reverse): log the outcome as
-  // the caller sees it, map handler errors, then authorize, then the handler.
-  const interceptors: Interceptor[] = [errorInterceptor, auth];
+  // the caller sees it, audit it, map handler errors, then authorize (the token, then its client
+  // as the store holds it now), then the handler.
+  const callerCheck = createCallerCheck({ clients: store.clients, systemClients: state.systemClients, publicMethods: publicProcedures });
+  const interceptors: Interceptor[] = [createAuditInterceptor({ audit, publicMethods: publicProcedures }), errorInterceptor, auth, callerCheck];
   // Unknown JSON fields are refused, as REST refuses them: a misspelt field must not be dropped.
   const jsonOptions = { useProtoFieldName: true, ignoreUnknownFields: false };
   // Every request message here is small; a bound keeps a hostile body from filling memory.
