@@ -62,7 +62,10 @@ function compact<T extends object>(value: T): Partial<T> {
 
 /** createAuditLog returns the audit log: one `info` line per event, `audit: true`, to the service log and the optional stream. */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const { logger, destination } = options;
+  const { destination } = options;
+  // An operator who quiets the service log (LOG_LEVEL=warn) keeps the audit trail in it; only
+  // `silent` (tests, or a deployment that relies on M2M_AUDIT_LOG alone) drops it there.
+  const logger = options.logger.level === "silent" ? options.logger : options.logger.child({}, { level: "info" });
   const separate = destination === undefined ? undefined : pino({ base: { service: "m2m-auth", pid: process.pid } }, destination);
   return {
     record(event) {
