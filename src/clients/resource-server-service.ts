@@ -84,17 +84,22 @@ export function createResourceServerService(options: ResourceServerServiceOption
   }
 
   // The clients a change would strand: with `next` undefined (a delete) every client naming the
-  // audience; else those holding a scope `next` drops, or of an organization `next` no longer allows.
+  // audience; else those holding a scope `next` drops, or of an organization `next` closes the API
+  // to (clients let in by an earlier forced change are not counted again). No walk when nothing goes.
   async function stranded(current: ResourceServer, next?: ResourceServer): Promise<number> {
     const kept = new Set(next?.scopes.map((scope) => scope.name));
     const removed = new Set(current.scopes.map((scope) => scope.name).filter((name) => !kept.has(name)));
+    const opens = (server: ResourceServer, organizationId: string) => server.organizationIds.length === 0 || server.organizationIds.includes(organizationId);
+    const narrowed =
+      next !== undefined && next.organizationIds.length > 0 && (current.organizationIds.length === 0 || current.organizationIds.some((id) => !opens(next, id)));
+    if (next !== undefined && removed.size === 0 && !narrowed) return 0;
     let count = 0;
     await clients.walk((record) => {
       const client = record.client;
       if (client === undefined || !client.audience.includes(current.audience)) return;
       if (next === undefined) return void count++;
-      const allowed = next.organizationIds;
-      if (client.scopes.some((scope) => removed.has(scope)) || (allowed.length > 0 && !allowed.includes(client.organizationId))) count++;
+      const closed = opens(current, client.organizationId) && !opens(next, client.organizationId);
+      if (client.scopes.some((scope) => removed.has(scope)) || closed) count++;
     });
     return count;
   }

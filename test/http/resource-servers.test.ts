@@ -194,6 +194,11 @@ describe("REST /api/v1/resource-servers", () => {
 
     const forcedScope = await api("PATCH", `resource-servers/${id}?force=true`, envAdmin, { scopes: [deploymentApi.scopes[1]] });
     expect(forcedScope.status).toBe(200);
+    expect((await api("PATCH", `resource-servers/${id}?force=true`, envAdmin, { organization_ids: ["org_a"] })).status).toBe(200);
+    // Clients let in before a forced change are not counted against a later one that removes nothing.
+    expect((await api("PATCH", `resource-servers/${id}`, envAdmin, { name: "Renamed", organization_ids: ["org_a"] })).status).toBe(200);
+    expect((await api("PATCH", `resource-servers/${id}`, envAdmin, { organization_ids: ["org_a", "org_b"] })).status).toBe(200);
+    expect((await api("PATCH", `resource-servers/${id}`, envAdmin, { organization_ids: ["org_a"] })).json.message).toContain("1 client(s)");
     const forced = await api("DELETE", `resource-servers/${id}?force=true`, envAdmin);
     expect(forced.status).toBe(200);
     expect(forced.json).toEqual({ client_count: 3 });
