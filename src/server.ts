@@ -6,15 +6,18 @@ import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v
 import { ServerReflection as ServerReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
+import { ResourceServerService } from "../gen/m2mauth/v1/resource_servers_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
 import { createAuditLog } from "./audit.js";
+import { createResourceServerService } from "./clients/resource-server-service.js";
 import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
-import { createManagementRoutes } from "./http/management-routes.js";
+import { createManagementRoutes, type ManagementRoutes } from "./http/management-routes.js";
+import { createResourceServerRoutes } from "./http/resource-server-routes.js";
 import { faultInterceptor } from "./http/request-fault.js";
 import { createTrustedProxies, originOfRequest } from "./http/request-origin.js";
 import { requestOriginKey } from "./rpc/request-origin.js";
@@ -31,6 +34,7 @@ import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createReflectionRpc } from "./rpc/reflection-rpc.js";
+import { createResourceServerRpc } from "./rpc/resource-server-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
@@ -90,6 +94,14 @@ function whileIntact<T extends object>(service: T, assertIntact: () => void): T 
   return guarded as T;
 }
 
+/** anyOf tries REST route sets in turn: the first that takes the path answers. */
+function anyOf(...routes: ManagementRoutes[]): ManagementRoutes {
+  return async (req, res, url) => {
+    for (const route of routes) if (await route(req, res, url)) return true;
+    return false;
+  };
+}
+
 /**
  * createM2MServer composes the service: store → keys → clients and tokens → RPC and HTTP routes →
  * one listener. The management API is protected by the project's own auth interceptor, like any
@@ -132,18 +144,24 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
 
   // While the store does not hold this process's state, it issues no token and manages no client:
   // serving from its own copy would accept what another instance refuses (see state/state-watch.ts).
+  const pageTokens = createPageTokens({ key: hasher.derive("page-token") });
   const clients = whileIntact(
     createClientService({
       store: store.clients,
       hasher,
-      pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      pageTokens,
       issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
       federatedIssuers: options.federatedIssuers,
       clientJwksOrigins: options.clientJwksOrigins,
+      resourceServers: store.resourceServers,
     }),
     () => watch.assertIntact(),
+  );
+  // The registry of APIs that bounds every client's grants (grant-rules.ts).
+  const resourceServers = whileIntact(createResourceServerService({ store: store.resourceServers, clients: store.clients, pageTokens, issuer, now }), () =>
+    watch.assertIntact(),
   );
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
@@ -204,7 +222,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   );
 
   const ping = () => store.ping();
-  const ours = [OrganizationClientService, TokenService, SigningKeyService];
+  const ours = [OrganizationClientService, TokenService, SigningKeyService, ResourceServerService];
   // grpc.health.v1 answers what /readyz answers, for each of our services and overall ("").
   const health = createHealthRpc({ readiness, ping, services: ours.map((service) => service.typeName) });
   // Reflection lists every service served here, itself included (as grpc-go's does).
@@ -213,6 +231,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
+    router.service(ResourceServerService, createResourceServerRpc(resourceServers));
     router.service(Health, health.service);
     if (reflection !== undefined) {
       router.service(ServerReflectionV1, reflection.v1);
@@ -261,7 +280,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     ),
     introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
-    management: createManagementRoutes(inProcess),
+    management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,

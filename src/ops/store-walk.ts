@@ -75,6 +75,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
     case "create-request":
     case "assertion-use":
     case "revoked-tokens":
+    case "resource-servers":
       return;
   }
 }
@@ -98,6 +99,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
       walked.revokedTokens = true;
       continue;
     }
+    // The registry of resource servers: its own keys, which no client record vouches for.
+    if (parsed.kind === "resource-servers") continue;
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
     if (parsed.kind === "state" && parsed.name === restoreCandidatesStateName) {
       walked.restoreOffers = true;

@@ -1,4 +1,5 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import type { ResourceServerStore } from "./resource-server-store.js";
 
 /** ClientPage is one page of an organization's clients, oldest first. */
 export interface ClientPage {
@@ -80,6 +81,12 @@ export interface ClientStore {
    * positive integer; the assertion's remaining life). One round trip, in the client's slot.
    */
   useOnce(clientId: string, id: string, ttlMs: number): Promise<boolean>;
+  /**
+   * walk calls `visit` with every client record, of every organization, on every node (Redis:
+   * SCAN of each master, the records read a batch at a time): for rare administrative questions
+   * (how many clients use an API), never on a path that runs often.
+   */
+  walk(visit: (record: ClientRecord) => void): Promise<void>;
 }
 
 /**
@@ -172,6 +179,8 @@ export interface Store {
   readonly state: StateStore;
   /** revocations is the deny list of revoked tokens' ids. */
   readonly revocations: RevocationStore;
+  /** resourceServers is the registry of the APIs clients may be granted. */
+  readonly resourceServers: ResourceServerStore;
   /**
    * changes announces record changes to other processes; undefined for a backend that only one
    * process can use (memory), where there is nothing to hear.

@@ -34,7 +34,13 @@ export type ParsedKey =
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
   | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
   | { readonly kind: "revoked-tokens" }
+  | { readonly kind: "resource-servers"; readonly part: ResourceServerKeyPart }
   | { readonly kind: "state"; readonly name: string };
+
+/** ResourceServerKeyPart names one of the registry's keys (see KeyLayout.resourceServers). */
+export type ResourceServerKeyPart = "records" | "audiences" | "index";
+
+const resourceServerParts: readonly ResourceServerKeyPart[] = ["records", "audiences", "index"];
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
 export interface KeyLayout {
@@ -58,6 +64,14 @@ export interface KeyLayout {
    * one key, so the list can be read whole (it expires with its last entry).
    */
   readonly revokedTokens: string;
+  /**
+   * resourceServers are the registry's keys, all under one hash tag so its writes are atomic on a
+   * Cluster: `records` (hash: id → protobuf ResourceServer), `audiences` (hash: audience → id, what
+   * keeps audiences unique) and `index` (sorted set of create-time members, the list's order).
+   */
+  readonly resourceServers: Readonly<Record<ResourceServerKeyPart, string>>;
+  /** clientMatch is the SCAN pattern of client record keys (it may match others: parse each key). */
+  readonly clientMatch: string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -86,6 +100,7 @@ export function assertionIdDigest(id: string): string {
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
 export function createKeyLayout(prefix: string): KeyLayout {
+  const escaped = prefix.replace(/[*?[\]\\]/g, "\\$&");
   const layout: KeyLayout = {
     prefix,
     client: (clientId) => `${prefix}{${clientTag(clientId)}}:client:${clientId}`,
@@ -95,9 +110,16 @@ export function createKeyLayout(prefix: string): KeyLayout {
     assertionUse: (clientId, digest) => `${prefix}{${clientTag(clientId)}}:assertion-used:${clientId}:${digest}`,
     // A tag of its own (7 letters, so never an organization's 6): the deny list is one slot.
     revokedTokens: `${prefix}{revoked}:revoked-tokens`,
+    // A tag of its own, with a `-`, so never an organization's base32 tag: the registry is one slot.
+    resourceServers: {
+      records: `${prefix}{resource-servers}:records`,
+      audiences: `${prefix}{resource-servers}:audiences`,
+      index: `${prefix}{resource-servers}:index`,
+    },
+    clientMatch: `${escaped}{*}:client:*`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
-    match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
+    match: `${escaped}*`,
     parse(key) {
       if (!key.startsWith(prefix)) return undefined;
       const tagged = taggedKey.exec(key.slice(prefix.length));
@@ -105,6 +127,10 @@ export function createKeyLayout(prefix: string): KeyLayout {
       const [, tag, rest] = tagged as unknown as [string, string, string];
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
       if (tag === "revoked") return rest === "revoked-tokens" ? { kind: "revoked-tokens" } : undefined;
+      if (tag === "resource-servers") {
+        const part = resourceServerParts.find((name) => name === rest);
+        return part === undefined ? undefined : { kind: "resource-servers", part };
+      }
       for (const [pattern, parsed] of kinds) {
         const match = pattern.exec(rest);
         if (match?.[1] === undefined) continue;
@@ -132,6 +158,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.assertionUse(key.clientId, key.digest);
     case "revoked-tokens":
       return layout.revokedTokens;
+    case "resource-servers":
+      return layout.resourceServers[key.part];
     case "state":
       return layout.state(key.name);
   }

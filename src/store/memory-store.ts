@@ -17,6 +17,7 @@ import {
   recordIds,
   removedSecretIds,
 } from "./client-record-codec.js";
+import { createMemoryResourceServerStore } from "./memory-resource-server-store.js";
 
 // The memory backend is for tests and single-process development. It keeps the same bytes and
 // index members as the Redis backend, so what passes here behaves the same against Redis.
@@ -160,6 +161,11 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
       return result;
     },
 
+    async walk(visit) {
+      assertOpen();
+      for (const bytes of [...records.values()]) visit(decodeRecord(bytes));
+    },
+
     async useOnce(clientId, id, ttlMs) {
       assertOpen();
       if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("useOnce: ttlMs must be a positive integer");
@@ -294,16 +300,18 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   };
   const clients = createMemoryClientStore(assertOpen, now);
   const state = createMemoryStateStore(assertOpen, now);
+  const resourceServers = createMemoryResourceServerStore(assertOpen);
   return {
     clients,
     state,
     revocations: createMemoryRevocationStore(assertOpen, now),
+    resourceServers,
     async ping(): Promise<void> {
       assertOpen();
     },
     async empty(): Promise<boolean> {
       assertOpen();
-      return clients.size() === 0 && state.size() === 0;
+      return clients.size() === 0 && state.size() === 0 && resourceServers.size() === 0;
     },
     async close(): Promise<void> {
       closed = true;

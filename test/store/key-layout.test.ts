@@ -41,6 +41,11 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.assertionUse("legacy:id", digest))).toEqual({ kind: "assertion-use", clientId: "legacy:id", digest });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
     expect(layout.parse(layout.revokedTokens)).toEqual({ kind: "revoked-tokens" });
+    for (const part of ["records", "audiences", "index"] as const) {
+      expect(layout.parse(layout.resourceServers[part])).toEqual({ kind: "resource-servers", part });
+      // One hash tag for the whole registry: its scripts stay in one Cluster slot.
+      expect(layout.resourceServers[part]).toMatch(/^p:\{resource-servers\}:/);
+    }
   });
 
   it("refuses keys the layout never names: another prefix, tag or kind", () => {
@@ -52,10 +57,12 @@ describe("key layout parse", () => {
     expect(layout.parse("p:{state}:")).toBeUndefined();
     expect(layout.parse("p:{aaaaaa}:revoked:some-jti")).toBeUndefined();
     expect(layout.parse("p:{revoked}:revoked:some-jti")).toBeUndefined();
+    expect(layout.parse("p:{resource-servers}:other")).toBeUndefined();
   });
 
   it("scans its prefix with glob characters escaped", () => {
     expect(layout.match).toBe("p:*");
+    expect(layout.clientMatch).toBe("p:{*}:client:*");
     expect(createKeyLayout("a*b?[c]\\:").match).toBe("a\\*b\\?\\[c\\]\\\\:*");
   });
 });
