@@ -9,7 +9,7 @@ import {
   UpdateOrganizationClientRequestSchema,
 } from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
-import type { RestBody } from "../support/management-api.js";
+import { registerSeedApi, type RestBody } from "../support/management-api.js";
 import { auditCodeOf, targetOf } from "../../src/rpc/audit-interceptor.js";
 import { captureLog, type CapturedLog } from "../support/log-capture.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
@@ -60,6 +60,8 @@ describe("the management audit", () => {
     const envToken = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
     const connect = createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" });
     const grpc = createGrpcTransport({ baseUrl: t.url });
+    // Organization admins grant only registered APIs (resource-server-grants.test.ts).
+    await registerSeedApi(t.url, envToken);
     const start = auditLines().length;
 
     // 1. The environment's admin makes an organization admin (REST), with the caller's request id.

@@ -6,7 +6,7 @@ import { ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js"
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
-import { managementApi, type ManagementApi } from "../support/management-api.js";
+import { managementApi, registerSeedApi, type ManagementApi } from "../support/management-api.js";
 import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { getToken, seedClient, startTestServer, type TestServer } from "../support/server.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -49,6 +49,8 @@ beforeAll(async () => {
   t = await startTestServer({ store: createRedisStore({ url: proxy.url, keyPrefix: uniquePrefix() }) });
   envToken = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
   env = managementApi(t.url, envToken);
+  // Organization admins grant only registered APIs (resource-server-grants.test.ts).
+  await registerSeedApi(t.url, envToken);
 });
 afterAll(async () => {
   await t.close();
