@@ -1,4 +1,5 @@
 import { createTrustedProxies } from "./http/request-origin.js";
+import { readTlsFiles, TlsFileError, type TlsFiles } from "./http/tls-files.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
@@ -86,6 +87,11 @@ export interface Config {
    * source address (M2M_TRUSTED_PROXIES); empty: the peer's address is the source.
    */
   readonly trustedProxies: readonly string[];
+  /**
+   * tls names the PEM certificate and key files (TLS_CERT_FILE, TLS_KEY_FILE) the port serves TLS
+   * with, checked at start and read again on SIGHUP; undefined: cleartext.
+   */
+  readonly tls: Readonly<TlsFiles> | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -97,8 +103,8 @@ function port(env: Env): number {
   return value;
 }
 
-function issuer(env: Env, listenPort: number): string {
-  const raw = read(env, "M2M_ISSUER") ?? `http://localhost:${listenPort}`;
+function issuer(env: Env, listenPort: number, secure: boolean): string {
+  const raw = read(env, "M2M_ISSUER") ?? `${secure ? "https" : "http"}://localhost:${listenPort}`;
   urlOf("M2M_ISSUER", raw, ["http:", "https:"]);
   // RFC 8414 §2: an issuer has no query or fragment. A trailing slash is kept as written, since
   // `iss` is compared as an exact string.
@@ -230,6 +236,21 @@ function trustedProxies(env: Env): readonly string[] {
   return Object.freeze(list);
 }
 
+function tlsFiles(env: Env): Config["tls"] {
+  const certFile = read(env, "TLS_CERT_FILE");
+  const keyFile = read(env, "TLS_KEY_FILE");
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new ConfigError("TLS_CERT_FILE", "is required when TLS_KEY_FILE is set");
+  if (keyFile === undefined) throw new ConfigError("TLS_KEY_FILE", "is required when TLS_CERT_FILE is set");
+  try {
+    readTlsFiles({ certFile, keyFile });
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new ConfigError(err.file === "cert" ? "TLS_CERT_FILE" : "TLS_KEY_FILE", err.message);
+    throw err;
+  }
+  return Object.freeze({ certFile, keyFile });
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -237,6 +258,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
   const workers = workerCount(env, store, cores);
   const keyPrefix = read(env, "M2M_KEY_PREFIX") ?? "m2m:";
   const encryptionKey = key32(env, "M2M_KEY_ENCRYPTION_KEY");
+  const tls = tlsFiles(env);
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");
   }
@@ -247,7 +269,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     workers,
     signOnThreadPool: workers < cores,
     keyPrefix,
-    issuer: issuer(env, listenPort),
+    issuer: issuer(env, listenPort, tls !== undefined),
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),
     admin: admin(env),
     keyRotationDays: keyRotationDays(env),
@@ -264,5 +286,6 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     federatedIssuers: federatedIssuers(env),
     clientJwksOrigins: clientJwksOrigins(env),
     trustedProxies: trustedProxies(env),
+    tls,
   });
 }

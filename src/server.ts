@@ -41,7 +41,8 @@ import { createFederatedKeys } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
-import { checkServerOptions, type M2MServerOptions } from "./server-options.js";
+import { readTlsFiles } from "./http/tls-files.js";
+import { checkServerOptions, readServerTls, type M2MServerOptions } from "./server-options.js";
 
 export type { M2MServerOptions } from "./server-options.js";
 
@@ -62,6 +63,11 @@ export interface M2MServer {
   readonly readiness: Readiness;
   /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
+  /**
+   * reloadTls reads options.tls's files again and serves new connections with them (open ones
+   * keep theirs); it throws, keeping the old pair, when they are unusable or there is no TLS.
+   */
+  reloadTls(): { fingerprint256: string; validTo: string };
 }
 
 /**
@@ -94,6 +100,7 @@ function whileIntact<T extends object>(service: T, assertIntact: () => void): T 
  */
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   checkServerOptions(options);
+  const tls = readServerTls(options);
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
@@ -257,6 +264,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     handler,
     host: options.host,
     port: options.port,
+    tls,
     onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
   });
   let closed: Promise<void> | undefined;
@@ -286,5 +294,11 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyRing,
     readiness,
     adminCredentials: state.adminCredentials,
+    reloadTls() {
+      if (options.tls === undefined) throw new Error("no TLS is configured");
+      const { fingerprint256, validTo, ...credentials } = readTlsFiles(options.tls);
+      listener.setTlsCredentials(credentials);
+      return { fingerprint256, validTo };
+    },
   };
 }
