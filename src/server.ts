@@ -26,6 +26,7 @@ import type { KeyRing } from "./keys/key-ring.js";
 import { errorInterceptor } from "./rpc/connect-errors.js";
 import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
+import { withParseErrorAnswers } from "./rpc/parse-errors.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createReflectionRpc } from "./rpc/reflection-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
@@ -226,7 +227,14 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // Each call's id and source address, for audit events and throttling (the HTTP handler made them first).
   const trustedProxies = createTrustedProxies(options.trustedProxies ?? []);
   const contextValues = (req: Parameters<typeof originOfRequest>[0]) => createContextValues().set(requestOriginKey, originOfRequest(req, trustedProxies));
-  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes, contextValues });
+  // A protobuf body that does not parse fails before the interceptors: logged and answered InvalidArgument there.
+  const rpc = connectNodeAdapter({
+    routes: withParseErrorAnswers(routes, logger),
+    interceptors: [createLoggingInterceptor(logger), ...interceptors],
+    jsonOptions,
+    readMaxBytes,
+    contextValues,
+  });
   // REST's calls are logged once, by the HTTP handler, as the REST answer: a fault's cause, which
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
