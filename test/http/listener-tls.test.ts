@@ -1,9 +1,11 @@
+import { execFile } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as https from "node:https";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +16,7 @@ import { makeCertificate, type TestCertificate } from "../support/tls-certificat
 // The listener with TLS: a real certificate made at test time, real clients of each protocol.
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = promisify(execFile);
 
 const handler = connectNodeAdapter({
   routes: (router) => router.service(TokenService, { validateToken: () => ({ valid: false, reason: "x" }) }),
@@ -100,6 +103,13 @@ describe("createListener with tls", () => {
     } finally {
       session.close();
     }
+  });
+
+  it("answers curl over HTTPS: h2 by ALPN, or HTTP/1.1 when it asks for it", async () => {
+    const h2 = await run("/usr/bin/curl", ["-sS", "--cacert", first.certFile, `https://localhost:${port}/curl`]);
+    expect(JSON.parse(h2.stdout)).toEqual({ url: "/curl", httpVersion: "2.0" });
+    const h1 = await run("/usr/bin/curl", ["-sS", "--http1.1", "--cacert", first.certFile, `https://localhost:${port}/curl1`]);
+    expect(JSON.parse(h1.stdout)).toEqual({ url: "/curl1", httpVersion: "1.1" });
   });
 
   it("routes Connect, gRPC and gRPC-Web calls over TLS", async () => {
