@@ -220,7 +220,15 @@ export function createListener(options: ListenerOptions): Listener {
     sniffing.add(socket);
     if (secure !== undefined) {
       // Until its handshake is done a TLS connection counts as not yet sniffed (see shutdown).
-      socket.once("close", () => sniffing.delete(socket));
+      // handshakeTimeout is an idle timer, which a ClientHello trickled a byte at a time never
+      // trips: the sniffing deadline is absolute here too.
+      const deadline = setTimeout(() => {
+        if (sniffing.has(socket)) socket.destroy();
+      }, sniffTimeoutMs);
+      socket.once("close", () => {
+        clearTimeout(deadline);
+        sniffing.delete(socket);
+      });
       secure.emit("connection", socket);
       return;
     }

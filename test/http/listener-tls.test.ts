@@ -186,6 +186,27 @@ describe("createListener with tls", () => {
     await silentClosed;
   });
 
+  it("drops a connection whose handshake trickles in a byte at a time, at the sniffing deadline", async () => {
+    const own = createListener({ handler, host: "127.0.0.1", port: 0, tls: first, sniffTimeoutMs: 300 });
+    const { port: ownPort } = await own.listen();
+    const socket = net.connect(ownPort, "127.0.0.1");
+    socket.on("error", () => {});
+    // A TLS handshake record's header and the start of a ClientHello, one byte every 50 ms: never
+    // idle for the 300 ms an idle timer would need, so only an absolute deadline ends it.
+    const hello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, ...Array<number>(500).fill(1)]);
+    let sent = 0;
+    const trickle = setInterval(() => {
+      if (!socket.destroyed) socket.write(hello.subarray(sent, ++sent));
+    }, 50);
+    try {
+      await new Promise((resolve) => socket.on("close", resolve));
+      expect(sent).toBeLessThan(hello.length);
+    } finally {
+      clearInterval(trickle);
+      await own.close();
+    }
+  });
+
   it("refuses to set TLS credentials on a cleartext listener", () => {
     const plain = createListener({ handler, host: "127.0.0.1", port: 0 });
     expect(() => plain.setTlsCredentials(first)).toThrow(/no TLS/);
