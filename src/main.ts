@@ -72,10 +72,11 @@ const stateOptions = {
 /** serve runs the service in this process: all of it with one worker, else one of the workers. */
 async function serve(): Promise<void> {
   const store = openStore();
-  // Installed before anything is read: a SIGHUP (which would otherwise end the process) during the
-  // start is moot, since the start reads the files after it; from then on it reloads them.
+  // Installed first, so that a SIGHUP during the start (by default it ends the process) is only
+  // held, and reloads once the server can: the start may have read the files before the change.
   let reloadTls: (() => void) | undefined;
-  if (config.tls !== undefined) process.on("SIGHUP", () => reloadTls?.());
+  let reloadPending = false;
+  if (config.tls !== undefined) process.on("SIGHUP", () => (reloadTls === undefined ? (reloadPending = true) : reloadTls()));
   try {
     const server = await createM2MServer({
       ...stateOptions,
@@ -98,6 +99,7 @@ async function serve(): Promise<void> {
         logger.error({ signal: "SIGHUP", err: err instanceof Error ? err.message : String(err) }, "TLS reload failed: keeping the certificate in use");
       }
     };
+    if (reloadPending) reloadTls();
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
     if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
     const { url } = await server.listen();
