@@ -205,7 +205,10 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const health = createHealthRpc({ readiness, ping, services: ours.map((service) => service.typeName) });
   // Reflection lists every service served here, itself included (as grpc-go's does).
   const reflection = options.reflection === false ? undefined : createReflectionRpc([...ours, Health, ServerReflectionV1, ServerReflectionV1alpha]);
-  const routes = (router: ConnectRouter) => {
+  // A protobuf body that does not parse fails before any interceptor: the handlers log it and
+  // answer InvalidArgument (rpc/parse-errors.ts). REST's in-process calls, serialized by our own
+  // client, never meet it.
+  const routes = withParseErrorAnswers((router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
@@ -214,7 +217,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
     }
-  };
+  }, logger);
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
   // The first interceptor is the outermost (connect applies them in reverse): log the outcome as
@@ -227,14 +230,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // Each call's id and source address, for audit events and throttling (the HTTP handler made them first).
   const trustedProxies = createTrustedProxies(options.trustedProxies ?? []);
   const contextValues = (req: Parameters<typeof originOfRequest>[0]) => createContextValues().set(requestOriginKey, originOfRequest(req, trustedProxies));
-  // A protobuf body that does not parse fails before the interceptors: logged and answered InvalidArgument there.
-  const rpc = connectNodeAdapter({
-    routes: withParseErrorAnswers(routes, logger),
-    interceptors: [createLoggingInterceptor(logger), ...interceptors],
-    jsonOptions,
-    readMaxBytes,
-    contextValues,
-  });
+  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes, contextValues });
   // REST's calls are logged once, by the HTTP handler, as the REST answer: a fault's cause, which
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
