@@ -1,9 +1,11 @@
-import type { ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { copyFile, writeFile } from "node:fs/promises";
 import * as http2 from "node:http2";
 import * as https from "node:https";
 import * as tls from "node:tls";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +19,8 @@ import { makeCertificate, type TestCertificate } from "./support/tls-certificate
 // on the one port, an https issuer, and SIGHUP swapping the certificate in place, with one process
 // and with a primary and two workers.
 
+const root = fileURLToPath(new URL("..", import.meta.url));
+const run = promisify(execFile);
 const ADMIN = { id: "tls-admin", secret: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU" };
 const perTest: ChildProcess[] = [];
 afterEach(() => killAll(perTest));
@@ -115,6 +119,23 @@ describe("main with TLS", () => {
     } finally {
       sessionManager.abort();
     }
+    // An independent stack (buf curl: Go's TLS and HTTP/2), over TLS, through server reflection.
+    const buf = await run(
+      "npx",
+      [
+        "buf",
+        "curl",
+        "--protocol",
+        "grpc",
+        "--cacert",
+        live.certFile,
+        "-d",
+        JSON.stringify({ client_id: ADMIN.id, client_secret: ADMIN.secret }),
+        `https://localhost:${port}/m2mauth.v1.TokenService/IssueToken`,
+      ],
+      { cwd: root, timeout: 30_000 },
+    );
+    expect(JSON.parse(buf.stdout)).toMatchObject({ accessToken: expect.any(String) as unknown });
 
     // An HTTP/2 connection opened before the reload keeps working after it.
     const session = http2.connect(`https://localhost:${port}`, { ca });
