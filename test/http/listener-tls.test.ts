@@ -18,9 +18,12 @@ import { makeCertificate, type TestCertificate } from "../support/tls-certificat
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
+// Requests the fallback has seen: a test waits for one to arrive before it acts.
+let arrivals = 0;
 const handler = connectNodeAdapter({
   routes: (router) => router.service(TokenService, { validateToken: () => ({ valid: false, reason: "x" }) }),
   fallback: (req, res) => {
+    arrivals++;
     const delay = req.url === "/slow" ? 300 : 0;
     setTimeout(() => (res as http.ServerResponse).end(JSON.stringify({ url: req.url, httpVersion: req.httpVersion })), delay);
   },
@@ -178,12 +181,45 @@ describe("createListener with tls", () => {
     const session = http2.connect(`https://localhost:${ownPort}`, { ca: first.cert });
     session.on("error", () => {});
     await h2Get(session, "/warm");
+    const before = arrivals;
     const slow = h2Get(session, "/slow");
-    await sleep(50);
+    while (arrivals === before) await sleep(5);
     await own.close();
     // The in-flight request outlived the 100 ms grace: its connection was not taken for an unsniffed one.
     expect(JSON.parse(await slow)).toEqual({ url: "/slow", httpVersion: "2.0" });
     await silentClosed;
+  });
+
+  it("asks clients of both protocols to leave on drain(), over TLS as in cleartext", async () => {
+    const own = createListener({ handler, host: "127.0.0.1", port: 0, tls: first });
+    const { port: ownPort } = await own.listen();
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: first.cert });
+    const get = (path: string) =>
+      new Promise<{ connection: string | undefined; reused: boolean }>((resolve, reject) => {
+        const req = https.get({ host: "localhost", port: ownPort, path, agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve({ connection: res.headers.connection, reused: req.reusedSocket }));
+        });
+        req.on("error", reject);
+      });
+    const session = http2.connect(`https://localhost:${ownPort}`, { ca: first.cert });
+    const goaway = new Promise<number>((resolve) => session.once("goaway", (_code: number, lastStreamId: number) => resolve(lastStreamId)));
+    try {
+      expect(await get("/first")).toEqual({ connection: "keep-alive", reused: false });
+      const before = arrivals;
+      const inFlight = h2Get(session, "/slow");
+      while (arrivals === before) await sleep(5);
+      own.drain();
+      // The open stream finishes; the session is told to go, naming the stream it took in.
+      expect(JSON.parse(await inFlight)).toEqual({ url: "/slow", httpVersion: "2.0" });
+      expect(await goaway).toBe(1);
+      // The kept-alive connection is answered once more, with connection: close.
+      expect(await get("/second")).toEqual({ connection: "close", reused: true });
+    } finally {
+      session.destroy();
+      agent.destroy();
+      await own.close();
+    }
   });
 
   it("drops a connection whose handshake trickles in a byte at a time, at the sniffing deadline", async () => {
