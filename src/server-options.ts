@@ -4,6 +4,7 @@ import type { AuditLog } from "./audit.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { Readiness } from "./readiness.js";
 import { createTrustedProxies } from "./http/request-origin.js";
+import { readTlsFiles, TlsFileError, type TlsFileCredentials, type TlsFiles } from "./http/tls-files.js";
 import type { Store } from "./store/client-store.js";
 import type { ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
 import type { FederatedKeysOptions } from "./tokens/federated-keys.js";
@@ -73,6 +74,22 @@ export interface M2MServerOptions {
   trustedProxies?: readonly string[] | undefined;
   /** audit records who changed what (audit.ts); default the service log, `audit: true`. */
   audit?: AuditLog | undefined;
+  /**
+   * tls (TLS_CERT_FILE, TLS_KEY_FILE) serves the port over TLS with the PEM certificate and key
+   * in these files, read again by M2MServer.reloadTls; default cleartext.
+   */
+  tls?: TlsFiles | undefined;
+}
+
+/** readServerTls reads options.tls's files, or throws a TypeError naming the option (undefined without TLS). */
+export function readServerTls(options: M2MServerOptions): TlsFileCredentials | undefined {
+  if (options.tls === undefined) return undefined;
+  try {
+    return readTlsFiles(options.tls);
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new TypeError(`createM2MServer: options.tls.${err.file}File: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 // Checked before anything starts: a refused option must not leave the issuer state's timers running.
@@ -82,7 +99,7 @@ export function checkServerOptions(options: M2MServerOptions): void {
     try {
       createTrustedProxies(options.trustedProxies);
     } catch (err) {
-      throw new TypeError(`createM2MServer: options.trustedProxies: ${(err as Error).message}`);
+      throw new TypeError(`createM2MServer: options.trustedProxies: ${(err as Error).message}`, { cause: err });
     }
   }
   for (const option of ["usageFlushIntervalMs", "keyRotationCheckIntervalMs", "keyReloadIntervalMs"] as const) {

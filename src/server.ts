@@ -32,6 +32,7 @@ import { createCallerCheck } from "./rpc/caller-check.js";
 import { errorInterceptor } from "./rpc/connect-errors.js";
 import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
+import { withParseErrorAnswers } from "./rpc/parse-errors.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createReflectionRpc } from "./rpc/reflection-rpc.js";
 import { createResourceServerRpc } from "./rpc/resource-server-rpc.js";
@@ -48,7 +49,8 @@ import { createFederatedKeys } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
-import { checkServerOptions, type M2MServerOptions } from "./server-options.js";
+import { readTlsFiles } from "./http/tls-files.js";
+import { checkServerOptions, readServerTls, type M2MServerOptions } from "./server-options.js";
 
 export type { M2MServerOptions } from "./server-options.js";
 
@@ -69,6 +71,11 @@ export interface M2MServer {
   readonly readiness: Readiness;
   /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
+  /**
+   * reloadTls reads options.tls's files again and serves new connections with them (open ones
+   * keep theirs); it throws, keeping the old pair, when they are unusable or there is no TLS.
+   */
+  reloadTls(): { fingerprint256: string; validTo: string };
 }
 
 /**
@@ -109,6 +116,7 @@ function anyOf(...routes: ManagementRoutes[]): ManagementRoutes {
  */
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   checkServerOptions(options);
+  const tls = readServerTls(options);
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
@@ -227,7 +235,10 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const health = createHealthRpc({ readiness, ping, services: ours.map((service) => service.typeName) });
   // Reflection lists every service served here, itself included (as grpc-go's does).
   const reflection = options.reflection === false ? undefined : createReflectionRpc([...ours, Health, ServerReflectionV1, ServerReflectionV1alpha]);
-  const routes = (router: ConnectRouter) => {
+  // A protobuf body that does not parse fails before any interceptor: the handlers log it and
+  // answer InvalidArgument (rpc/parse-errors.ts). REST's in-process calls, serialized by our own
+  // client, never meet it.
+  const routes = withParseErrorAnswers((router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
@@ -237,7 +248,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
     }
-  };
+  }, logger);
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
   // The first interceptor is the outermost (connect applies them in reverse): log the outcome as
@@ -290,6 +301,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     handler,
     host: options.host,
     port: options.port,
+    tls,
     onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
   });
   let closed: Promise<void> | undefined;
@@ -319,5 +331,11 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyRing,
     readiness,
     adminCredentials: state.adminCredentials,
+    reloadTls() {
+      if (options.tls === undefined) throw new Error("no TLS is configured");
+      const { fingerprint256, validTo, ...credentials } = readTlsFiles(options.tls);
+      listener.setTlsCredentials(credentials);
+      return { fingerprint256, validTo };
+    },
   };
 }
