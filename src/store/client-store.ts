@@ -1,4 +1,5 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import type { FailureLimiter } from "./failure-limiter.js";
 
 /** ClientPage is one page of an organization's clients, oldest first. */
 export interface ClientPage {
@@ -172,6 +173,8 @@ export interface Store {
   readonly state: StateStore;
   /** revocations is the deny list of revoked tokens' ids. */
   readonly revocations: RevocationStore;
+  /** failures counts failed client authentications, shared by every process of the backend. */
+  readonly failures: FailureLimiter;
   /**
    * changes announces record changes to other processes; undefined for a backend that only one
    * process can use (memory), where there is nothing to hear.

@@ -6,6 +6,7 @@ import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./clien
 import { describeAssertionUseContract } from "./assertion-use-contract.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
 import { describeCreateRequestContract } from "./create-request-contract.js";
+import { describeFailureLimiterContract } from "./failure-limiter-contract.js";
 import { describeRevocationContract } from "./revocation-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
@@ -167,5 +168,6 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     describeAssertionUseContract(() => store);
     describeStateStoreContract(() => store);
     describeRevocationContract(() => store);
+    describeFailureLimiterContract(() => store);
   });
 }
