@@ -82,6 +82,8 @@ async function serve(): Promise<void> {
       federatedIssuers: config.federatedIssuers,
       clientJwksOrigins: config.clientJwksOrigins,
       trustedProxies: config.trustedProxies,
+      authFailures: config.authFailures,
+      validateTokenPerSecond: config.validateTokenPerSecond,
       store,
     });
     // With workers, the primary prepared the state before forking: a worker never bootstraps.

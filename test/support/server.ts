@@ -50,6 +50,8 @@ export async function startTestServer(
     validateTokenPerSecond?: number;
     /** audit receives the audit events; default the server's log. */
     audit?: M2MServerOptions["audit"];
+    /** trustedProxies lets a test name source addresses in X-Forwarded-For (M2M_TRUSTED_PROXIES). */
+    trustedProxies?: readonly string[];
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -74,6 +76,7 @@ export async function startTestServer(
     authFailures: options.authFailures ?? { windowSeconds: 60, perClient: 0, perAddress: 0 },
     validateTokenPerSecond: options.validateTokenPerSecond ?? 0,
     ...(options.audit !== undefined ? { audit: options.audit } : {}),
+    ...(options.trustedProxies !== undefined ? { trustedProxies: options.trustedProxies } : {}),
     ...options.keys,
     ...options.federated,
     ...options.clientJwks,
