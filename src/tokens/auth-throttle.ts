@@ -17,6 +17,14 @@ import { loggableId, type AuthenticatedClient, type CallOrigin, type ClientAuthe
 // failure; and one address's limit is below a client id's, so a single address is blocked
 // before it can block a client id by itself.
 
+/**
+ * failureFloorMs is the least time a failed authentication takes to answer. Every kind of failure
+ * does the same work (authenticate.ts), but what is left of a difference (a record decoded, an
+ * await more) must not reach the caller: each failure is answered no sooner than this, measured
+ * on the monotonic clock. Only failures wait; a client with a wrong secret is broken anyway.
+ */
+export const failureFloorMs = 10;
+
 /** AuthThrottleLimits are the failed-authentication limits (M2M_AUTH_FAILURE_*). */
 export interface AuthThrottleLimits {
   /** windowSeconds is the sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS). */
@@ -111,6 +119,7 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
     const at = now();
     let blockedUntil = 0;
     for (const { name } of names) blockedUntil = Math.max(blockedUntil, blocks.get(name) ?? 0);
+    const started = performance.now();
     if (blockedUntil > at) {
       audit.record({ ...event(clientId, origin), outcome: "refused", code: "resource_exhausted", reason: "too many failed client authentications" });
       throw new ResourceExhaustedError("too many failed client authentications: retry later", (blockedUntil - at) / 1000);
@@ -120,9 +129,8 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
     } catch (err) {
       if (!(err instanceof InvalidClientError)) throw err;
       audit.record({ ...event(clientId, origin), outcome: "failure", code: "invalid_client", reason: err.message });
-      if (names.length === 0) throw err;
       try {
-        const counts = await limiter.recordFailure(names, windowMs, at);
+        const counts = names.length === 0 ? [] : await limiter.recordFailure(names, windowMs, at);
         names.forEach(({ name, limit }, i) => {
           const count = counts[i];
           if (count !== undefined && count.count >= limit) blocks.set(name, count.oldestMs + windowMs, at);
@@ -131,6 +139,8 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
         // The attempt failed either way: it is refused as it was, uncounted (fail closed).
         options.onStoreError?.(storeErr);
       }
+      const left = failureFloorMs - (performance.now() - started);
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
       throw err;
     }
   }
