@@ -4,6 +4,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import type { AuditEvent, AuditLog } from "../../src/audit.js";
+import { createSecretHasher } from "../../src/clients/secret-hasher.js";
+import { InvalidClientError, UnavailableError, type M2MError } from "../../src/errors.js";
+import { createMemoryStore } from "../../src/store/memory-store.js";
+import { throttleAuthentication } from "../../src/tokens/auth-throttle.js";
+import { createClientAuthenticator } from "../../src/tokens/authenticate.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { fakeClock, type FakeClock } from "../interceptor/fake-clock.js";
 import { managementApi, type RegisteredClient } from "../support/management-api.js";
@@ -192,5 +197,49 @@ describe("failed client authentication limits across instances", () => {
       await b.close();
       await Promise.all(stores.map((store) => store.close()));
     }
+  });
+});
+
+describe("throttleAuthentication", () => {
+  const origin = (sourceAddress: string) => ({ requestId: "r", sourceAddress });
+  const authenticator = () =>
+    createClientAuthenticator({ store: createMemoryStore().clients, hasher: createSecretHasher({ key: new Uint8Array(32).fill(3) }) });
+
+  it("still refuses a failure it could not count (the store down), and says so", async () => {
+    const down = createMemoryStore();
+    await down.close();
+    const errors: unknown[] = [];
+    const throttled = throttleAuthentication(authenticator(), {
+      limiter: down.failures,
+      limits,
+      audit: collectingAudit(),
+      onStoreError: (err) => errors.push(err),
+    });
+    await expect(throttled.authenticate("m2morg_nobody", "m2msk_x", origin("10.1.0.1"))).rejects.toBeInstanceOf(InvalidClientError);
+    expect(errors).toEqual([expect.any(UnavailableError)]);
+  });
+
+  it("keeps at most maxBlocks blocks of each kind, so made-up ids cannot fill its memory", async () => {
+    const clock = fakeClock(1_700_000_000_000);
+    const store = createMemoryStore();
+    const throttled = throttleAuthentication(authenticator(), {
+      limiter: store.failures,
+      limits: { windowSeconds: 60, perClient: 1, perAddress: 0 },
+      audit: collectingAudit(),
+      now: clock.now,
+      maxBlocks: 2,
+    });
+    const attempt = (id: string) => throttled.authenticate(id, "m2msk_x", origin("10.1.0.2")).catch((err: unknown) => (err as M2MError).code);
+    for (const id of ["m2morg_a", "m2morg_b", "m2morg_c"]) expect(await attempt(id)).toBe("invalid_client");
+    // a's block was the oldest: pushed out (one more guess for it here); b and c are still blocked.
+    expect([await attempt("m2morg_b"), await attempt("m2morg_c")]).toEqual(["resource_exhausted", "resource_exhausted"]);
+    expect(await attempt("m2morg_a")).toBe("invalid_client");
+    expect(() =>
+      throttleAuthentication(authenticator(), {
+        limiter: store.failures,
+        limits: { windowSeconds: 60, perClient: 5, perAddress: 5 },
+        audit: collectingAudit(),
+      }),
+    ).toThrow(/perAddress must be below perClient/);
   });
 });
