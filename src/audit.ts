@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { pipeAtomicBytes } from "./logger.js";
 
 // Who changed what, as one JSON line per event, apart from the request log: an operator can keep
 // these longer, ship them elsewhere, or alert on them. An event never holds a secret or a token:
@@ -61,7 +62,10 @@ function compact<T extends object>(value: T): Partial<T> {
 
 /** createAuditLog returns the audit log: one `info` line per event, `audit: true`, to the service log and the optional stream. */
 export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const { logger, destination } = options;
+  const { destination } = options;
+  // An operator who quiets the service log (LOG_LEVEL=warn) keeps the audit trail in it; only
+  // `silent` (tests, or a deployment that relies on M2M_AUDIT_LOG alone) drops it there.
+  const logger = options.logger.level === "silent" ? options.logger : options.logger.child({}, { level: "info" });
   const separate = destination === undefined ? undefined : pino({ base: { service: "m2m-auth", pid: process.pid } }, destination);
   return {
     record(event) {
@@ -75,6 +79,36 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       };
       logger.info(line, "audit");
       separate?.info(line, "audit");
+    },
+  };
+}
+
+/** AuditFile is the separate audit stream (M2M_AUDIT_LOG), open for append. */
+export interface AuditFile {
+  /** destination is the stream to give createAuditLog. */
+  destination: pino.DestinationStream;
+  /** close writes what is buffered and closes the file; call it after the server closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * openAuditFile opens `path` for append (O_APPEND, no directory made: config.ts checked it opens).
+ * Workers (M2M_WORKERS) append to one file: each write is whole lines of at most pipeAtomicBytes
+ * in one append, so no process's line lands inside another's. A failed write goes to `onError`.
+ */
+export function openAuditFile(path: string, onError: (err: Error) => void): AuditFile {
+  const destination = pino.destination({ dest: path, append: true, mkdir: false, sync: false, maxWrite: pipeAtomicBytes });
+  destination.on("error", onError);
+  let closed: Promise<void> | undefined;
+  return {
+    destination,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        destination.once("close", () => resolve());
+        destination.once("error", () => resolve());
+        destination.end();
+      });
+      return closed;
     },
   };
 }

@@ -1,4 +1,6 @@
+import { closeSync, openSync } from "node:fs";
 import { createTrustedProxies } from "./http/request-origin.js";
+import { readTlsFiles, TlsFileError, type TlsFiles } from "./http/tls-files.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
@@ -94,6 +96,16 @@ export interface Config {
   readonly authFailures: AuthThrottleLimits;
   /** validateTokenPerSecond bounds ValidateToken calls per source address and process (M2M_VALIDATE_TOKEN_PER_SECOND; 0: none). */
   readonly validateTokenPerSecond: number;
+  /**
+   * auditLog is a file every audit event is also appended to (M2M_AUDIT_LOG), checked at start to
+   * open for append; undefined: audit events go to the service log only.
+   */
+  readonly auditLog: string | undefined;
+  /**
+   * tls names the PEM certificate and key files (TLS_CERT_FILE, TLS_KEY_FILE) the port serves TLS
+   * with, checked at start and read again on SIGHUP; undefined: cleartext.
+   */
+  readonly tls: Readonly<TlsFiles> | undefined;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -105,8 +117,8 @@ function port(env: Env): number {
   return value;
 }
 
-function issuer(env: Env, listenPort: number): string {
-  const raw = read(env, "M2M_ISSUER") ?? `http://localhost:${listenPort}`;
+function issuer(env: Env, listenPort: number, secure: boolean): string {
+  const raw = read(env, "M2M_ISSUER") ?? `${secure ? "https" : "http"}://localhost:${listenPort}`;
   urlOf("M2M_ISSUER", raw, ["http:", "https:"]);
   // RFC 8414 §2: an issuer has no query or fragment. A trailing slash is kept as written, since
   // `iss` is compared as an exact string.
@@ -257,6 +269,34 @@ function authFailures(env: Env): AuthThrottleLimits {
   return Object.freeze(limits);
 }
 
+function auditLog(env: Env): string | undefined {
+  const name = "M2M_AUDIT_LOG";
+  const path = read(env, name);
+  if (path === undefined) return undefined;
+  // Opened here, once, so a path that cannot be written stops the start instead of losing events.
+  try {
+    closeSync(openSync(path, "a"));
+  } catch (err) {
+    throw new ConfigError(name, `cannot be opened for append (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${path}`);
+  }
+  return path;
+}
+
+function tlsFiles(env: Env): Config["tls"] {
+  const certFile = read(env, "TLS_CERT_FILE");
+  const keyFile = read(env, "TLS_KEY_FILE");
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new ConfigError("TLS_CERT_FILE", "is required when TLS_KEY_FILE is set");
+  if (keyFile === undefined) throw new ConfigError("TLS_KEY_FILE", "is required when TLS_CERT_FILE is set");
+  try {
+    readTlsFiles({ certFile, keyFile });
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new ConfigError(err.file === "cert" ? "TLS_CERT_FILE" : "TLS_KEY_FILE", err.message);
+    throw err;
+  }
+  return Object.freeze({ certFile, keyFile });
+}
+
 /** loadConfig reads and validates the environment once; it throws ConfigError naming a bad variable. */
 export function loadConfig(env: Env = process.env, cores: number = availableCores()): Config {
   const listenPort = port(env);
@@ -264,6 +304,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
   const workers = workerCount(env, store, cores);
   const keyPrefix = read(env, "M2M_KEY_PREFIX") ?? "m2m:";
   const encryptionKey = key32(env, "M2M_KEY_ENCRYPTION_KEY");
+  const tls = tlsFiles(env);
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError("M2M_KEY_PREFIX", "must be 1-64 characters of A-Z a-z 0-9 _ . : - (no braces: they are hash tags)");
   }
@@ -274,7 +315,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     workers,
     signOnThreadPool: workers < cores,
     keyPrefix,
-    issuer: issuer(env, listenPort),
+    issuer: issuer(env, listenPort, tls !== undefined),
     signingAlg: oneOf(env, "M2M_SIGNING_ALG", signingAlgorithms, "RS256"),
     admin: admin(env),
     keyRotationDays: keyRotationDays(env),
@@ -293,5 +334,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     trustedProxies: trustedProxies(env),
     authFailures: authFailures(env),
     validateTokenPerSecond: wholeNumber(env, "M2M_VALIDATE_TOKEN_PER_SECOND", 100, 0, 1_000_000),
+    auditLog: auditLog(env),
+    tls,
   });
 }

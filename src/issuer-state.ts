@@ -4,7 +4,7 @@ import type { ClientRecord } from "../gen/m2mauth/internal/v1/records_pb.js";
 import { adminClientStateName, chooseAdmin, type AdminCredentials } from "./clients/admin-client.js";
 import { createSecretHasher, type SecretHasher } from "./clients/secret-hasher.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
-import { createKeyRing, type KeyRing } from "./keys/key-ring.js";
+import { createKeyRing, type KeyRing, type KeyRingOptions } from "./keys/key-ring.js";
 import { createReadiness, type Readiness } from "./readiness.js";
 import { openState } from "./state/open-state.js";
 import { createStateWatch, type StateWatch } from "./state/state-watch.js";
@@ -27,6 +27,8 @@ export interface IssuerStateOptions {
   keyReloadIntervalMs?: number | undefined;
   keyRotationCheckIntervalMs?: number | undefined;
   jwksMaxAgeSeconds?: number | undefined;
+  /** onScheduledRotation is told of each automatic rotation this instance made (the server audits it). */
+  onScheduledRotation?: KeyRingOptions["onScheduledRotation"];
   /** readiness gets the "state" condition while the store does not hold this process's state. */
   readiness?: Readiness | undefined;
   now: () => number;
@@ -82,6 +84,7 @@ export async function loadIssuerState(options: IssuerStateOptions): Promise<Issu
     ...(options.jwksMaxAgeSeconds !== undefined ? { jwksMaxAgeSeconds: options.jwksMaxAgeSeconds } : {}),
     createIfAbsent: false,
     assertUsable: () => watch?.assertIntact(),
+    onScheduledRotation: options.onScheduledRotation,
     now,
     logger,
   });

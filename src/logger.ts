@@ -10,7 +10,8 @@ export interface LoggerOptions {
 // Workers (M2M_WORKERS) share one stdout. A pipe keeps a write of at most PIPE_BUF bytes (4096 on
 // Linux) in one piece, and the destination batches whole lines up to maxWrite: so one process's
 // lines never land in the middle of another's.
-const pipeAtomicBytes = 4096;
+/** pipeAtomicBytes is the largest write a pipe keeps whole (PIPE_BUF): the most a destination writes at once. */
+export const pipeAtomicBytes = 4096;
 
 // Field names that hold a secret or a token wherever they appear: at the top of a log line and
 // one or two objects down (the deepest the service logs; pino's paths name each depth).

@@ -1,8 +1,11 @@
 import cluster from "node:cluster";
+import { isIPv6 } from "node:net";
+import { createAuditLog, openAuditFile } from "./audit.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadIssuerState } from "./issuer-state.js";
 import { KeyEncryptionError } from "./keys/key-encryption.js";
 import { createLogger } from "./logger.js";
+import { isLoopbackHost } from "./rules.js";
 import { notifyListening, releaseWorker, startPrimary } from "./primary.js";
 import { createM2MServer } from "./server.js";
 import { StoreStateError } from "./state/store-state-error.js";
@@ -70,6 +73,13 @@ const stateOptions = {
 /** serve runs the service in this process: all of it with one worker, else one of the workers. */
 async function serve(): Promise<void> {
   const store = openStore();
+  // Every worker appends to the one file (whole lines per write; see audit.ts).
+  const auditFile = config.auditLog === undefined ? undefined : openAuditFile(config.auditLog, (err) => logger.error({ err }, "audit log write failed"));
+  // Installed first, so that a SIGHUP during the start (by default it ends the process) is only
+  // held, and reloads once the server can: the start may have read the files before the change.
+  let reloadTls: (() => void) | undefined;
+  let reloadPending = false;
+  if (config.tls !== undefined) process.on("SIGHUP", () => (reloadTls === undefined ? (reloadPending = true) : reloadTls()));
   try {
     const server = await createM2MServer({
       ...stateOptions,
@@ -84,8 +94,18 @@ async function serve(): Promise<void> {
       trustedProxies: config.trustedProxies,
       authFailures: config.authFailures,
       validateTokenPerSecond: config.validateTokenPerSecond,
+      audit: createAuditLog({ logger, destination: auditFile?.destination }),
+      tls: config.tls,
       store,
     });
+    reloadTls = () => {
+      try {
+        logger.info({ signal: "SIGHUP", ...server.reloadTls() }, "TLS certificate reloaded: new connections use it");
+      } catch (err) {
+        logger.error({ signal: "SIGHUP", err: err instanceof Error ? err.message : String(err) }, "TLS reload failed: keeping the certificate in use");
+      }
+    };
+    if (reloadPending) reloadTls();
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
     if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
     const { url } = await server.listen();
@@ -101,6 +121,8 @@ async function serve(): Promise<void> {
       server
         .close({ drainMs: config.drainSeconds * 1000 })
         .then(() => store.close())
+        // After the server: the last calls' events are in the file before the process ends.
+        .then(() => auditFile?.close())
         .then(() => {
           logger.info("stopped");
           logger.flush();
@@ -118,6 +140,7 @@ async function serve(): Promise<void> {
     logger.info({ url, issuer: config.issuer, store: config.redis?.kind ?? "memory", alg: server.keyRing.current().alg }, "listening");
     notifyListening(url);
   } catch (err) {
+    await auditFile?.close();
     await failStart(err, store);
   }
 }
@@ -143,9 +166,25 @@ async function supervise(): Promise<void> {
   const primary = startPrimary({ workers: config.workers, logger, stopTimeoutMs: config.drainSeconds * 1000 + 30_000 });
   process.on("SIGTERM", () => primary.stop("SIGTERM"));
   process.on("SIGINT", () => primary.stop("SIGINT"));
+  if (config.tls !== undefined) process.on("SIGHUP", () => primary.reload());
   process.exitCode = await primary.exited;
   logger.flush();
 }
 
+/**
+ * warnIfCleartext says once per start (by the primary, or the one process) that tokens and
+ * secrets cross this port in clear. On a loopback-only host only a local proxy or sidecar (or a
+ * developer) can reach it, which is the intended way to add TLS in front: info, not warn, so the
+ * warning keeps meaning something where it is given.
+ */
+function warnIfCleartext(): void {
+  if (config.tls !== undefined || !cluster.isPrimary) return;
+  const line = { host: config.host, port: config.port };
+  const message = "serving cleartext HTTP: the token endpoint must sit behind TLS (a mesh or a proxy), or set TLS_CERT_FILE and TLS_KEY_FILE";
+  if (isLoopbackHost(isIPv6(config.host) ? `[${config.host}]` : config.host)) logger.info(line, message);
+  else logger.warn(line, message);
+}
+
+warnIfCleartext();
 if (config.workers > 1 && cluster.isPrimary) await supervise();
 else await serve();

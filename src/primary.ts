@@ -24,6 +24,11 @@ export interface PrimaryOptions {
 export interface Primary {
   /** stop sends SIGTERM to every worker, so each drains its requests, and restarts none; idempotent. */
   stop(reason: string): void;
+  /**
+   * reload sends SIGHUP to every worker, which reloads its TLS certificate; a worker still
+   * starting gets it once it listens (it may have read the files before the change).
+   */
+  reload(): void;
   /** exited resolves with the process exit code once every worker is gone: 0 after a clean drain. */
   readonly exited: Promise<number>;
 }
@@ -48,6 +53,8 @@ interface WorkerState {
   pid: number | undefined;
   listening: boolean;
   startTimer: NodeJS.Timeout;
+  /** reloadPending: a reload came before this worker listened, when SIGHUP could still kill it. */
+  reloadPending: boolean;
 }
 
 function listenedAt(message: unknown): string | undefined {
@@ -86,7 +93,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
       logger.error({ workerPid: pid, timeoutMs: startTimeoutMs }, "worker did not start listening in time: killing it");
       worker.process.kill("SIGKILL");
     }, startTimeoutMs);
-    const entry: WorkerState = { pid, listening: false, startTimer };
+    const entry: WorkerState = { pid, listening: false, startTimer, reloadPending: false };
     running.set(worker, entry);
     // An IPC failure to a dying worker surfaces here; its 'exit' still follows.
     worker.on("error", (err) => logger.warn({ workerPid: pid, err: err.message }, "worker channel error"));
@@ -95,6 +102,7 @@ export function startPrimary(options: PrimaryOptions): Primary {
       if (url === undefined || entry.listening) return;
       entry.listening = true;
       clearTimeout(entry.startTimer);
+      if (entry.reloadPending) worker.process.kill("SIGHUP");
       const listening = [...running.values()].filter((e) => e.listening);
       if (!started && listening.length === count) {
         started = true;
@@ -170,6 +178,15 @@ export function startPrimary(options: PrimaryOptions): Primary {
     finishIfDone();
   }
 
+  function reload(): void {
+    if (stopping) return;
+    logger.info({ workers: running.size }, "reloading the TLS certificate in every worker");
+    for (const [worker, entry] of running) {
+      if (entry.listening) worker.process.kill("SIGHUP");
+      else entry.reloadPending = true;
+    }
+  }
+
   for (let i = 0; i < count; i++) fork();
-  return { stop, exited };
+  return { stop, reload, exited };
 }

@@ -4,6 +4,7 @@ import type { AuditLog } from "./audit.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { Readiness } from "./readiness.js";
 import { createTrustedProxies } from "./http/request-origin.js";
+import { readTlsFiles, TlsFileError, type TlsFileCredentials, type TlsFiles } from "./http/tls-files.js";
 import type { Store } from "./store/client-store.js";
 import { checkAuthThrottleLimits, type AuthThrottleLimits } from "./tokens/auth-throttle.js";
 import type { ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
@@ -82,6 +83,22 @@ export interface M2MServerOptions {
   authFailures?: AuthThrottleLimits | undefined;
   /** validateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) bounds ValidateToken calls per source address and process; 0: none; default 100. */
   validateTokenPerSecond?: number | undefined;
+  /**
+   * tls (TLS_CERT_FILE, TLS_KEY_FILE) serves the port over TLS with the PEM certificate and key
+   * in these files, read again by M2MServer.reloadTls; default cleartext.
+   */
+  tls?: TlsFiles | undefined;
+}
+
+/** readServerTls reads options.tls's files, or throws a TypeError naming the option (undefined without TLS). */
+export function readServerTls(options: M2MServerOptions): TlsFileCredentials | undefined {
+  if (options.tls === undefined) return undefined;
+  try {
+    return readTlsFiles(options.tls);
+  } catch (err) {
+    if (err instanceof TlsFileError) throw new TypeError(`createM2MServer: options.tls.${err.file}File: ${err.message}`, { cause: err });
+    throw err;
+  }
 }
 
 // Checked before anything starts: a refused option must not leave the issuer state's timers running.

@@ -6,15 +6,18 @@ import { ServerReflection as ServerReflectionV1 } from "../gen/grpc/reflection/v
 import { ServerReflection as ServerReflectionV1alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { OrganizationClientService } from "../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../gen/m2mauth/v1/keys_pb.js";
+import { ResourceServerService } from "../gen/m2mauth/v1/resource_servers_pb.js";
 import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
 import { createAuditLog } from "./audit.js";
+import { createResourceServerService } from "./clients/resource-server-service.js";
 import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
 import { createListener } from "./http/listener.js";
-import { createManagementRoutes } from "./http/management-routes.js";
+import { createManagementRoutes, type ManagementRoutes } from "./http/management-routes.js";
+import { createResourceServerRoutes } from "./http/resource-server-routes.js";
 import { faultInterceptor } from "./http/request-fault.js";
 import { createTrustedProxies, originOfRequest } from "./http/request-origin.js";
 import { requestOriginKey } from "./rpc/request-origin.js";
@@ -24,11 +27,15 @@ import { createTokenEndpoint } from "./http/token-endpoint.js";
 import { createAuthInterceptor } from "./interceptor/index.js";
 import { loadIssuerState } from "./issuer-state.js";
 import type { KeyRing } from "./keys/key-ring.js";
+import { createAuditInterceptor } from "./rpc/audit-interceptor.js";
+import { createCallerCheck } from "./rpc/caller-check.js";
 import { errorInterceptor } from "./rpc/connect-errors.js";
 import { createHealthRpc } from "./rpc/health-rpc.js";
 import { createLoggingInterceptor } from "./rpc/logging-interceptor.js";
+import { withParseErrorAnswers } from "./rpc/parse-errors.js";
 import { createOrganizationClientRpc } from "./rpc/organization-client-rpc.js";
 import { createReflectionRpc } from "./rpc/reflection-rpc.js";
+import { createResourceServerRpc } from "./rpc/resource-server-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
@@ -44,7 +51,8 @@ import { createFederatedKeys } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
-import { checkServerOptions, type M2MServerOptions } from "./server-options.js";
+import { readTlsFiles } from "./http/tls-files.js";
+import { checkServerOptions, readServerTls, type M2MServerOptions } from "./server-options.js";
 
 export type { M2MServerOptions } from "./server-options.js";
 
@@ -65,6 +73,11 @@ export interface M2MServer {
   readonly readiness: Readiness;
   /** adminCredentials are set on the one start that bootstrapped the admin client: show once. */
   readonly adminCredentials: { clientId: string; clientSecret: string } | undefined;
+  /**
+   * reloadTls reads options.tls's files again and serves new connections with them (open ones
+   * keep theirs); it throws, keeping the old pair, when they are unusable or there is no TLS.
+   */
+  reloadTls(): { fingerprint256: string; validTo: string };
 }
 
 /**
@@ -90,6 +103,14 @@ function whileIntact<T extends object>(service: T, assertIntact: () => void): T 
   return guarded as T;
 }
 
+/** anyOf tries REST route sets in turn: the first that takes the path answers. */
+function anyOf(...routes: ManagementRoutes[]): ManagementRoutes {
+  return async (req, res, url) => {
+    for (const route of routes) if (await route(req, res, url)) return true;
+    return false;
+  };
+}
+
 /**
  * createM2MServer composes the service: store → keys → clients and tokens → RPC and HTTP routes →
  * one listener. The management API is protected by the project's own auth interceptor, like any
@@ -97,10 +118,11 @@ function whileIntact<T extends object>(service: T, assertIntact: () => void): T 
  */
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   checkServerOptions(options);
+  const tls = readServerTls(options);
   const { store, logger, issuer } = options;
   const now = options.now ?? Date.now;
-  const audit = options.audit ?? createAuditLog({ logger });
   const readiness = options.readiness ?? createReadiness();
+  const audit = options.audit ?? createAuditLog({ logger });
   const state = await loadIssuerState({
     store,
     issuer,
@@ -113,6 +135,14 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyReloadIntervalMs: options.keyReloadIntervalMs,
     keyRotationCheckIntervalMs: options.keyRotationCheckIntervalMs,
     jwksMaxAgeSeconds: options.jwksMaxAgeSeconds,
+    // Only the instance that rotated is told: the others adopt its ring on their next reload.
+    onScheduledRotation: (key) =>
+      audit.record({
+        action: SigningKeyService.method.rotateSigningKey.name,
+        outcome: "success",
+        actor: { system: "key-rotation-schedule" },
+        target: { keyId: key.kid },
+      }),
     readiness,
     now,
     logger,
@@ -124,18 +154,24 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
 
   // While the store does not hold this process's state, it issues no token and manages no client:
   // serving from its own copy would accept what another instance refuses (see state/state-watch.ts).
+  const pageTokens = createPageTokens({ key: hasher.derive("page-token") });
   const clients = whileIntact(
     createClientService({
       store: store.clients,
       hasher,
-      pageTokens: createPageTokens({ key: hasher.derive("page-token") }),
+      pageTokens,
       issuer,
       keyEncryptionKey: options.keyEncryptionKey,
       now,
       federatedIssuers: options.federatedIssuers,
       clientJwksOrigins: options.clientJwksOrigins,
+      resourceServers: store.resourceServers,
     }),
     () => watch.assertIntact(),
+  );
+  // The registry of APIs that bounds every client's grants (grant-rules.ts).
+  const resourceServers = whileIntact(createResourceServerService({ store: store.resourceServers, clients: store.clients, pageTokens, issuer, now }), () =>
+    watch.assertIntact(),
   );
   // The token path's one store read, answered from a short-lived copy where the store announces
   // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
@@ -209,26 +245,32 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   );
 
   const ping = () => store.ping();
-  const ours = [OrganizationClientService, TokenService, SigningKeyService];
+  const ours = [OrganizationClientService, TokenService, SigningKeyService, ResourceServerService];
   // grpc.health.v1 answers what /readyz answers, for each of our services and overall ("").
   const health = createHealthRpc({ readiness, ping, services: ours.map((service) => service.typeName) });
   // Reflection lists every service served here, itself included (as grpc-go's does).
   const reflection = options.reflection === false ? undefined : createReflectionRpc([...ours, Health, ServerReflectionV1, ServerReflectionV1alpha]);
-  const routes = (router: ConnectRouter) => {
+  // A protobuf body that does not parse fails before any interceptor: the handlers log it and
+  // answer InvalidArgument (rpc/parse-errors.ts). REST's in-process calls, serialized by our own
+  // client, never meet it.
+  const routes = withParseErrorAnswers((router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
     router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector, validateLimit }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
+    router.service(ResourceServerService, createResourceServerRpc(resourceServers));
     router.service(Health, health.service);
     if (reflection !== undefined) {
       router.service(ServerReflectionV1, reflection.v1);
       router.service(ServerReflectionV1alpha, reflection.v1alpha);
     }
-  };
+  }, logger);
   // The management API's audience is the issuer URL itself.
   const auth = createAuthInterceptor({ issuer, audience: issuer, keys: () => keyRing.jwks(), publicMethods: publicProcedures, clock: now });
   // The first interceptor is the outermost (connect applies them in reverse): log the outcome as
-  // the caller sees it, map handler errors, then authorize, then the handler.
-  const interceptors: Interceptor[] = [errorInterceptor, auth];
+  // the caller sees it, audit it, map handler errors, then authorize (the token, then its client
+  // as the store holds it now), then the handler.
+  const callerCheck = createCallerCheck({ clients: store.clients, systemClients: state.systemClients, publicMethods: publicProcedures });
+  const interceptors: Interceptor[] = [createAuditInterceptor({ audit, publicMethods: publicProcedures }), errorInterceptor, auth, callerCheck];
   // Unknown JSON fields are refused, as REST refuses them: a misspelt field must not be dropped.
   const jsonOptions = { useProtoFieldName: true, ignoreUnknownFields: false };
   // Every request message here is small; a bound keeps a hostile body from filling memory.
@@ -264,7 +306,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     ),
     introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
-    management: createManagementRoutes(inProcess),
+    management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
@@ -274,6 +316,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     handler,
     host: options.host,
     port: options.port,
+    tls,
     onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
   });
   let closed: Promise<void> | undefined;
@@ -303,5 +346,11 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyRing,
     readiness,
     adminCredentials: state.adminCredentials,
+    reloadTls() {
+      if (options.tls === undefined) throw new Error("no TLS is configured");
+      const { fingerprint256, validTo, ...credentials } = readTlsFiles(options.tls);
+      listener.setTlsCredentials(credentials);
+      return { fingerprint256, validTo };
+    },
   };
 }

@@ -54,3 +54,19 @@ describe("audit log", () => {
     }
   });
 });
+
+describe("audit log and LOG_LEVEL", () => {
+  it("keeps audit lines in a service log quieted to warn, and drops them only when it is silent", () => {
+    for (const [level, expected] of [
+      ["warn", 1],
+      ["error", 1],
+      ["silent", 0],
+    ] as const) {
+      const main = lines();
+      const logger = pino({ level }, main.stream);
+      logger.info("an ordinary info line, filtered out");
+      createAuditLog({ logger }).record({ action: "RotateSigningKey", outcome: "success", actor: { system: "key-rotation-schedule" } });
+      expect(main.read().length, level).toBe(expected);
+    }
+  });
+});

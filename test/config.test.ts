@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { availableCores, ConfigError, cpuQuota, loadConfig } from "../src/config.js";
 
@@ -217,6 +220,29 @@ describe("loadConfig", () => {
 
   it("never repeats a malformed key encryption key in the error", () => {
     expect(() => loadConfig({ M2M_KEY_ENCRYPTION_KEY: "hunter2-hunter2" })).toThrow(/^(?!.*hunter2)/);
+  });
+
+  it("reads M2M_AUDIT_LOG as a file it can append to, keeping what the file holds, and names the variable when it cannot", () => {
+    const dir = mkdtempSync(join(tmpdir(), "m2m-config-"));
+    expect(loadConfig({}).auditLog).toBeUndefined();
+    const path = join(dir, "audit.log");
+    writeFileSync(path, "kept\n");
+    expect(loadConfig({ M2M_AUDIT_LOG: path }).auditLog).toBe(path);
+    expect(readFileSync(path, "utf8")).toBe("kept\n");
+    // No directory is made for it.
+    for (const bad of [dir, join(dir, "missing", "audit.log")]) {
+      const err = (() => {
+        try {
+          return loadConfig({ M2M_AUDIT_LOG: bad });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).variable).toBe("M2M_AUDIT_LOG");
+      expect((err as Error).message).toContain("cannot be opened for append");
+    }
+    expect(existsSync(join(dir, "missing"))).toBe(false);
   });
 });
 

@@ -1,4 +1,4 @@
-import cluster from "node:cluster";
+import cluster, { type Worker } from "node:cluster";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
@@ -101,5 +101,29 @@ describe("startPrimary", () => {
     expect(said("worker did not start listening in time: killing it").length).toBeGreaterThanOrEqual(1);
     expect(said("a worker failed to start: stopping")).toMatchObject([{ signal: "SIGKILL" }]);
     expect(said("worker died: restarting it")).toEqual([]);
+  });
+
+  it("reload() sends SIGHUP to every listening worker, and to one still starting once it listens; none dies", async () => {
+    const reloaded: number[] = [];
+    const onMessage = (worker: Worker, message: unknown) => {
+      if ((message as { type?: unknown }).type === "fixture:reloaded") reloaded.push(worker.process.pid ?? 0);
+    };
+    cluster.on("message", onMessage);
+    try {
+      const { primary, within, said, until } = run("reload");
+      // Before either listens: a SIGHUP now would kill them (no handler yet), so it waits.
+      primary.reload();
+      await until("start", () => said("started workers").length === 1);
+      const pids = said("started workers")[0]!["workerPids"] as number[];
+      await until("a reload in each worker", () => reloaded.length === 2);
+      expect([...reloaded].sort()).toEqual([...pids].sort());
+      primary.reload();
+      await until("a second reload in each worker", () => reloaded.length === 4);
+      expect(said("worker died: restarting it")).toEqual([]);
+      primary.stop("SIGTERM");
+      expect(await within(5_000)).toBe(0);
+    } finally {
+      cluster.off("message", onMessage);
+    }
   });
 });

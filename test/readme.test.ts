@@ -62,7 +62,7 @@ describe("README", () => {
     const config = (
       await Promise.all(["config.ts", "config-deployment.ts", "config-values.ts"].map((file) => readFile(new URL(`../src/${file}`, import.meta.url), "utf8")))
     ).join("\n");
-    const variables = new Set([...config.matchAll(/"((?:M2M_|REDIS_|LOG_)[A-Z_]+|PORT|HOST)"/g)].map((m) => m[1] as string));
+    const variables = new Set([...config.matchAll(/"((?:M2M_|REDIS_|LOG_|TLS_)[A-Z_]+|PORT|HOST)"/g)].map((m) => m[1] as string));
     expect(variables.size).toBeGreaterThanOrEqual(9);
     for (const variable of variables) expect(readme).toContain(`| \`${variable}\``);
   });

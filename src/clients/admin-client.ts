@@ -13,7 +13,14 @@ import { defaultExpirySeconds } from "./validate.js";
 // authenticate as it): removing the variables later never revives credentials printed long ago.
 
 /** adminScopes are the scopes of the environment's admin client: all of the management API. */
-export const adminScopes: readonly string[] = ["m2m:clients:read", "m2m:clients:write", "m2m:keys:read", "m2m:keys:write"];
+export const adminScopes: readonly string[] = [
+  "m2m:clients:read",
+  "m2m:clients:write",
+  "m2m:keys:read",
+  "m2m:keys:write",
+  "m2m:resource-servers:read",
+  "m2m:resource-servers:write",
+];
 
 /** adminClientStateName is the state store entry of the bootstrap admin client. */
 export const adminClientStateName = "admin-client";

@@ -4,10 +4,12 @@ import { ClientRecordSchema, type ClientRecord } from "../../gen/m2mauth/interna
 import { CustomClaimSchema, M2MClientSchema, type ClientSecret, type M2MClient, type OrganizationClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import type { ClientStore } from "../store/client-store.js";
+import type { ResourceServerStore } from "../store/resource-server-store.js";
 import { checkTokenLength } from "../tokens/token-size.js";
 import { authorizeOrganization, checkCanManage, checkGrantable, type Caller } from "./caller.js";
 import { addSecret, canAuthenticate, newClientSecret, removeSecret, withLastUsed } from "./client-secrets.js";
 import { checkMask, impliedMask, mergeUpdate } from "./client-update.js";
+import { checkRegisteredGrant, registryAudiences } from "./grant-rules.js";
 import type { FederationPolicy } from "./federated-identities.js";
 import { checkRequestId, createIdempotency, createRequestWindowMs, idempotencyKey, type CreateAnswer } from "./idempotency.js";
 import { newClientId } from "./ids.js";
@@ -67,6 +69,8 @@ export interface ClientServiceOptions {
   federatedIssuers?: readonly string[] | undefined;
   /** clientJwksOrigins (M2M_CLIENT_JWKS_ORIGINS) are the origins a client's jwks_uri may be on; default none. */
   clientJwksOrigins?: readonly string[] | undefined;
+  /** resourceServers is the registry of APIs that bounds every grant (grant-rules.ts); unset: none is registered. */
+  resourceServers?: Pick<ResourceServerStore, "lookup"> | undefined;
 }
 
 function applyValid(client: M2MClient, valid: ValidClient): void {
@@ -93,6 +97,8 @@ export function createClientService(options: ClientServiceOptions): ClientServic
   const federation: FederationPolicy = { issuers: options.federatedIssuers ?? [], audience: issuer };
   const jwksOrigins = options.clientJwksOrigins ?? [];
   const idempotency = createIdempotency({ key: idempotencyKey(options.keyEncryptionKey, hasher) });
+  const registry = options.resourceServers ?? { lookup: async () => ({ total: 0, servers: [] }) };
+  const lookup = (audiences: readonly string[]) => registry.lookup(registryAudiences(audiences, issuer));
 
   const notFound = (organizationId: string, clientId: string) => new NotFoundError(`client ${clientId} not found in organization ${organizationId}`);
 
@@ -134,6 +140,7 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       if (requestId !== "") checkRequestId(requestId);
       const valid = validateClient(input, federation, jwksOrigins);
       checkGrantable(caller, valid.scopes);
+      checkRegisteredGrant(caller, { organizationId, ...valid }, await lookup(valid.audience), issuer);
       const ms = now();
       const secret = newClientSecret(hasher, ms);
       const client = create(M2MClientSchema, {
@@ -186,6 +193,11 @@ export function createClientService(options: ClientServiceOptions): ClientServic
       check(caller, organizationId, clientId);
       if (input === undefined) throw new InvalidArgumentError("client", "is required");
       const paths = checkMask(mask.length > 0 ? mask : impliedMask(input));
+      // The registry is read first (the change below is one synchronous step): the servers of the
+      // audiences the client has and of those the update sets; any other found at write time
+      // counts as unregistered, failing closed.
+      const before = await find(organizationId, clientId);
+      const registered = await lookup([...before.audience, ...(paths.includes("audience") ? input.audience.slice(0, 20) : [])]);
       const record = await change(
         organizationId,
         clientId,
@@ -196,6 +208,9 @@ export function createClientService(options: ClientServiceOptions): ClientServic
             caller,
             valid.scopes.filter((scope) => !client.scopes.includes(scope)),
           );
+          // The client as it will be stored must satisfy the registry, not only what this update
+          // sets: a grant the registry no longer allows must be dropped before any other change.
+          checkRegisteredGrant(caller, { organizationId, audience: valid.audience, scopes: valid.scopes }, registered, issuer);
           applyValid(client, valid);
           // A client left with neither secrets, keys nor federated identities could never authenticate again.
           if (!canAuthenticate(client)) {

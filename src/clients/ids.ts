@@ -31,6 +31,11 @@ export function newSecretId(): string {
   return `sks_${randomBase32(20)}`;
 }
 
+/** newResourceServerId returns an opaque resource server id, `rs_` + 100 random bits. */
+export function newResourceServerId(): string {
+  return `rs_${randomBase32(20)}`;
+}
+
 /** secretPrefix starts every client secret, so secret scanners can recognize a leaked one. */
 export const secretPrefix = "m2msk_";
 

@@ -25,7 +25,8 @@ const controlChars = /[\u0000-\u001F\u007F]/;
 // a JSON-escaped lone surrogate). Refusing U+FFFD in every text a client sets makes every
 // transport (REST, Connect JSON and binary, gRPC) refuse what REST's strict decoder does, instead
 // of storing replaced characters (RFC 8259 §8.1); the price is that U+FFFD itself is never stored.
-function text(field: string, value: string): string {
+/** text refuses invalid UTF-8 (U+FFFD) in a text field, naming it; it returns the value. */
+export function text(field: string, value: string): string {
   if (value.includes("\uFFFD")) throw new InvalidArgumentError(field, "must be valid UTF-8 text (invalid bytes, and U+FFFD, are refused)");
   return value;
 }
@@ -84,13 +85,27 @@ function scopes(values: readonly string[]): string[] {
 function audience(values: readonly string[]): string[] {
   // RFC 9068 §2.2: an access token always has an audience.
   if (values.length === 0) throw new InvalidArgumentError("audience", "at least one audience is required");
-  values.forEach((value, i) => {
-    text(`audience[${i}]`, value);
-    if (value.length === 0 || value.length > 256 || /\s/.test(value) || controlChars.test(value)) {
-      throw new InvalidArgumentError(`audience[${i}]`, "must be 1-256 characters without spaces (a URI or host name)");
-    }
-  });
+  values.forEach((value, i) => validateAudienceValue(`audience[${i}]`, value));
   return unique("audience", values, 10);
+}
+
+/** validateAudienceValue checks one audience (a client's, or a resource server's): 1-256 characters without spaces, a URI or host name. */
+export function validateAudienceValue(field: string, value: string): string {
+  text(field, value);
+  if (value.length === 0 || value.length > 256 || /\s/.test(value) || controlChars.test(value)) {
+    throw new InvalidArgumentError(field, "must be 1-256 characters without spaces (a URI or host name)");
+  }
+  return value;
+}
+
+/** validateName checks a display name: 1-128 characters, no leading or trailing spaces, no control characters. */
+export function validateName(value: string): string {
+  const name = text("name", value);
+  const nameLength = [...name].length;
+  if (nameLength < 1 || nameLength > 128 || name.trim() !== name || controlChars.test(name)) {
+    throw new InvalidArgumentError("name", "must be 1-128 characters, without leading or trailing spaces");
+  }
+  return name;
 }
 
 function customClaims(claims: readonly CustomClaim[]): ValidClient["customClaims"] {
@@ -127,11 +142,7 @@ export function validateClient(
   jwksOrigins: readonly string[] = [],
 ): ValidClient {
   if (input === undefined) throw new InvalidArgumentError("client", "is required");
-  const name = text("name", input.name);
-  const nameLength = [...name].length;
-  if (nameLength < 1 || nameLength > 128 || name.trim() !== name || controlChars.test(name)) {
-    throw new InvalidArgumentError("name", "must be 1-128 characters, without leading or trailing spaces");
-  }
+  const name = validateName(input.name);
   text("description", input.description);
   if ([...input.description].length > 1024) throw new InvalidArgumentError("description", "at most 1024 characters");
   const expiry = input.expiry === 0 ? defaultExpirySeconds : input.expiry;

@@ -2,6 +2,7 @@ import { getOption } from "@bufbuild/protobuf";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { SigningKeyService } from "../../gen/m2mauth/v1/keys_pb.js";
 import { required_scopes } from "../../gen/m2mauth/v1/options_pb.js";
+import { ResourceServerService } from "../../gen/m2mauth/v1/resource_servers_pb.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { clientAssertionAlgorithms } from "../rules.js";
 import { notReadyReasons, type Readiness } from "../readiness.js";
@@ -38,7 +39,9 @@ export const metadataPaths: readonly string[] = ["/.well-known/oauth-authorizati
  * a partial list).
  */
 export function managementScopes(): string[] {
-  const scopes = [OrganizationClientService, SigningKeyService].flatMap((service) => service.methods.flatMap((method) => getOption(method, required_scopes)));
+  const scopes = [OrganizationClientService, SigningKeyService, ResourceServerService].flatMap((service) =>
+    service.methods.flatMap((method) => getOption(method, required_scopes)),
+  );
   return [...new Set(scopes)].sort();
 }
 

@@ -1,16 +1,25 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { armDeadline, h1Options, h2Options, limitDefaults, type ListenerLimits } from "./limits.js";
-import { sniffProtocol } from "./sniff-protocol.js";
+import { sniffProtocol, type SniffedProtocol } from "./sniff-protocol.js";
 
 // http2.createServer alone answers HTTP/1.1 clients with garbage, and http.createServer cannot
 // speak h2c, so a plain TCP server accepts every connection, reads its first bytes and hands it
 // to the protocol server that understands them. gRPC needs HTTP/2; browsers, curl and REST
-// clients mostly use HTTP/1.1; both reach the same handler on the same port.
+// clients mostly use HTTP/1.1; both reach the same handler on the same port. With TLS the
+// handshake's ALPN (RFC 7301) names the protocol instead, and the same two servers take over the
+// decrypted socket, so limits, drain and close behave alike in both modes.
 
 /** RequestHandler serves one request, whichever of HTTP/1.1 or HTTP/2 it arrived over. */
 export type RequestHandler = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse) => void;
+
+/** TlsCredentials are a PEM certificate (chain) and its unencrypted PEM private key. */
+export interface TlsCredentials {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
 
 /** ListenerOptions configures createListener; ListenerLimits bound what clients can hold open. */
 export interface ListenerOptions extends ListenerLimits {
@@ -30,7 +39,12 @@ export interface ListenerOptions extends ListenerLimits {
   idleGraceMs?: number;
   /** keepAliveTimeoutMs closes a connection (either protocol) that has been idle this long. */
   keepAliveTimeoutMs?: number;
-  /** sniffTimeoutMs destroys a connection that has not shown its protocol within this time. */
+  /**
+   * tls serves TLS (1.2 or later) instead of cleartext: ALPN `h2` or `http/1.1`, a client that
+   * names neither gets HTTP/1.1. Undefined: cleartext HTTP/1.1 and h2c.
+   */
+  tls?: TlsCredentials | undefined;
+  /** sniffTimeoutMs destroys a connection that has not shown its protocol (or finished its TLS handshake) within this time. */
   sniffTimeoutMs?: number;
   /**
    * onError receives connection-level and handler errors, including routine client resets and
@@ -39,14 +53,14 @@ export interface ListenerOptions extends ListenerLimits {
   onError?: (err: unknown) => void;
 }
 
-/** ListenerAddress is where a listener is bound; `url` is `http://host:port` for that address. */
+/** ListenerAddress is where a listener is bound; `url` is `http://host:port` (`https://` with TLS) for that address. */
 export interface ListenerAddress {
   host: string;
   port: number;
   url: string;
 }
 
-/** Listener serves HTTP/1.1 and cleartext HTTP/2 on one TCP port. */
+/** Listener serves HTTP/1.1 and HTTP/2 on one TCP port, in cleartext or over TLS. */
 export interface Listener {
   /** listen binds the port; calling it again returns the same result. */
   listen(): Promise<ListenerAddress>;
@@ -60,7 +74,15 @@ export interface Listener {
   drain(): void;
   /** close stops accepting, lets in-flight requests finish, then destroys what is left. */
   close(): Promise<void>;
+  /**
+   * setTlsCredentials makes later handshakes use `credentials`; open connections keep theirs. It
+   * throws (and the old ones stay) when they are unusable or the listener has no TLS.
+   */
+  setTlsCredentials(credentials: TlsCredentials): void;
 }
+
+// TLS 1.0 and 1.1 are deprecated (RFC 8996); Node's default floor, said here so no default can lower it.
+const minTlsVersion = "TLSv1.2";
 
 const defaultShutdownTimeoutMs = 10_000;
 // Above the 60 s idle timeout of common load balancers (AWS ALB, GCP): the proxy, not this
@@ -148,30 +170,72 @@ export function createListener(options: ListenerOptions): Listener {
   });
   h2.on("sessionError", report);
 
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  function serve(socket: net.Socket, protocol: SniffedProtocol): void {
+    // Accepted before close(): its request is answered, as on an idle connection (see shutdown).
+    if (socket.destroyed) {
+      return;
+    } else if (protocol === "h2") {
+      // http.Server needs half-open sockets to answer a client that shut down its side after
+      // the request; an HTTP/2 session instead ends with the connection, as in http2.Server.
+      socket.allowHalfOpen = false;
+      h2.emit("connection", socket);
+    } else {
+      h1.emit("connection", socket);
+    }
+  }
+
+  function track(socket: net.Socket): void {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // Resets from clients are routine; this listener also keeps any socket error from crashing us.
     socket.on("error", report);
+  }
+
+  const secureOptions = (credentials: TlsCredentials): tls.SecureContextOptions => ({
+    cert: credentials.cert,
+    key: credentials.key,
+    minVersion: minTlsVersion,
+  });
+  // Only the handshake: the decrypted socket goes to the same HTTP/1.1 and HTTP/2 servers as a
+  // cleartext one. The handshake has the sniffing deadline, for the same reason.
+  const secure =
+    options.tls === undefined
+      ? undefined
+      : tls.createServer({ ...secureOptions(options.tls), ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: sniffTimeoutMs }, (socket) => {
+          // The TCP socket under it has shown its protocol (node names it `_parent`, which it has for years).
+          const parent = (socket as unknown as { _parent?: unknown })._parent;
+          if (parent instanceof net.Socket) sniffing.delete(parent);
+          track(socket);
+          serve(socket, socket.alpnProtocol === "h2" ? "h2" : "http/1.1");
+        });
+  // A failed handshake (an old protocol version, a timeout, garbage) is the client's problem; node destroys its socket.
+  secure?.on("tlsClientError", report);
+
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    track(socket);
     if (closing) {
       socket.destroy();
       return;
     }
     sniffing.add(socket);
+    if (secure !== undefined) {
+      // Until its handshake is done a TLS connection counts as not yet sniffed (see shutdown).
+      // handshakeTimeout is an idle timer, which a ClientHello trickled a byte at a time never
+      // trips: the sniffing deadline is absolute here too.
+      const deadline = setTimeout(() => {
+        if (sniffing.has(socket)) socket.destroy();
+      }, sniffTimeoutMs);
+      socket.once("close", () => {
+        clearTimeout(deadline);
+        sniffing.delete(socket);
+      });
+      secure.emit("connection", socket);
+      return;
+    }
     sniffProtocol(socket, sniffTimeoutMs).then(
       (protocol) => {
         sniffing.delete(socket);
-        // Accepted before close(): its request is answered, as on an idle connection (see shutdown).
-        if (socket.destroyed) {
-          return;
-        } else if (protocol === "h2") {
-          // http.Server needs half-open sockets to answer a client that shut down its side after
-          // the request; an HTTP/2 session instead ends with the connection, as in http2.Server.
-          socket.allowHalfOpen = false;
-          h2.emit("connection", socket);
-        } else {
-          h1.emit("connection", socket);
-        }
+        serve(socket, protocol);
       },
       () => {
         sniffing.delete(socket);
@@ -193,7 +257,7 @@ export function createListener(options: ListenerOptions): Listener {
         server.on("error", report);
         const { address, port } = server.address() as net.AddressInfo;
         const host = net.isIPv6(address) ? `[${address}]` : address;
-        bound = { host: address, port, url: `http://${host}:${port}` };
+        bound = { host: address, port, url: `${secure === undefined ? "http" : "https"}://${host}:${port}` };
         resolve(bound);
       });
     });
@@ -245,6 +309,11 @@ export function createListener(options: ListenerOptions): Listener {
       return bound;
     },
     drain,
+    setTlsCredentials(credentials) {
+      if (secure === undefined) throw new Error("the listener serves no TLS");
+      // Builds the new context first: a bad certificate or key throws here and the old context stays.
+      secure.setSecureContext(secureOptions(credentials));
+    },
     close() {
       closed ??= shutdown();
       return closed;

@@ -102,12 +102,16 @@ interface MethodPolicy {
   readonly required: readonly string[];
 }
 
-function refusal(message: string, code: Code, metadata: Record<string, string>, cause?: unknown): ConnectError {
+/**
+ * refusedBeforeHandler is a refusal made before the handler ran, marked with refusedBeforeHandlerHeader
+ * so the client interceptor may re-send it; a server's own pre-handler checks use it too.
+ */
+export function refusedBeforeHandler(message: string, code: Code, metadata: Record<string, string>, cause?: unknown): ConnectError {
   return new ConnectError(message, code, { ...metadata, [refusedBeforeHandlerHeader]: beforeHandler }, undefined, cause);
 }
 
 function unauthenticated(message: string, challenge: string, cause?: unknown): ConnectError {
-  return refusal(message, Code.Unauthenticated, { "www-authenticate": challenge }, cause);
+  return refusedBeforeHandler(message, Code.Unauthenticated, { "www-authenticate": challenge }, cause);
 }
 
 // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
@@ -120,7 +124,7 @@ const badHeader = {
 function verificationFailure(err: unknown): ConnectError {
   if (err instanceof KeysUnavailableError) {
     // Fail closed, but tell the caller the same call may succeed later.
-    return refusal(err.message, Code.Unavailable, {}, err);
+    return refusedBeforeHandler(err.message, Code.Unavailable, {}, err);
   }
   if (err instanceof TokenVerificationError) {
     const challenge = bearerChallenge({ error: "invalid_token", error_description: err.message });
@@ -129,11 +133,12 @@ function verificationFailure(err: unknown): ConnectError {
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-function insufficientScope(required: readonly string[], granted: readonly string[]): ConnectError {
+/** insufficientScope is the PermissionDenied refusal, with its RFC 6750 §3.1 `insufficient_scope` challenge, of a call lacking `required` scopes. */
+export function insufficientScope(required: readonly string[], granted: readonly string[]): ConnectError {
   const message = `insufficient scope: missing ${missingScopes(required, granted).join(" ")}`;
   // RFC 6750 §3.1: 403 insufficient_scope, with `scope` naming what the method needs.
   const challenge = bearerChallenge({ error: "insufficient_scope", error_description: message, scope: required.join(" ") });
-  return refusal(message, Code.PermissionDenied, { "www-authenticate": challenge });
+  return refusedBeforeHandler(message, Code.PermissionDenied, { "www-authenticate": challenge });
 }
 
 async function verifyOrThrow(verifier: TokenVerifier, token: string): Promise<AuthClaims> {

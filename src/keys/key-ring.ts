@@ -82,6 +82,11 @@ export interface KeyRingOptions {
   createIfAbsent?: boolean;
   /** assertUsable throws (UnavailableError) when this instance must not rotate: its state is not the store's. */
   assertUsable?: (() => void) | undefined;
+  /**
+   * onScheduledRotation is told of each automatic rotation (rotationPeriodMs) this instance made,
+   * with the new current key; not of one it adopted from another instance (the server audits it).
+   */
+  onScheduledRotation?: ((key: KeyInfo) => void) | undefined;
 }
 
 function positive(option: string, value: unknown, fallback: number | undefined): number | undefined {
@@ -169,7 +174,8 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     if (bytes !== undefined) await apply(bytes);
   }
 
-  async function rotateNow(force: boolean): Promise<KeyInfo> {
+  // The key now current, and whether this call made it so (false: another instance's rotation was adopted).
+  async function rotateNow(force: boolean): Promise<{ key: KeyInfo; rotated: boolean }> {
     options.assertUsable?.();
     const expectedKid = view.current.kid;
     for (let attempt = 0; attempt < 10; attempt++) {
@@ -178,7 +184,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
       if (ring.keys[0]?.kid !== expectedKid) {
         // Someone else rotated since this instance last looked: that rotation is the one asked for.
         await apply(bytes, ring);
-        return view.currentInfo;
+        return { key: view.currentInfo, rotated: false };
       }
       const wait = rotationWait(ring, now(), publishWindowMs);
       if (wait !== undefined && !force) {
@@ -191,7 +197,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
         logger?.info({ current: view.current.kid, alg: view.current.alg, previous: expectedKid }, "signing key rotated");
         if (wait !== undefined)
           logger?.warn({ reason: wait.reason }, "forced signing key rotation: verifiers may reject new tokens until they refetch the JWKS");
-        return view.currentInfo;
+        return { key: view.currentInfo, rotated: true };
       }
     }
     throw new Error("the signing key ring kept changing during a rotation");
@@ -211,8 +217,9 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     try {
       await reloadNow();
       if (!isDue()) return false;
-      await rotateNow(false);
-      return true;
+      const { key, rotated } = await rotateNow(false);
+      if (rotated) options.onScheduledRotation?.(key);
+      return rotated;
     } finally {
       await state.releaseLock(keyRotationLockName, instanceId);
     }
@@ -222,7 +229,7 @@ export async function createKeyRing(options: KeyRingOptions): Promise<KeyRing> {
     current: () => view.current,
     jwks: () => view.published(now()).jwks,
     list: () => view.published(now()).keys,
-    rotate: (rotation) => serial(() => rotateNow(rotation?.force === true)),
+    rotate: (rotation) => serial(async () => (await rotateNow(rotation?.force === true)).key),
     rotateIfDue: () => serial(rotateIfDueNow),
     reload: () => serial(reloadNow),
     jwksMaxAgeSeconds,

@@ -76,6 +76,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
     case "assertion-use":
     case "revoked-tokens":
     case "auth-failures":
+    case "resource-servers":
       return;
   }
 }
@@ -101,6 +102,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
       walked.revokedTokens = true;
       continue;
     }
+    // The registry of resource servers: its own keys, which no client record vouches for.
+    if (parsed.kind === "resource-servers") continue;
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.
     if (parsed.kind === "state" && parsed.name === restoreCandidatesStateName) {
       walked.restoreOffers = true;

@@ -1,5 +1,6 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import type { FailureLimiter } from "./failure-limiter.js";
+import type { ResourceServerStore } from "./resource-server-store.js";
 
 /** ClientPage is one page of an organization's clients, oldest first. */
 export interface ClientPage {
@@ -81,6 +82,12 @@ export interface ClientStore {
    * positive integer; the assertion's remaining life). One round trip, in the client's slot.
    */
   useOnce(clientId: string, id: string, ttlMs: number): Promise<boolean>;
+  /**
+   * walk calls `visit` with every client record, of every organization, on every node (Redis:
+   * SCAN of each master, the records read a batch at a time): for rare administrative questions
+   * (how many clients use an API), never on a path that runs often.
+   */
+  walk(visit: (record: ClientRecord) => void): Promise<void>;
 }
 
 /**
@@ -175,6 +182,8 @@ export interface Store {
   readonly revocations: RevocationStore;
   /** failures counts failed client authentications, shared by every process of the backend. */
   readonly failures: FailureLimiter;
+  /** resourceServers is the registry of the APIs clients may be granted. */
+  readonly resourceServers: ResourceServerStore;
   /**
    * changes announces record changes to other processes; undefined for a backend that only one
    * process can use (memory), where there is nothing to hear.

@@ -35,7 +35,13 @@ export type ParsedKey =
   | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
   | { readonly kind: "revoked-tokens" }
   | { readonly kind: "auth-failures"; readonly digest: string }
+  | { readonly kind: "resource-servers"; readonly part: ResourceServerKeyPart }
   | { readonly kind: "state"; readonly name: string };
+
+/** ResourceServerKeyPart names one of the registry's keys (see KeyLayout.resourceServers). */
+export type ResourceServerKeyPart = "records" | "audiences" | "index";
+
+const resourceServerParts: readonly ResourceServerKeyPart[] = ["records", "audiences", "index"];
 
 /** KeyLayout names every Redis key the store uses, under one prefix. */
 export interface KeyLayout {
@@ -65,6 +71,14 @@ export interface KeyLayout {
    * key in one slot, so one script counts a client id and an address together.
    */
   authFailures(name: string): string;
+  /**
+   * resourceServers are the registry's keys, all under one hash tag so its writes are atomic on a
+   * Cluster: `records` (hash: id → protobuf ResourceServer), `audiences` (hash: audience → id, what
+   * keeps audiences unique) and `index` (sorted set of create-time members, the list's order).
+   */
+  readonly resourceServers: Readonly<Record<ResourceServerKeyPart, string>>;
+  /** clientMatch is the SCAN pattern of client record keys (it may match others: parse each key). */
+  readonly clientMatch: string;
   /** state is the key of a named issuer state value. */
   state(name: string): string;
   /** clientChanges is the pub/sub channel where writes announce the client ids they changed. */
@@ -93,6 +107,7 @@ export function assertionIdDigest(id: string): string {
 
 /** createKeyLayout returns the key names under `prefix` (e.g. `m2m:`). */
 export function createKeyLayout(prefix: string): KeyLayout {
+  const escaped = prefix.replace(/[*?[\]\\]/g, "\\$&");
   const layout: KeyLayout = {
     prefix,
     client: (clientId) => `${prefix}{${clientTag(clientId)}}:client:${clientId}`,
@@ -103,9 +118,16 @@ export function createKeyLayout(prefix: string): KeyLayout {
     // A tag of its own (7 letters, so never an organization's 6): the deny list is one slot.
     revokedTokens: `${prefix}{revoked}:revoked-tokens`,
     authFailures: (name) => `${prefix}{auth-failures}:${createHash("sha256").update(name).digest("base64url")}`,
+    // A tag of its own, with a `-`, so never an organization's base32 tag: the registry is one slot.
+    resourceServers: {
+      records: `${prefix}{resource-servers}:records`,
+      audiences: `${prefix}{resource-servers}:audiences`,
+      index: `${prefix}{resource-servers}:index`,
+    },
+    clientMatch: `${escaped}{*}:client:*`,
     state: (name) => `${prefix}{state}:${name}`,
     clientChanges: `${prefix}client-changes`,
-    match: `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`,
+    match: `${escaped}*`,
     parse(key) {
       if (!key.startsWith(prefix)) return undefined;
       const tagged = taggedKey.exec(key.slice(prefix.length));
@@ -114,6 +136,10 @@ export function createKeyLayout(prefix: string): KeyLayout {
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
       if (tag === "revoked") return rest === "revoked-tokens" ? { kind: "revoked-tokens" } : undefined;
       if (tag === "auth-failures") return /^[A-Za-z0-9_-]{43}$/.test(rest) ? { kind: "auth-failures", digest: rest } : undefined;
+      if (tag === "resource-servers") {
+        const part = resourceServerParts.find((name) => name === rest);
+        return part === undefined ? undefined : { kind: "resource-servers", part };
+      }
       for (const [pattern, parsed] of kinds) {
         const match = pattern.exec(rest);
         if (match?.[1] === undefined) continue;
@@ -143,6 +169,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.revokedTokens;
     case "auth-failures":
       return `${layout.prefix}{auth-failures}:${key.digest}`;
+    case "resource-servers":
+      return layout.resourceServers[key.part];
     case "state":
       return layout.state(key.name);
   }

@@ -18,6 +18,7 @@ import {
   recordIds,
   removedSecretIds,
 } from "./client-record-codec.js";
+import { createMemoryResourceServerStore } from "./memory-resource-server-store.js";
 
 // The memory backend is for tests and single-process development. It keeps the same bytes and
 // index members as the Redis backend, so what passes here behaves the same against Redis.
@@ -161,6 +162,11 @@ function createMemoryClientStore(assertOpen: () => void, now: () => number): Cli
       return result;
     },
 
+    async walk(visit) {
+      assertOpen();
+      for (const bytes of [...records.values()]) visit(decodeRecord(bytes));
+    },
+
     async useOnce(clientId, id, ttlMs) {
       assertOpen();
       if (!Number.isSafeInteger(ttlMs) || ttlMs < 1) throw new TypeError("useOnce: ttlMs must be a positive integer");
@@ -295,17 +301,19 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
   };
   const clients = createMemoryClientStore(assertOpen, now);
   const state = createMemoryStateStore(assertOpen, now);
+  const resourceServers = createMemoryResourceServerStore(assertOpen);
   return {
     clients,
     state,
     revocations: createMemoryRevocationStore(assertOpen, now),
     failures: createMemoryFailureLimiter(assertOpen),
+    resourceServers,
     async ping(): Promise<void> {
       assertOpen();
     },
     async empty(): Promise<boolean> {
       assertOpen();
-      return clients.size() === 0 && state.size() === 0;
+      return clients.size() === 0 && state.size() === 0 && resourceServers.size() === 0;
     },
     async close(): Promise<void> {
       closed = true;

@@ -14,7 +14,8 @@ import {
   removedSecretIds,
 } from "./client-record-codec.js";
 import { assertionIdDigest, clientTag, organizationTag, type KeyLayout } from "./key-layout.js";
-import { available, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
+import { available, execPipeline, execPipelinesBySlot, toBuffer } from "./redis-calls.js";
+import { dataNodes } from "./redis-deployment.js";
 import type { StoreScripts } from "./redis-scripts.js";
 
 // A delete reads the record, then deletes it only if it is unchanged; a record changed in
@@ -25,6 +26,8 @@ const deleteAttempts = 3;
 // attempts, a short random pause apart so two writers fall out of step, then UnavailableError.
 const updateAttempts = 5;
 const conflictPauseMs = 5;
+// How many keys a walk asks each SCAN for, and reads in one pipeline.
+const walkBatch = 1_000;
 
 /** createKeyedQueue returns a runner that runs the tasks of one key one after another, in call order. */
 function createKeyedQueue(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
@@ -201,6 +204,27 @@ export function createRedisClientStore(
         if (times.size > 0) found.set(clientId, times);
       });
       return found;
+    },
+
+    // SCAN on each master (every key present throughout is returned, some twice: skipped), each
+    // batch's records read in one pipeline to that node; only the keys' names are kept, to skip repeats.
+    async walk(visit) {
+      await available(redis, async () => {
+        for (const node of dataNodes(redis)) {
+          const seen = new Set<string>();
+          let cursor = "0";
+          do {
+            const [next, batch] = await node.scan(cursor, "MATCH", layout.clientMatch, "COUNT", walkBatch);
+            cursor = next;
+            const keys = batch.filter((key) => !seen.has(key) && layout.parse(key)?.kind === "client");
+            for (const key of keys) seen.add(key);
+            if (keys.length === 0) continue;
+            const pipeline = node.pipeline();
+            for (const key of keys) pipeline.getBuffer(key);
+            for (const bytes of await execPipeline(pipeline)) if (bytes !== null) visit(decodeRecord(bytes as Buffer));
+          } while (cursor !== "0");
+        }
+      });
     },
 
     // One round trip: SET NX PX, so the check and the mark are one step on every instance, and

@@ -7,6 +7,7 @@ import { createRedisConnection, keepConnected, pingDeployment, type RedisClient,
 import { hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
 import { defineStoreScripts } from "./redis-scripts.js";
 import { createRedisFailureLimiter } from "./redis-failure-limiter.js";
+import { createRedisResourceServerStore } from "./redis-resource-server-store.js";
 import { createRedisRevocationStore } from "./redis-revocation-store.js";
 import { createRedisStateStore } from "./redis-state-store.js";
 
@@ -56,6 +57,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     state: createRedisStateStore(redis, layout, scripts),
     revocations: createRedisRevocationStore(redis, layout),
     failures: createRedisFailureLimiter(redis, layout),
+    resourceServers: createRedisResourceServerStore(redis, layout),
     changes,
     async ping(): Promise<void> {
       await available(redis, () => pingDeployment(redis));

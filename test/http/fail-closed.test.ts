@@ -58,6 +58,19 @@ describe("when Redis is down", () => {
     expect(list.status).toBe(503);
     expect(((await list.json()) as RestBody).code).toBe("unavailable");
 
+    // The registry fails closed too: no client is registered unchecked, no API listed from nowhere.
+    for (const [path, body] of [
+      ["resource-servers", undefined],
+      ["organizations/org_down/clients", seedClient],
+    ] as const) {
+      const answer = await fetch(`${t.url}/api/v1/${path}`, {
+        method: body === undefined ? "GET" : "POST",
+        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect([path, answer.status]).toEqual([path, 503]);
+    }
+
     const rpc = createClient(TokenService, createGrpcTransport({ baseUrl: t.url }));
     const err = await rpc.issueToken({ clientId: client.id, clientSecret: client.secret }).catch((e: unknown) => ConnectError.from(e));
     expect((err as ConnectError).code).toBe(Code.Unavailable);

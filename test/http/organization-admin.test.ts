@@ -23,6 +23,13 @@ async function api(method: string, path: string, token: string, body?: unknown):
 beforeAll(async () => {
   t = await startTestServer();
   envAdmin = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
+  // An organization's admin grants only registered APIs and scopes (resource-server-grants.test.ts).
+  const registered = await fetch(`${t.url}/api/v1/resource-servers`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${envAdmin}`, "content-type": "application/json" },
+    body: JSON.stringify({ audience: seedClient.audience[0], name: "Deployment API", scopes: seedClient.scopes.map((name) => ({ name })) }),
+  });
+  expect(registered.status).toBe(201);
   const created = await api("POST", "org_a/clients", envAdmin, {
     name: "org A admin",
     scopes: ["m2m:clients:read", "m2m:clients:write"],

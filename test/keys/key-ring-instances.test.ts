@@ -89,7 +89,11 @@ describe("key ring instances on one Redis", () => {
     const period = 86_400_000;
     const timing = { now: () => now, rotationPeriodMs: period, rotationCheckIntervalMs: 20, reloadIntervalMs: 20 };
     const logs = [recordingLogger(), recordingLogger()];
-    const [a, b] = await Promise.all([ring(s1!, { ...timing, logger: logs[0] }), ring(s2!, { ...timing, logger: logs[1] })]);
+    const scheduled: string[][] = [[], []];
+    const [a, b] = await Promise.all([
+      ring(s1!, { ...timing, logger: logs[0], onScheduledRotation: (key) => scheduled[0]!.push(key.kid) }),
+      ring(s2!, { ...timing, logger: logs[1], onScheduledRotation: (key) => scheduled[1]!.push(key.kid) }),
+    ]);
     const first = a.current().kid;
     await new Promise((r) => setTimeout(r, 100));
     expect(a.current().kid).toBe(first);
@@ -100,13 +104,21 @@ describe("key ring instances on one Redis", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(b.current().kid).toBe(a.current().kid);
     expect(logged(logs[0]!, "info", /signing key rotated/) + logged(logs[1]!, "info", /signing key rotated/)).toBe(1);
+    // Only the instance that rotated is told (the service audits it), with the new signing key.
+    expect(scheduled.flat()).toEqual([a.current().kid]);
     expect((await storedRing(s1!)).keys).toHaveLength(3);
   });
 
   it("lets only the lock holder rotate when both find the period passed", async () => {
     const [s1, s2] = instances(2);
     let now = 1_700_000_000_000;
-    const options = { now: () => now, rotationPeriodMs: 1000, rotationCheckIntervalMs: 3_600_000 };
+    const scheduled: string[] = [];
+    const options = {
+      now: () => now,
+      rotationPeriodMs: 1000,
+      rotationCheckIntervalMs: 3_600_000,
+      onScheduledRotation: (key: { kid: string }) => scheduled.push(key.kid),
+    };
     const a = await ring(s1!, options);
     const b = await ring(s2!, options);
     now += 302_000; // past the period, and the next key has been published for the JWKS max-age
@@ -114,6 +126,7 @@ describe("key ring instances on one Redis", () => {
     expect(results.filter(Boolean)).toHaveLength(1);
     await b.reload();
     expect(b.current().kid).toBe(a.current().kid);
+    expect(scheduled).toEqual([a.current().kid]);
     expect((await storedRing(s1!)).keys).toHaveLength(3);
   });
 });

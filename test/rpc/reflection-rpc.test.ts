@@ -105,6 +105,7 @@ describe("ServerReflectionInfo over a Connect gRPC client", () => {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "m2mauth.v1.OrganizationClientService",
+      "m2mauth.v1.ResourceServerService",
       "m2mauth.v1.SigningKeyService",
       "m2mauth.v1.TokenService",
     ]);

@@ -7,6 +7,7 @@ import { describeAssertionUseContract } from "./assertion-use-contract.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
 import { describeCreateRequestContract } from "./create-request-contract.js";
 import { describeFailureLimiterContract } from "./failure-limiter-contract.js";
+import { describeResourceServerContract } from "./resource-server-contract.js";
 import { describeRevocationContract } from "./revocation-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
 import { describeStateStoreContract } from "./state-store-contract.js";
@@ -169,5 +170,6 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     describeStateStoreContract(() => store);
     describeRevocationContract(() => store);
     describeFailureLimiterContract(() => store);
+    describeResourceServerContract(() => store);
   });
 }

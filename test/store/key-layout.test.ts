@@ -45,6 +45,11 @@ describe("key layout parse", () => {
     // Every failure count in one slot, named by a digest: short whatever the id.
     expect(failures).toMatch(/^p:\{auth-failures\}:[A-Za-z0-9_-]{43}$/);
     expect(layout.parse(failures)).toEqual({ kind: "auth-failures", digest: failures.slice("p:{auth-failures}:".length) });
+    for (const part of ["records", "audiences", "index"] as const) {
+      expect(layout.parse(layout.resourceServers[part])).toEqual({ kind: "resource-servers", part });
+      // One hash tag for the whole registry: its scripts stay in one Cluster slot.
+      expect(layout.resourceServers[part]).toMatch(/^p:\{resource-servers\}:/);
+    }
   });
 
   it("refuses keys the layout never names: another prefix, tag or kind", () => {
@@ -57,10 +62,12 @@ describe("key layout parse", () => {
     expect(layout.parse("p:{aaaaaa}:revoked:some-jti")).toBeUndefined();
     expect(layout.parse("p:{revoked}:revoked:some-jti")).toBeUndefined();
     expect(layout.parse("p:{auth-failures}:client:someone")).toBeUndefined();
+    expect(layout.parse("p:{resource-servers}:other")).toBeUndefined();
   });
 
   it("scans its prefix with glob characters escaped", () => {
     expect(layout.match).toBe("p:*");
+    expect(layout.clientMatch).toBe("p:{*}:client:*");
     expect(createKeyLayout("a*b?[c]\\:").match).toBe("a\\*b\\?\\[c\\]\\\\:*");
   });
 });

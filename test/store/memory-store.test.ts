@@ -13,6 +13,7 @@ describe("memory store", () => {
     await store.close();
     await expect(store.clients.get("x")).rejects.toBeInstanceOf(UnavailableError);
     await expect(store.ping()).rejects.toBeInstanceOf(UnavailableError);
+    await expect(store.resourceServers.lookup(["api.example.com"])).rejects.toBeInstanceOf(UnavailableError);
   });
 
   it("expires kept create answers and locks by the injected clock, as Redis does by its own", async () => {

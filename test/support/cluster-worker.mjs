@@ -4,6 +4,7 @@
 //   serve   listen; on SIGTERM exit 0        crash   listen, then exit 1 after 50 ms
 //   refuse  exit 2 before listening          silent  never listen
 //   dirty   listen; on SIGTERM exit 3
+//   reload  listen after 300 ms, only then survive SIGHUP (as main.ts), telling the primary of each
 import cluster from "node:cluster";
 
 const mode = process.env["FIXTURE_MODE"] ?? "serve";
@@ -20,6 +21,12 @@ if (mode === "refuse") exit(2);
 else if (mode === "crash") {
   listening();
   setTimeout(() => process.exit(1), 50);
+} else if (mode === "reload") {
+  process.on("SIGTERM", () => exit(0));
+  setTimeout(() => {
+    process.on("SIGHUP", () => process.send({ type: "fixture:reloaded" }));
+    listening();
+  }, 300);
 } else if (mode === "serve" || mode === "dirty") {
   process.on("SIGTERM", () => setTimeout(() => exit(mode === "serve" ? 0 : 3), 20));
   listening();

@@ -105,3 +105,16 @@ export function managementApi(url: string, token: string): ManagementApi {
     },
   };
 }
+
+/**
+ * registerSeedApi registers the seed client's audience and scopes as an API (POST
+ * /api/v1/resource-servers), which an organization's admin needs before it may grant them.
+ */
+export async function registerSeedApi(url: string, envAdminToken: string): Promise<void> {
+  const res = await fetch(`${url}/api/v1/resource-servers`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${envAdminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ audience: seedClient.audience[0], name: "Deployment API", scopes: seedClient.scopes.map((name) => ({ name })) }),
+  });
+  if (res.status !== 201) throw new Error(`API registration failed: ${res.status} ${await res.text()}`);
+}
