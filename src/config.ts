@@ -5,6 +5,7 @@ import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
 import { defaultJwksMaxAgeSeconds } from "./keys/rotation-guard.js";
 import { maxClientCacheMs } from "./store/client-record-cache.js";
+import { defaultAuthThrottleLimits, type AuthThrottleLimits } from "./tokens/auth-throttle.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
 import { availableCores, redisDeployment, storeTimeoutMs, workerCount } from "./config-deployment.js";
 import { ConfigError, flag, key32, oneOf, origins, read, urlOf, type Env } from "./config-values.js";
@@ -88,6 +89,13 @@ export interface Config {
    * source address (M2M_TRUSTED_PROXIES); empty: the peer's address is the source.
    */
   readonly trustedProxies: readonly string[];
+  /**
+   * authFailures limit failed client authentications per client id and per source address in a
+   * sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS, M2M_AUTH_FAILURES_PER_CLIENT, M2M_AUTH_FAILURES_PER_ADDRESS).
+   */
+  readonly authFailures: AuthThrottleLimits;
+  /** validateTokenPerSecond bounds ValidateToken calls per source address and process (M2M_VALIDATE_TOKEN_PER_SECOND; 0: none). */
+  readonly validateTokenPerSecond: number;
   /**
    * auditLog is a file every audit event is also appended to (M2M_AUDIT_LOG), checked at start to
    * open for append; undefined: audit events go to the service log only.
@@ -242,6 +250,25 @@ function trustedProxies(env: Env): readonly string[] {
   return Object.freeze(list);
 }
 
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name) ?? String(fallback);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(name, `must be ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
+
+function authFailures(env: Env): AuthThrottleLimits {
+  const limits = {
+    windowSeconds: wholeNumber(env, "M2M_AUTH_FAILURE_WINDOW_SECONDS", defaultAuthThrottleLimits.windowSeconds, 1, 86_400),
+    perClient: wholeNumber(env, "M2M_AUTH_FAILURES_PER_CLIENT", defaultAuthThrottleLimits.perClient, 0, 10_000),
+    perAddress: wholeNumber(env, "M2M_AUTH_FAILURES_PER_ADDRESS", defaultAuthThrottleLimits.perAddress, 0, 10_000),
+  };
+  // One address must be blocked before it alone can block a client id (see tokens/auth-throttle.ts).
+  if (limits.perClient > 0 && limits.perAddress >= limits.perClient) {
+    throw new ConfigError("M2M_AUTH_FAILURES_PER_ADDRESS", `must be below M2M_AUTH_FAILURES_PER_CLIENT (${limits.perClient}), or 0 (off)`);
+  }
+  return Object.freeze(limits);
+}
+
 function auditLog(env: Env): string | undefined {
   const name = "M2M_AUDIT_LOG";
   const path = read(env, name);
@@ -305,6 +332,8 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     federatedIssuers: federatedIssuers(env),
     clientJwksOrigins: clientJwksOrigins(env),
     trustedProxies: trustedProxies(env),
+    authFailures: authFailures(env),
+    validateTokenPerSecond: wholeNumber(env, "M2M_VALIDATE_TOKEN_PER_SECOND", 100, 0, 1_000_000),
     auditLog: auditLog(env),
     tls,
   });

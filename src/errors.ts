@@ -16,6 +16,7 @@ export const m2mErrorCodes = [
   "permission_denied",
   "failed_precondition",
   "temporarily_unavailable",
+  "resource_exhausted",
   "server_error",
 ] as const;
 
@@ -133,6 +134,20 @@ export class FailedPreconditionError extends M2MError {
 export class UnavailableError extends M2MError {
   constructor(message = "the service is temporarily unavailable, retry later", options?: { cause?: unknown }) {
     super("temporarily_unavailable", message, { ...options, retryable: true });
+  }
+}
+
+/**
+ * ResourceExhaustedError refuses a caller that went past a limit (failed client authentications,
+ * ValidateToken calls per address) until `retryAfterSeconds` have passed; nothing was checked.
+ */
+export class ResourceExhaustedError extends M2MError {
+  /** retryAfterSeconds is when the same request may succeed again (HTTP Retry-After, google.rpc.RetryInfo). */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterSeconds: number) {
+    super("resource_exhausted", message, { retryable: true });
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterSeconds));
   }
 }
 

@@ -92,6 +92,8 @@ async function serve(): Promise<void> {
       federatedIssuers: config.federatedIssuers,
       clientJwksOrigins: config.clientJwksOrigins,
       trustedProxies: config.trustedProxies,
+      authFailures: config.authFailures,
+      validateTokenPerSecond: config.validateTokenPerSecond,
       audit: createAuditLog({ logger, destination: auditFile?.destination }),
       tls: config.tls,
       store,

@@ -6,6 +6,7 @@ import type { Readiness } from "./readiness.js";
 import { createTrustedProxies } from "./http/request-origin.js";
 import { readTlsFiles, TlsFileError, type TlsFileCredentials, type TlsFiles } from "./http/tls-files.js";
 import type { Store } from "./store/client-store.js";
+import { checkAuthThrottleLimits, type AuthThrottleLimits } from "./tokens/auth-throttle.js";
 import type { ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
 import type { FederatedKeysOptions } from "./tokens/federated-keys.js";
 
@@ -75,6 +76,14 @@ export interface M2MServerOptions {
   /** audit records who changed what (audit.ts); default the service log, `audit: true`. */
   audit?: AuditLog | undefined;
   /**
+   * authFailures limits failed client authentications per client id and per source address over
+   * a sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS, M2M_AUTH_FAILURES_PER_CLIENT,
+   * M2M_AUTH_FAILURES_PER_ADDRESS); default 20 per client id and 10 per address in 60 s.
+   */
+  authFailures?: AuthThrottleLimits | undefined;
+  /** validateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) bounds ValidateToken calls per source address and process; 0: none; default 100. */
+  validateTokenPerSecond?: number | undefined;
+  /**
    * tls (TLS_CERT_FILE, TLS_KEY_FILE) serves the port over TLS with the PEM certificate and key
    * in these files, read again by M2MServer.reloadTls; default cleartext.
    */
@@ -101,6 +110,11 @@ export function checkServerOptions(options: M2MServerOptions): void {
     } catch (err) {
       throw new TypeError(`createM2MServer: options.trustedProxies: ${(err as Error).message}`, { cause: err });
     }
+  }
+  if (options.authFailures !== undefined) checkAuthThrottleLimits(options.authFailures, "createM2MServer: options.authFailures");
+  const perSecond = options.validateTokenPerSecond;
+  if (perSecond !== undefined && (!Number.isSafeInteger(perSecond) || perSecond < 0)) {
+    throw new TypeError(`createM2MServer: options.validateTokenPerSecond must be a non-negative integer, got ${String(perSecond)}`);
   }
   for (const option of ["usageFlushIntervalMs", "keyRotationCheckIntervalMs", "keyReloadIntervalMs"] as const) {
     const value = options[option];

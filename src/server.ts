@@ -40,6 +40,8 @@ import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
 import { createClientRecordCache } from "./store/client-record-cache.js";
+import { createAddressRateLimit } from "./tokens/address-rate-limit.js";
+import { defaultAuthThrottleLimits, throttleAuthentication } from "./tokens/auth-throttle.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenIntrospector } from "./tokens/introspection.js";
@@ -208,7 +210,20 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
           onError: (jwksUri, err) => logger.warn({ jwksUri, err: err.message }, "client jwks_uri unusable"),
         });
   const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation, jwksUriKeys });
-  const authenticator = createClientAuthenticator({ store: cache ?? store.clients, hasher, systemClients: state.systemClients, assertions });
+  // Failed authentications are counted per client id and address in the store, and audited; a
+  // success pays two Map lookups (see tokens/auth-throttle.ts).
+  const authenticator = throttleAuthentication(
+    createClientAuthenticator({ store: store.clients, cache, hasher, systemClients: state.systemClients, assertions }),
+    {
+      limiter: store.failures,
+      limits: options.authFailures ?? defaultAuthThrottleLimits,
+      audit,
+      adminClientId: options.admin?.clientId,
+      now,
+      onStoreError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, "failed authentication not counted"),
+    },
+  );
+  const validateLimit = createAddressRateLimit({ perSecond: options.validateTokenPerSecond ?? 100, what: "ValidateToken", now });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
     store: store.clients,
@@ -240,7 +255,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // client, never meet it.
   const routes = withParseErrorAnswers((router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
-    router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector }));
+    router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector, validateLimit }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
     router.service(ResourceServerService, createResourceServerRpc(resourceServers));
     router.service(Health, health.service);

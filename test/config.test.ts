@@ -307,4 +307,26 @@ describe("M2M_CLIENT_JWKS_ORIGINS", () => {
     expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(/^M2M_CLIENT_JWKS_ORIGINS: /);
     expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(message);
   });
+
+  it("reads the failed-authentication limits and the ValidateToken rate; an address limit at or above the client's is refused", () => {
+    expect(loadConfig({})).toMatchObject({ authFailures: { windowSeconds: 60, perClient: 20, perAddress: 10 }, validateTokenPerSecond: 100 });
+    const set = loadConfig({
+      M2M_AUTH_FAILURE_WINDOW_SECONDS: "300",
+      M2M_AUTH_FAILURES_PER_CLIENT: "0",
+      M2M_AUTH_FAILURES_PER_ADDRESS: "50",
+      M2M_VALIDATE_TOKEN_PER_SECOND: "0",
+    });
+    expect(set).toMatchObject({ authFailures: { windowSeconds: 300, perClient: 0, perAddress: 50 }, validateTokenPerSecond: 0 });
+    expect(Object.isFrozen(set.authFailures)).toBe(true);
+    for (const [env, name] of [
+      [{ M2M_AUTH_FAILURE_WINDOW_SECONDS: "0" }, "M2M_AUTH_FAILURE_WINDOW_SECONDS"],
+      [{ M2M_AUTH_FAILURES_PER_CLIENT: "-1" }, "M2M_AUTH_FAILURES_PER_CLIENT"],
+      [{ M2M_AUTH_FAILURES_PER_ADDRESS: "1.5" }, "M2M_AUTH_FAILURES_PER_ADDRESS"],
+      [{ M2M_AUTH_FAILURES_PER_CLIENT: "10", M2M_AUTH_FAILURES_PER_ADDRESS: "10" }, "M2M_AUTH_FAILURES_PER_ADDRESS"],
+      [{ M2M_VALIDATE_TOKEN_PER_SECOND: "fast" }, "M2M_VALIDATE_TOKEN_PER_SECOND"],
+    ] as const) {
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(new RegExp(`^${name}: `));
+    }
+  });
 });

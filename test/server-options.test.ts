@@ -27,6 +27,19 @@ describe("server options", () => {
     }
   });
 
+  it.each([
+    [{ authFailures: { windowSeconds: 0, perClient: 20, perAddress: 10 } }, /options\.authFailures\.windowSeconds/],
+    [{ authFailures: { windowSeconds: 60, perClient: 5, perAddress: 5 } }, /options\.authFailures\.perAddress/],
+    [{ validateTokenPerSecond: -1 }, /options\.validateTokenPerSecond/],
+  ] as const)("refuses throttling limits it cannot honour: %o", async (options, named) => {
+    const { server, store } = await start(options);
+    try {
+      await expect(server).rejects.toThrow(named);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("honours jwksMaxAgeSeconds: 0 (verifiers may not cache the JWKS)", async () => {
     const { server: starting, store } = await start({ jwksMaxAgeSeconds: 0 });
     const server = await starting;

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { InternalError, requestIdReusedReason, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
+import { InternalError, requestIdReusedReason, ResourceExhaustedError, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
 import { faultCause, toConnectError } from "../rpc/connect-errors.js";
 import { sendJson, type HttpResponse } from "./exchange.js";
 import { recordFault } from "./request-fault.js";
@@ -11,7 +11,14 @@ import { recordFault } from "./request-fault.js";
 /** OAuthErrorCode is each code the token endpoint can meet: the token service's and the store's. */
 export type OAuthErrorCode = Extract<
   M2MErrorCode,
-  "invalid_request" | "invalid_client" | "unsupported_grant_type" | "invalid_scope" | "invalid_target" | "temporarily_unavailable" | "server_error"
+  | "invalid_request"
+  | "invalid_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "invalid_target"
+  | "temporarily_unavailable"
+  | "resource_exhausted"
+  | "server_error"
 >;
 
 const oauthStatuses: Record<OAuthErrorCode, number> = {
@@ -25,8 +32,21 @@ const oauthStatuses: Record<OAuthErrorCode, number> = {
   invalid_target: 400,
   // RFC 6749 §4.1.2.1's codes for a server in trouble, with their HTTP meaning.
   temporarily_unavailable: 503,
+  // RFC 6585 §4: too many failed client authentications (or calls) from this caller; see oauthErrorOf.
+  resource_exhausted: 429,
   server_error: 500,
 };
+
+/**
+ * oauthErrorOf is the RFC 6749 §5.2 `error` value of a code: the code itself, except for
+ * `resource_exhausted`, which RFC 6749 has no value for. It is answered `temporarily_unavailable`
+ * (registered by RFC 6749 §4.1.2.1 and known to OAuth libraries as "try again later"), with 429
+ * and Retry-After: `invalid_client` would tell an owner whose secret is right to replace it, and a
+ * value of our own would be unknown to every client.
+ */
+export function oauthErrorOf(code: OAuthErrorCode): Exclude<OAuthErrorCode, "resource_exhausted"> {
+  return code === "resource_exhausted" ? "temporarily_unavailable" : code;
+}
 
 function isOAuthError(e: M2MError): e is M2MError & { readonly code: OAuthErrorCode } {
   return Object.hasOwn(oauthStatuses, e.code);
@@ -34,7 +54,7 @@ function isOAuthError(e: M2MError): e is M2MError & { readonly code: OAuthErrorC
 
 /** OAuthErrorBody is the RFC 6749 §5.2 error response body. */
 export interface OAuthErrorBody {
-  error: OAuthErrorCode;
+  error: Exclude<OAuthErrorCode, "resource_exhausted">;
   error_description: string;
 }
 
@@ -42,10 +62,16 @@ export interface OAuthErrorBody {
  * toOAuthError maps any error to an HTTP status and RFC 6749 §5.2 body. A domain error the token
  * endpoint cannot meet is a bug: it is answered as one (500 `server_error`), its detail hidden.
  */
-export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBody; retryable: boolean } {
+export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBody; retryable: boolean; retryAfter?: string } {
   const e = toM2MError(err);
   if (!isOAuthError(e)) return toOAuthError(new InternalError({ cause: e }));
-  return { status: oauthStatuses[e.code], body: { error: e.code, error_description: e.message }, retryable: e.retryable };
+  const answer = { status: oauthStatuses[e.code], body: { error: oauthErrorOf(e.code), error_description: e.message }, retryable: e.retryable };
+  return e.retryable ? { ...answer, retryAfter: String(retryAfterOf(e)) } : answer;
+}
+
+/** retryAfterOf is the seconds a retryable error asks a caller to wait (HTTP Retry-After): its own, else 1. */
+export function retryAfterOf(e: M2MError): number {
+  return e instanceof ResourceExhaustedError ? e.retryAfterSeconds : 1;
 }
 
 /**
@@ -54,7 +80,14 @@ export function toOAuthError(err: unknown): { status: number; body: OAuthErrorBo
  * unavailable, internal) and the routes' own invalid_argument.
  */
 export type RestCode =
-  Code.InvalidArgument | Code.Unauthenticated | Code.PermissionDenied | Code.NotFound | Code.FailedPrecondition | Code.Unavailable | Code.Internal;
+  | Code.InvalidArgument
+  | Code.Unauthenticated
+  | Code.PermissionDenied
+  | Code.NotFound
+  | Code.FailedPrecondition
+  | Code.ResourceExhausted
+  | Code.Unavailable
+  | Code.Internal;
 
 // The status and name of each code, as the Connect protocol answers them
 // (connectrpc.com/docs/protocol#error-codes; failed_precondition is 400 there and in AIP-193).
@@ -64,6 +97,7 @@ const restErrors: Record<RestCode, { status: number; code: string }> = {
   [Code.PermissionDenied]: { status: 403, code: "permission_denied" },
   [Code.NotFound]: { status: 404, code: "not_found" },
   [Code.FailedPrecondition]: { status: 400, code: "failed_precondition" },
+  [Code.ResourceExhausted]: { status: 429, code: "resource_exhausted" },
   [Code.Unavailable]: { status: 503, code: "unavailable" },
   [Code.Internal]: { status: 500, code: "internal" },
 };
@@ -96,6 +130,7 @@ export function toRestError(err: unknown): { status: number; body: RestErrorBody
   const challenge = error.metadata.get("www-authenticate");
   if (challenge !== null) headers["www-authenticate"] = challenge;
   if (error.code === Code.Unavailable) headers["retry-after"] = "1";
+  if (error.code === Code.ResourceExhausted) headers["retry-after"] = String(retryAfterOf(toM2MError(faultCause(error))));
   const reason = error.metadata.get("m2m-error-reason");
   if (reason !== null) headers["m2m-error-reason"] = reason;
   const status = (reason !== null ? reasonStatuses[reason] : undefined) ?? codeStatus;

@@ -1,6 +1,6 @@
 import type { ClientAuthenticator } from "../tokens/authenticate.js";
 import { authenticateCaller, type TokenIntrospector } from "../tokens/introspection.js";
-import type { HttpRequest, HttpResponse } from "./exchange.js";
+import type { OAuthRoute } from "./http-handler.js";
 import { createOAuthEndpoint, type OAuthEndpointLog } from "./oauth-endpoint.js";
 
 /** IntrospectionEndpointOptions configures the introspection and revocation endpoints. */
@@ -17,7 +17,7 @@ export interface IntrospectionEndpointOptions {
 // and both RFCs let the server search beyond the hint, so any hint, or none, finds it.
 
 /** createIntrospectionEndpoint returns `POST /oauth/introspect` (RFC 7662): `{"active": false}` for any token the caller may not rely on. */
-export function createIntrospectionEndpoint(options: IntrospectionEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+export function createIntrospectionEndpoint(options: IntrospectionEndpointOptions): OAuthRoute {
   const { authenticator, introspector } = options;
   return createOAuthEndpoint({
     log: options.log,
@@ -30,7 +30,7 @@ export function createIntrospectionEndpoint(options: IntrospectionEndpointOption
 }
 
 /** createRevocationEndpoint returns `POST /oauth/revoke` (RFC 7009): 200 with no body whether or not anything was revoked (§2.2). */
-export function createRevocationEndpoint(options: IntrospectionEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+export function createRevocationEndpoint(options: IntrospectionEndpointOptions): OAuthRoute {
   const { authenticator, introspector } = options;
   return createOAuthEndpoint({
     log: options.log,

@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
-import { clientIdPattern, generatedAdminIdPattern, generatedClientIdPattern } from "../rules.js";
+import { loggableId } from "../tokens/authenticate.js";
 import { clientAssertionOf } from "../tokens/client-assertion.js";
-import { mediaType, readBody, sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
+import { mediaType, readBody, sendJson, type HttpRequest } from "./exchange.js";
+import type { RequestOrigin } from "../rpc/request-origin.js";
+import type { OAuthRoute } from "./http-handler.js";
 import { toOAuthError } from "./http-errors.js";
 
 // What the OAuth endpoints (/oauth/token, /oauth/introspect, /oauth/revoke) share: the form body,
@@ -32,17 +33,6 @@ export interface OAuthForm {
 
 // RFC 6749 §5.1, RFC 7662 §2.2: token responses (and token metadata) must not be cached.
 const noStore = { "cache-control": "no-store", pragma: "no-cache" };
-
-/**
- * loggableId is the client id as a log line may hold it. Only ids of our own formats are logged
- * as sent: anything else in `client_id` may be a secret pasted the wrong way round (a 64-hex
- * admin secret looks like an id), so it is logged as a short hash, enough to correlate lines.
- */
-export function loggableId(clientId: string, adminClientId: string | undefined): string {
-  const ours = clientIdPattern.test(clientId) && (generatedClientIdPattern.test(clientId) || generatedAdminIdPattern.test(clientId));
-  if (ours || clientId === adminClientId) return clientId;
-  return `sha256:${createHash("sha256").update(clientId).digest("hex").slice(0, 12)}`;
-}
 
 function formDecode(value: string): string {
   try {
@@ -109,8 +99,8 @@ export interface OAuthEndpointOptions {
   adminClientId?: string | undefined;
   /** repeatable names the form parameters that may be sent more than once (RFC 8707 `resource`). */
   repeatable?: readonly string[];
-  /** handle answers an authenticated-looking request: the credentials are read, not yet checked. */
-  handle: (form: OAuthForm, credentials: ClientCredentials) => Promise<unknown>;
+  /** handle answers an authenticated-looking request: the credentials are read (with the request's origin), not yet checked. */
+  handle: (form: OAuthForm, credentials: ClientCredentials & { origin: RequestOrigin }) => Promise<unknown>;
 }
 
 /**
@@ -118,9 +108,9 @@ export interface OAuthEndpointOptions {
  * answers `handle`'s result (undefined: 200 with no body) or its error as RFC 6749 §5.2 JSON:
  * `invalid_client` is 401, with `WWW-Authenticate` when the client tried Basic.
  */
-export function createOAuthEndpoint(options: OAuthEndpointOptions): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
   const { log, adminClientId, handle } = options;
-  return async (req, res) => {
+  return async (req, res, origin) => {
     const start = performance.now();
     const ms = () => Math.round(performance.now() - start);
     // RFC 6749 §5.2: a client that tried the Authorization header gets a 401 with a challenge.
@@ -136,7 +126,7 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): (req: HttpRe
       const credentials = readClientCredentials(req, form);
       challenge = credentials.basic;
       clientId = loggableId(credentials.clientId, adminClientId);
-      const body = await handle(form, credentials);
+      const body = await handle(form, { ...credentials, origin });
       if (body === undefined) {
         res.writeHead(200, { ...noStore, "content-length": "0" });
         res.end();
@@ -145,10 +135,10 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): (req: HttpRe
       }
       log({ status: 200, ms: ms(), clientId });
     } catch (err) {
-      const { status, body, retryable } = toOAuthError(err);
+      const { status, body, retryAfter } = toOAuthError(err);
       const headers: Record<string, string> = { ...noStore };
       if (status === 401 && challenge) headers["www-authenticate"] = 'Basic realm="m2m-auth", charset="UTF-8"';
-      if (retryable) headers["retry-after"] = "1";
+      if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
       sendJson(res, status, body, headers);
       log({ status, ms: ms(), error: body.error, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });
     }

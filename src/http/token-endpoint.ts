@@ -1,5 +1,5 @@
 import type { TokenService } from "../tokens/token-service.js";
-import type { HttpRequest, HttpResponse } from "./exchange.js";
+import type { OAuthRoute } from "./http-handler.js";
 import { createOAuthEndpoint, type OAuthEndpointLog } from "./oauth-endpoint.js";
 
 /** TokenEndpointLog receives the outcome of a token request: never its credentials. */
@@ -14,11 +14,7 @@ function splitSpaces(value: string | undefined): string[] {
  * createTokenEndpoint returns the `POST /oauth/token` handler (RFC 6749 §4.4, errors per §5.2);
  * `adminClientId` is the configured admin's id (M2M_ADMIN_CLIENT_ID), logged as it is.
  */
-export function createTokenEndpoint(
-  tokens: TokenService,
-  log: TokenEndpointLog,
-  adminClientId?: string,
-): (req: HttpRequest, res: HttpResponse) => Promise<void> {
+export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog, adminClientId?: string): OAuthRoute {
   return createOAuthEndpoint({
     log,
     adminClientId,
@@ -33,6 +29,7 @@ export function createTokenEndpoint(
         scope: form.get("scope") ?? "",
         audience: splitSpaces(form.get("audience")),
         resource: form.all("resource"),
+        origin: credentials.origin,
       }),
   });
 }

@@ -12,6 +12,12 @@ import type { AuthClaims } from "./verification.js";
 export interface TokenCacheOptions {
   /** maxEntries bounds the cache; the least recently used entry goes first; 0 stores nothing; default 10_000. */
   maxEntries?: number;
+  /**
+   * maxBytes bounds the cache's size as well, each entry costing its token's length plus its
+   * claims' JSON length (a large token, 20–40 KB, would otherwise let 10,000 entries hold
+   * hundreds of MB); the least recently used entries go first; default 16 MiB.
+   */
+  maxBytes?: number;
   /** clock returns the current time in ms; default Date.now. */
   clock?: () => number;
 }
@@ -26,7 +32,12 @@ export interface TokenCache {
   clear(): void;
   /** size is the number of entries, expired ones not yet dropped included. */
   readonly size: number;
+  /** bytes is the entries' cost (tokens' and claims' lengths), expired ones not yet dropped included. */
+  readonly bytes: number;
 }
+
+/** DEFAULT_TOKEN_CACHE_BYTES is the default `maxBytes`: 16 MiB. */
+export const DEFAULT_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** DEFAULT_TOKEN_CACHE_ENTRIES is the default `maxEntries`. */
 export const DEFAULT_TOKEN_CACHE_ENTRIES = 10_000;
@@ -34,6 +45,14 @@ export const DEFAULT_TOKEN_CACHE_ENTRIES = 10_000;
 interface Entry {
   readonly claims: AuthClaims;
   readonly expiresAt: number;
+  readonly bytes: number;
+}
+
+/** checkMaxBytes returns a valid `maxBytes`, or throws a TypeError naming `option`. */
+export function checkMaxBytes(option: string, value: unknown): number {
+  if (value === undefined) return DEFAULT_TOKEN_CACHE_BYTES;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`${option}: must be a non-negative integer`);
+  return value;
 }
 
 /** checkMaxEntries returns a valid `maxEntries`, or throws a TypeError naming `option`. */
@@ -51,31 +70,48 @@ export function checkMaxEntries(option: string, value: unknown): number {
  */
 export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
   const maxEntries = checkMaxEntries("maxEntries", options.maxEntries);
+  const maxBytes = checkMaxBytes("maxBytes", options.maxBytes);
   if (options.clock !== undefined && typeof options.clock !== "function") throw new TypeError("clock: must be a function");
   const clock = options.clock ?? Date.now;
   const entries = new Map<string, Entry>();
+  let bytes = 0;
+  const drop = (token: string): Entry | undefined => {
+    const entry = entries.get(token);
+    if (entry === undefined) return undefined;
+    entries.delete(token);
+    bytes -= entry.bytes;
+    return entry;
+  };
 
   return {
     get(token) {
-      const entry = entries.get(token);
+      const entry = drop(token);
       if (entry === undefined) return undefined;
-      entries.delete(token);
       // Checked on every use: an entry is never served past the token's exp (plus the clock skew).
       if (clock() >= entry.expiresAt) return undefined;
       entries.set(token, entry);
+      bytes += entry.bytes;
       return entry.claims;
     },
     set(token, claims, expiresAt) {
       if (maxEntries === 0 || !(clock() < expiresAt)) return;
-      entries.delete(token);
-      entries.set(token, { claims, expiresAt });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+      drop(token);
+      const cost = token.length + JSON.stringify(claims).length;
+      // An entry larger than the whole bound would only empty the cache for nothing.
+      if (cost > maxBytes) return;
+      entries.set(token, { claims, expiresAt, bytes: cost });
+      bytes += cost;
+      while (entries.size > maxEntries || bytes > maxBytes) drop(entries.keys().next().value as string);
     },
     clear() {
       entries.clear();
+      bytes = 0;
     },
     get size() {
       return entries.size;
+    },
+    get bytes() {
+      return bytes;
     },
   };
 }

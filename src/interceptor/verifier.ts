@@ -5,7 +5,7 @@ import { asymmetricAlgorithms, defaultClockSkewSeconds, maxClockSkewSeconds, max
 import { createJwksCache } from "./jwks-cache.js";
 import { createKeyResolver, createKeySource, type KeySource, type TokenVerifierKeys } from "./keys.js";
 import { createRevocationList, type RevocationCheck, type RevocationList } from "./revocation-list.js";
-import { checkMaxEntries, createTokenCache, type TokenCacheOptions } from "./token-cache.js";
+import { checkMaxBytes, checkMaxEntries, createTokenCache, type TokenCacheOptions } from "./token-cache.js";
 import { REQUIRED_CLAIMS, TokenVerificationError, toAuthClaims, toVerificationError, type AuthClaims } from "./verification.js";
 
 /** TokenVerifierOptions configures createTokenVerifier; give exactly one of `keys` and `jwksUri`. */
@@ -27,11 +27,11 @@ export interface TokenVerifierOptions {
   /** clockSkewSeconds is the leeway for `exp`, `nbf` and a future `iat` (RFC 7519 §4.1.4-6), 0 to 300; default 30. */
   clockSkewSeconds?: number;
   /**
-   * tokenCache bounds the cache of verified tokens, `{ maxEntries }` (default 10_000); false or
-   * maxEntries 0 turns it off. A cached token is not re-verified until its `exp` (plus the skew);
-   * an entry costs about the token's length plus its claims.
+   * tokenCache bounds the cache of verified tokens, `{ maxEntries, maxBytes }` (default 10_000
+   * entries and 16 MiB, an entry costing its token's length plus its claims' JSON length); false
+   * or maxEntries 0 turns it off. A cached token is not re-verified until its `exp` (plus the skew).
    */
-  tokenCache?: Pick<TokenCacheOptions, "maxEntries"> | false;
+  tokenCache?: Pick<TokenCacheOptions, "maxEntries" | "maxBytes"> | false;
   /**
    * revocation turns on the check against the issuer's list of revoked tokens (`{}` for the
    * defaults); off by default, when a revoked token is accepted until its `exp`. See RevocationCheck.
@@ -94,11 +94,13 @@ function checkClockSkew(seconds: unknown): number {
   return seconds;
 }
 
-function checkTokenCache(tokenCache: unknown): number {
-  if (tokenCache === undefined) return checkMaxEntries("tokenCache.maxEntries", undefined);
-  if (tokenCache === false) return 0;
-  if (typeof tokenCache !== "object" || tokenCache === null) throw new TypeError("tokenCache: must be { maxEntries } or false");
-  return checkMaxEntries("tokenCache.maxEntries", (tokenCache as TokenCacheOptions).maxEntries);
+function checkTokenCache(tokenCache: unknown): { maxEntries: number; maxBytes: number } {
+  if (tokenCache === false) return { maxEntries: 0, maxBytes: 0 };
+  if (tokenCache !== undefined && (typeof tokenCache !== "object" || tokenCache === null)) {
+    throw new TypeError("tokenCache: must be { maxEntries, maxBytes } or false");
+  }
+  const given = (tokenCache ?? {}) as TokenCacheOptions;
+  return { maxEntries: checkMaxEntries("tokenCache.maxEntries", given.maxEntries), maxBytes: checkMaxBytes("tokenCache.maxBytes", given.maxBytes) };
 }
 
 function checkKeys(options: TokenVerifierOptions, clock: () => number): KeySource {
@@ -124,9 +126,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const audience = checkAudience(options.audience);
   const algorithms = checkAlgorithms(options.algorithms);
   const clockSkewSeconds = checkClockSkew(options.clockSkewSeconds);
-  const maxEntries = checkTokenCache(options.tokenCache);
+  const { maxEntries, maxBytes } = checkTokenCache(options.tokenCache);
   const keys = checkKeys(options, clock);
-  const cache = maxEntries > 0 ? createTokenCache({ maxEntries, clock }) : undefined;
+  const cache = maxEntries > 0 ? createTokenCache({ maxEntries, maxBytes, clock }) : undefined;
   const revoked: RevocationList | undefined =
     options.revocation === undefined || options.revocation === false ? undefined : createRevocationList(options.revocation, options.issuer, clock);
   const resolver = createKeyResolver(keys, () => cache?.clear());

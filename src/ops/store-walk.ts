@@ -75,6 +75,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
     case "create-request":
     case "assertion-use":
     case "revoked-tokens":
+    case "auth-failures":
     case "resource-servers":
       return;
   }
@@ -95,6 +96,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
     }
     // A used client assertion's mark: it expires by itself and vouches for nothing else.
     if (parsed.kind === "assertion-use") continue;
+    // Failed authentications' counts (tokens/auth-throttle.ts): they expire by themselves.
+    if (parsed.kind === "auth-failures") continue;
     if (parsed.kind === "revoked-tokens") {
       walked.revokedTokens = true;
       continue;

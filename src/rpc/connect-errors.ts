@@ -1,6 +1,6 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { InvalidArgumentError, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { InvalidArgumentError, ResourceExhaustedError, toM2MError, type M2MError, type M2MErrorCode } from "../errors.js";
 
 // The RPC edge: every domain code can reach it (the token, client and signing-key services all
 // answer over RPC), so the table is total over M2MErrorCode. Codes are gRPC's canonical codes, as
@@ -16,6 +16,7 @@ const connectCodes: Record<M2MErrorCode, Code> = {
   permission_denied: Code.PermissionDenied,
   failed_precondition: Code.FailedPrecondition,
   temporarily_unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
   server_error: Code.Internal,
 };
 
@@ -40,6 +41,8 @@ function detailsOf(e: M2MError): ConstructorParameters<typeof ConnectError>[3] {
   const field = e instanceof InvalidArgumentError ? e.field : undefined;
   const metadata: Record<string, string> = field === undefined ? { code: e.code } : { code: e.code, field };
   const info = { desc: ErrorInfoSchema, value: { reason: errorReasonOf(e), domain: errorDomain, metadata } };
+  // A throttled caller is told when to come back (google.rpc.RetryInfo), as REST says Retry-After.
+  if (e instanceof ResourceExhaustedError) return [info, { desc: RetryInfoSchema, value: { retryDelay: { seconds: BigInt(e.retryAfterSeconds) } } }];
   if (field === undefined) return [info];
   // The message is "<field>: <description>" (errors.ts); the violation carries the description alone.
   const description = e.message.startsWith(`${field}: `) ? e.message.slice(field.length + 2) : e.message;

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   IntrospectTokenResponseSchema,
   IssueTokenResponseSchema,
@@ -7,11 +7,13 @@ import {
   ValidateTokenResponseSchema,
   type TokenService as TokenServiceDesc,
 } from "../../gen/m2mauth/v1/tokens_pb.js";
+import type { AddressRateLimit } from "../tokens/address-rate-limit.js";
 import type { ClientAuthenticator, PresentedCredentials } from "../tokens/authenticate.js";
 import { authenticateCaller, type TokenIntrospector } from "../tokens/introspection.js";
 import { clientAssertionOf } from "../tokens/client-assertion.js";
 import type { TokenService } from "../tokens/token-service.js";
 import type { TokenValidator } from "../tokens/token-validator.js";
+import { originOf } from "./request-origin.js";
 
 // An empty field is an absent one in proto3.
 function assertionOf(req: { clientSecret: string; clientAssertionType: string; clientAssertion: string }): string | undefined {
@@ -19,14 +21,19 @@ function assertionOf(req: { clientSecret: string; clientAssertionType: string; c
 }
 
 // The credentials a TokenService message presents, as the OAuth endpoints read them from a form.
-function credentialsOf(req: { clientId: string; clientSecret: string; clientAssertionType: string; clientAssertion: string }): PresentedCredentials {
-  return { clientId: req.clientId, clientSecret: req.clientSecret, clientAssertion: assertionOf(req) };
+function credentialsOf(
+  req: { clientId: string; clientSecret: string; clientAssertionType: string; clientAssertion: string },
+  ctx: HandlerContext,
+): PresentedCredentials {
+  return { clientId: req.clientId, clientSecret: req.clientSecret, clientAssertion: assertionOf(req), origin: originOf(ctx) };
 }
 
 /** TokenRpcIntrospection is what IntrospectToken and RevokeToken need: the token endpoint's authenticator and the introspector. */
 export interface TokenRpcIntrospection {
   authenticator: ClientAuthenticator;
   introspector: TokenIntrospector;
+  /** validateLimit bounds ValidateToken calls per source address (M2M_VALIDATE_TOKEN_PER_SECOND); unset: none. */
+  validateLimit?: AddressRateLimit | undefined;
 }
 
 /** createTokenRpc implements TokenService: the same token paths as `POST /oauth/token`, `/oauth/introspect` and `/oauth/revoke`. */
@@ -44,6 +51,7 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator, 
         scope: req.scope,
         audience: req.audience,
         resource: req.resource,
+        origin: originOf(ctx),
       });
       return create(IssueTokenResponseSchema, {
         accessToken: response.access_token,
@@ -52,20 +60,22 @@ export function createTokenRpc(tokens: TokenService, validator: TokenValidator, 
         scope: response.scope ?? "",
       });
     },
-    async validateToken(req) {
+    async validateToken(req, ctx) {
+      // Public, and a signature check per call: bounded per source address, before any work.
+      introspection.validateLimit?.take(originOf(ctx).sourceAddress);
       return create(ValidateTokenResponseSchema, await validator.validate(req.token, req.audience));
     },
     async introspectToken(req, ctx) {
       // RFC 7662 §2.2 answers carry token metadata: not to be cached, as a token response.
       ctx.responseHeader.set("cache-control", "no-store");
-      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req), req.token);
+      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req, ctx), req.token);
       const answer = await introspection.introspector.introspect(req.token, caller);
       if (!answer.active) return create(IntrospectTokenResponseSchema, { active: false });
       const { active: _active, ...claims } = answer;
       return create(IntrospectTokenResponseSchema, { active: true, claims });
     },
-    async revokeToken(req) {
-      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req), req.token);
+    async revokeToken(req, ctx) {
+      const { caller } = await authenticateCaller(introspection.authenticator, credentialsOf(req, ctx), req.token);
       await introspection.introspector.revoke(req.token, caller);
       return create(RevokeTokenResponseSchema, {});
     },

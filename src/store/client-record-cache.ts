@@ -6,6 +6,8 @@ export type ClientReader = Pick<ClientStore, "get">;
 
 /** ClientRecordCache is a ClientReader that remembers records for a moment; close() stops it. */
 export interface ClientRecordCache extends ClientReader {
+  /** holds says whether a get of `clientId` now would be answered from the copy, without a store read. */
+  holds(clientId: string): boolean;
   /** close stops listening for changes; gets then read the store directly. */
   close(): Promise<void>;
 }
@@ -102,6 +104,10 @@ export function createClientRecordCache(options: ClientRecordCacheOptions): Clie
   }
 
   return {
+    holds(clientId) {
+      const entry = live ? entries.get(clientId) : undefined;
+      return entry !== undefined && now() - entry.fetchedAt < maxAgeMs;
+    },
     async get(clientId) {
       if (!live) return store.get(clientId);
       const entry = entries.get(clientId);

@@ -1,4 +1,5 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
+import type { FailureLimiter } from "./failure-limiter.js";
 import type { ResourceServerStore } from "./resource-server-store.js";
 
 /** ClientPage is one page of an organization's clients, oldest first. */
@@ -179,6 +180,8 @@ export interface Store {
   readonly state: StateStore;
   /** revocations is the deny list of revoked tokens' ids. */
   readonly revocations: RevocationStore;
+  /** failures counts failed client authentications, shared by every process of the backend. */
+  readonly failures: FailureLimiter;
   /** resourceServers is the registry of the APIs clients may be granted. */
   readonly resourceServers: ResourceServerStore;
   /**

@@ -34,6 +34,7 @@ export type ParsedKey =
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
   | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
   | { readonly kind: "revoked-tokens" }
+  | { readonly kind: "auth-failures"; readonly digest: string }
   | { readonly kind: "resource-servers"; readonly part: ResourceServerKeyPart }
   | { readonly kind: "state"; readonly name: string };
 
@@ -64,6 +65,12 @@ export interface KeyLayout {
    * one key, so the list can be read whole (it expires with its last entry).
    */
   readonly revokedTokens: string;
+  /**
+   * authFailures is the sorted set of a counted name's failed client authentications (it
+   * expires): the name's SHA-256, base64url, so a made-up client id makes a short key; every such
+   * key in one slot, so one script counts a client id and an address together.
+   */
+  authFailures(name: string): string;
   /**
    * resourceServers are the registry's keys, all under one hash tag so its writes are atomic on a
    * Cluster: `records` (hash: id → protobuf ResourceServer), `audiences` (hash: audience → id, what
@@ -110,6 +117,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     assertionUse: (clientId, digest) => `${prefix}{${clientTag(clientId)}}:assertion-used:${clientId}:${digest}`,
     // A tag of its own (7 letters, so never an organization's 6): the deny list is one slot.
     revokedTokens: `${prefix}{revoked}:revoked-tokens`,
+    authFailures: (name) => `${prefix}{auth-failures}:${createHash("sha256").update(name).digest("base64url")}`,
     // A tag of its own, with a `-`, so never an organization's base32 tag: the registry is one slot.
     resourceServers: {
       records: `${prefix}{resource-servers}:records`,
@@ -127,6 +135,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
       const [, tag, rest] = tagged as unknown as [string, string, string];
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
       if (tag === "revoked") return rest === "revoked-tokens" ? { kind: "revoked-tokens" } : undefined;
+      if (tag === "auth-failures") return /^[A-Za-z0-9_-]{43}$/.test(rest) ? { kind: "auth-failures", digest: rest } : undefined;
       if (tag === "resource-servers") {
         const part = resourceServerParts.find((name) => name === rest);
         return part === undefined ? undefined : { kind: "resource-servers", part };
@@ -158,6 +167,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.assertionUse(key.clientId, key.digest);
     case "revoked-tokens":
       return layout.revokedTokens;
+    case "auth-failures":
+      return `${layout.prefix}{auth-failures}:${key.digest}`;
     case "resource-servers":
       return layout.resourceServers[key.part];
     case "state":

@@ -1,5 +1,6 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
+import { createMemoryFailureLimiter } from "./failure-limiter.js";
 import type { ClientPage, ClientStore, RevocationStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
 import {
   checkCreateRequest,
@@ -305,6 +306,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): Store {
     clients,
     state,
     revocations: createMemoryRevocationStore(assertOpen, now),
+    failures: createMemoryFailureLimiter(assertOpen),
     resourceServers,
     async ping(): Promise<void> {
       assertOpen();

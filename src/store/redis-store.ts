@@ -6,6 +6,7 @@ import { createRedisClientStore } from "./redis-client-store.js";
 import { createRedisConnection, keepConnected, pingDeployment, type RedisClient, type RedisConnectionOptions } from "./redis-connection.js";
 import { hasKeyMatching, readEvictionPolicies } from "./redis-deployment.js";
 import { defineStoreScripts } from "./redis-scripts.js";
+import { createRedisFailureLimiter } from "./redis-failure-limiter.js";
 import { createRedisResourceServerStore } from "./redis-resource-server-store.js";
 import { createRedisRevocationStore } from "./redis-revocation-store.js";
 import { createRedisStateStore } from "./redis-state-store.js";
@@ -55,6 +56,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     clients: createRedisClientStore(redis, layout, scripts, (clientId) => changes.wrote(clientId)),
     state: createRedisStateStore(redis, layout, scripts),
     revocations: createRedisRevocationStore(redis, layout),
+    failures: createRedisFailureLimiter(redis, layout),
     resourceServers: createRedisResourceServerStore(redis, layout),
     changes,
     async ping(): Promise<void> {

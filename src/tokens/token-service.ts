@@ -1,7 +1,7 @@
 import { InternalError, InvalidRequestError, InvalidScopeError, InvalidTargetError, UnsupportedGrantTypeError } from "../errors.js";
 import type { KeyRing } from "../keys/key-ring.js";
 import { signJwt } from "../keys/sign-jwt.js";
-import { authenticateClient, type ClientAuthenticator } from "./authenticate.js";
+import { authenticateClient, type CallOrigin, type ClientAuthenticator } from "./authenticate.js";
 import type { UsageRecorder } from "./usage-recorder.js";
 import { buildClaims } from "./claims.js";
 
@@ -21,6 +21,8 @@ export interface TokenRequest {
    * the token is for both lists together; each value must be one of the client's audiences.
    */
   resource?: readonly string[];
+  /** origin is where the request came from (failed-authentication throttling, audit). */
+  origin?: CallOrigin | undefined;
 }
 
 /** TokenResponse is the RFC 6749 §5.1 access token response. */

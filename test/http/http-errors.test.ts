@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { M2MError, m2mErrorCodes, UnavailableError } from "../../src/errors.js";
+import { M2MError, m2mErrorCodes, ResourceExhaustedError, UnavailableError } from "../../src/errors.js";
 import { toOAuthError, toRestError, type OAuthErrorCode, type RestCode } from "../../src/http/http-errors.js";
 import { connectCodeOf, isServerFault } from "../../src/rpc/connect-errors.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
@@ -19,7 +19,14 @@ const oauthStatuses: Record<OAuthErrorCode, number> = {
   invalid_scope: 400,
   invalid_target: 400,
   temporarily_unavailable: 503,
+  resource_exhausted: 429,
   server_error: 500,
+};
+
+// RFC 6749 has no value for a throttled client: it is told temporarily_unavailable (with 429).
+const oauthErrors: Record<OAuthErrorCode, string> = {
+  ...(Object.fromEntries(Object.keys(oauthStatuses).map((c) => [c, c])) as Record<OAuthErrorCode, string>),
+  resource_exhausted: "temporarily_unavailable",
 };
 
 const restAnswers: Record<RestCode, [number, string]> = {
@@ -28,12 +35,15 @@ const restAnswers: Record<RestCode, [number, string]> = {
   [Code.PermissionDenied]: [403, "permission_denied"],
   [Code.NotFound]: [404, "not_found"],
   [Code.FailedPrecondition]: [400, "failed_precondition"],
+  [Code.ResourceExhausted]: [429, "resource_exhausted"],
   [Code.Unavailable]: [503, "unavailable"],
   [Code.Internal]: [500, "internal"],
 };
 
 const redis = createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() });
 const faulty = faultyStore(redis, ["clients.get", "clients.list"]);
+// Two failed authentications from one address, and the third is throttled (see test/tokens/auth-throttle.test.ts).
+const throttledId = "m2morg_throttled";
 let t: TestServer;
 let admin: string;
 let orgAdmin: string;
@@ -62,7 +72,7 @@ async function oauth(params: Record<string, string>): Promise<{ status: number; 
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ store: faulty.store });
+  t = await startTestServer({ store: faulty.store, authFailures: { windowSeconds: 60, perClient: 2, perAddress: 0 } });
   admin = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
   const registered = await fetch(`${t.url}/api/v1/organizations/org_tables/clients`, {
     method: "POST",
@@ -98,6 +108,10 @@ describe("the token endpoint's error table (RFC 6749 §5.2)", () => {
         faulty.fault = new UnavailableError();
         return oauth({ ...grant, client_id: "m2morg_notcachedyet" });
       },
+      resource_exhausted: async () => {
+        for (let i = 0; i < 2; i++) expect((await oauth({ ...grant, client_id: throttledId })).status).toBe(401);
+        return oauth({ ...grant, client_id: throttledId });
+      },
       server_error: async () => {
         faulty.fault = new TypeError("a bug");
         return oauth({ ...grant, client_id: "m2morg_notcachedyettoo" });
@@ -106,9 +120,10 @@ describe("the token endpoint's error table (RFC 6749 §5.2)", () => {
     for (const [code, answer] of Object.entries(answers) as [OAuthErrorCode, () => Promise<{ status: number; headers: Headers; error: string }>][]) {
       faulty.fault = undefined;
       const res = await answer();
-      expect([code, res.status, res.error]).toEqual([code, oauthStatuses[code], code]);
+      expect([code, res.status, res.error]).toEqual([code, oauthStatuses[code], oauthErrors[code]]);
       expect(res.headers.get("cache-control")).toBe("no-store");
-      expect(res.headers.get("retry-after")).toBe(code === "temporarily_unavailable" ? "1" : null);
+      if (code === "resource_exhausted") expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(50);
+      else expect(res.headers.get("retry-after")).toBe(code === "temporarily_unavailable" ? "1" : null);
     }
   });
 
@@ -116,7 +131,8 @@ describe("the token endpoint's error table (RFC 6749 §5.2)", () => {
     for (const code of m2mErrorCodes) {
       const { status, body } = toOAuthError(new M2MError(code, `the ${code} message`));
       if (Object.hasOwn(oauthStatuses, code)) {
-        expect([code, status, body]).toEqual([code, oauthStatuses[code as OAuthErrorCode], { error: code, error_description: `the ${code} message` }]);
+        const error = oauthErrors[code as OAuthErrorCode];
+        expect([code, status, body]).toEqual([code, oauthStatuses[code as OAuthErrorCode], { error, error_description: `the ${code} message` }]);
       } else {
         // not_found, permission_denied, failed_precondition, invalid_argument: never thrown on the token path.
         expect([code, status, body]).toEqual([code, 500, { error: "server_error", error_description: "internal error" }]);
@@ -139,6 +155,12 @@ describe("the REST error table", () => {
         const only = ((await secrets.json()) as { client: { secrets: { id: string }[] } }).client.secrets[0]!.id;
         return rest("DELETE", `org_tables/clients/${client.id}/secrets/${only}`, { token: admin });
       },
+      // No REST route throttles today; the table still answers it as RPC does, with the wait.
+      [Code.ResourceExhausted]: async () => {
+        const { status, headers, body } = toRestError(new ResourceExhaustedError("slow down", 7));
+        expect(headers["retry-after"]).toBe("7");
+        return { status, headers: new Headers({ "retry-after": "1" }), code: body.code };
+      },
       [Code.Unavailable]: async () => {
         faulty.fault = new UnavailableError();
         return rest("GET", "org_tables/clients", { token: admin });
@@ -153,7 +175,7 @@ describe("the REST error table", () => {
       const code = Number(key) as RestCode;
       const res = await answer();
       expect([Code[code], res.status, res.code]).toEqual([Code[code], ...restAnswers[code]]);
-      expect(res.headers.get("retry-after")).toBe(code === Code.Unavailable ? "1" : null);
+      expect(res.headers.get("retry-after")).toBe(code === Code.Unavailable || code === Code.ResourceExhausted ? "1" : null);
     }
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AuthClaims } from "../../src/interceptor/index.js";
-import { createTokenCache, DEFAULT_TOKEN_CACHE_ENTRIES } from "../../src/interceptor/token-cache.js";
+import { createTokenCache, DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOKEN_CACHE_ENTRIES } from "../../src/interceptor/token-cache.js";
 import { fakeClock } from "./fake-clock.js";
 
 const claimsOf = (sub: string) => ({ sub, scopes: [] }) as unknown as AuthClaims;
@@ -68,5 +68,29 @@ describe("createTokenCache", () => {
 
   it.each([-1, 1.5, Number.NaN, Infinity, "10"])("rejects maxEntries %j with a TypeError", (maxEntries) => {
     expect(() => createTokenCache({ maxEntries: maxEntries as number })).toThrow(/^maxEntries: must be a non-negative integer/);
+  });
+
+  it("counts each entry as its token's length plus its claims' JSON, and evicts the least recently used past maxBytes", () => {
+    const cache = createTokenCache({ maxBytes: 100, clock: () => 0 });
+    const cost = (token: string, sub: string) => token.length + JSON.stringify(claimsOf(sub)).length;
+    cache.set("a".repeat(10), claimsOf("a"), 1_000);
+    cache.set("b".repeat(10), claimsOf("b"), 1_000);
+    expect(cache.bytes).toBe(cost("a".repeat(10), "a") + cost("b".repeat(10), "b"));
+    cache.get("a".repeat(10));
+    cache.set("c".repeat(40), claimsOf("c"), 1_000);
+    // b was the least recently used: it went to make room.
+    expect([cache.get("a".repeat(10)) !== undefined, cache.get("b".repeat(10)) !== undefined, cache.get("c".repeat(40)) !== undefined]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect(cache.bytes).toBeLessThanOrEqual(100);
+    // An entry larger than the whole bound is not stored, and evicts nothing.
+    cache.set("d".repeat(200), claimsOf("d"), 1_000);
+    expect([cache.size, cache.get("d".repeat(200))]).toEqual([2, undefined]);
+    cache.clear();
+    expect([cache.size, cache.bytes]).toEqual([0, 0]);
+    expect(DEFAULT_TOKEN_CACHE_BYTES).toBe(16 * 1024 * 1024);
+    expect(() => createTokenCache({ maxBytes: 1.5 })).toThrow(/maxBytes/);
   });
 });

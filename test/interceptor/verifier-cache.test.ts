@@ -40,6 +40,27 @@ describe("TokenVerifier clock and cache", () => {
     await expect(verifier.verify(token)).rejects.toThrow("token expired");
   });
 
+  it("bounds the cache by bytes as well as entries: big tokens evict the least recently used", async () => {
+    // Each token near the 8 KiB a verifier parses, about 10 KB with its claims: 40 KB holds a few of
+    // them, however many entries maxEntries would allow.
+    const verifier = createTokenVerifier({ ...base(), tokenCache: { maxEntries: 10_000, maxBytes: 40_000 } });
+    const big = (i: number) => sign(es, claims({ jti: `big-${i}`, blob: `${i}`.padEnd(4_000, "x") }));
+    const tokens = await Promise.all(Array.from({ length: 8 }, (_, i) => big(i)));
+    for (const token of tokens) await verifier.verify(token);
+    const held = tokens.map((token) => verifier.cached(token) !== undefined);
+    const kept = held.filter(Boolean).length;
+    // The newest are held, the oldest evicted: a suffix of the tokens, as many as 40 KB allow.
+    expect(held).toEqual([...Array<boolean>(8 - kept).fill(false), ...Array<boolean>(kept).fill(true)]);
+    expect(kept).toBeGreaterThanOrEqual(2);
+    expect(kept).toBeLessThanOrEqual(4);
+    // The default is 16 MiB; maxBytes 0 keeps nothing, and a bad value is refused by name.
+    const small = await sign(es, claims({ jti: "small" }));
+    const none = createTokenVerifier({ ...base(), tokenCache: { maxBytes: 0 } });
+    await none.verify(small);
+    expect(none.cached(small)).toBeUndefined();
+    expect(() => createTokenVerifier({ ...base(), tokenCache: { maxBytes: -1 } })).toThrow(/tokenCache\.maxBytes/);
+  });
+
   it("never answers cached() with tokenCache: false", async () => {
     const verifier = createTokenVerifier({ ...base(), tokenCache: false });
     const token = await sign(es);

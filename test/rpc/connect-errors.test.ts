@@ -19,6 +19,7 @@ const expected: Record<M2MErrorCode, Code> = {
   permission_denied: Code.PermissionDenied,
   failed_precondition: Code.FailedPrecondition,
   temporarily_unavailable: Code.Unavailable,
+  resource_exhausted: Code.ResourceExhausted,
   server_error: Code.Internal,
 };
 

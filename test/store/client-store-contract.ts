@@ -6,6 +6,7 @@ import { clientIdsOf, makeRecord, newClientId, newOrganizationId } from "./clien
 import { describeAssertionUseContract } from "./assertion-use-contract.js";
 import { describeClientUpdateContract } from "./client-update-contract.js";
 import { describeCreateRequestContract } from "./create-request-contract.js";
+import { describeFailureLimiterContract } from "./failure-limiter-contract.js";
 import { describeResourceServerContract } from "./resource-server-contract.js";
 import { describeRevocationContract } from "./revocation-contract.js";
 import { describeSecretUseContract } from "./secret-use-contract.js";
@@ -168,6 +169,7 @@ export function describeClientStoreContract(name: string, makeStore: () => Promi
     describeAssertionUseContract(() => store);
     describeStateStoreContract(() => store);
     describeRevocationContract(() => store);
+    describeFailureLimiterContract(() => store);
     describeResourceServerContract(() => store);
   });
 }

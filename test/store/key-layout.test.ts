@@ -41,6 +41,10 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.assertionUse("legacy:id", digest))).toEqual({ kind: "assertion-use", clientId: "legacy:id", digest });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
     expect(layout.parse(layout.revokedTokens)).toEqual({ kind: "revoked-tokens" });
+    const failures = layout.authFailures("client:any {id} at all");
+    // Every failure count in one slot, named by a digest: short whatever the id.
+    expect(failures).toMatch(/^p:\{auth-failures\}:[A-Za-z0-9_-]{43}$/);
+    expect(layout.parse(failures)).toEqual({ kind: "auth-failures", digest: failures.slice("p:{auth-failures}:".length) });
     for (const part of ["records", "audiences", "index"] as const) {
       expect(layout.parse(layout.resourceServers[part])).toEqual({ kind: "resource-servers", part });
       // One hash tag for the whole registry: its scripts stay in one Cluster slot.
@@ -57,6 +61,7 @@ describe("key layout parse", () => {
     expect(layout.parse("p:{state}:")).toBeUndefined();
     expect(layout.parse("p:{aaaaaa}:revoked:some-jti")).toBeUndefined();
     expect(layout.parse("p:{revoked}:revoked:some-jti")).toBeUndefined();
+    expect(layout.parse("p:{auth-failures}:client:someone")).toBeUndefined();
     expect(layout.parse("p:{resource-servers}:other")).toBeUndefined();
   });
 

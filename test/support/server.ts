@@ -41,6 +41,17 @@ export async function startTestServer(
     federated?: Pick<M2MServerOptions, "federatedIssuers" | "federatedFetch">;
     /** clientJwks passes the jwks_uri options through (M2M_CLIENT_JWKS_ORIGINS and how documents are read). */
     clientJwks?: Pick<M2MServerOptions, "clientJwksOrigins" | "clientJwksFetch">;
+    /**
+     * authFailures are the failed-authentication limits; default off here (many tests fail on
+     * purpose from one address), the throttling tests set them.
+     */
+    authFailures?: M2MServerOptions["authFailures"];
+    /** validateTokenPerSecond bounds ValidateToken per address; default 0 (off) here, as authFailures. */
+    validateTokenPerSecond?: number;
+    /** audit receives the audit events; default the server's log. */
+    audit?: M2MServerOptions["audit"];
+    /** trustedProxies lets a test name source addresses in X-Forwarded-For (M2M_TRUSTED_PROXIES). */
+    trustedProxies?: readonly string[];
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -62,6 +73,10 @@ export async function startTestServer(
     ...(options.now ? { now: options.now } : {}),
     ...(options.usageFlushIntervalMs !== undefined ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
     clientCacheMs: options.clientCacheMs ?? 500,
+    authFailures: options.authFailures ?? { windowSeconds: 60, perClient: 0, perAddress: 0 },
+    validateTokenPerSecond: options.validateTokenPerSecond ?? 0,
+    ...(options.audit !== undefined ? { audit: options.audit } : {}),
+    ...(options.trustedProxies !== undefined ? { trustedProxies: options.trustedProxies } : {}),
     ...options.keys,
     ...options.federated,
     ...options.clientJwks,
