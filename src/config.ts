@@ -91,7 +91,8 @@ export interface Config {
   readonly trustedProxies: readonly string[];
   /**
    * authFailures limit failed client authentications per client id and per source address in a
-   * sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS, M2M_AUTH_FAILURES_PER_CLIENT, M2M_AUTH_FAILURES_PER_ADDRESS).
+   * sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS, M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS, M2M_AUTH_FAILURES_PER_CLIENT,
+   * M2M_AUTH_FAILURES_PER_ADDRESS).
    */
   readonly authFailures: AuthThrottleLimits;
   /** validateTokenPerSecond bounds ValidateToken calls per source address and process (M2M_VALIDATE_TOKEN_PER_SECOND; 0: none). */
@@ -259,12 +260,16 @@ function wholeNumber(env: Env, name: string, fallback: number, min: number, max:
 function authFailures(env: Env): AuthThrottleLimits {
   const limits = {
     windowSeconds: wholeNumber(env, "M2M_AUTH_FAILURE_WINDOW_SECONDS", defaultAuthThrottleLimits.windowSeconds, 1, 86_400),
+    perClientAddress: wholeNumber(env, "M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS", defaultAuthThrottleLimits.perClientAddress, 0, 10_000),
     perClient: wholeNumber(env, "M2M_AUTH_FAILURES_PER_CLIENT", defaultAuthThrottleLimits.perClient, 0, 10_000),
     perAddress: wholeNumber(env, "M2M_AUTH_FAILURES_PER_ADDRESS", defaultAuthThrottleLimits.perAddress, 0, 10_000),
   };
-  // One address must be blocked before it alone can block a client id (see tokens/auth-throttle.ts).
-  if (limits.perClient > 0 && limits.perAddress >= limits.perClient) {
-    throw new ConfigError("M2M_AUTH_FAILURES_PER_ADDRESS", `must be below M2M_AUTH_FAILURES_PER_CLIENT (${limits.perClient}), or 0 (off)`);
+  // One address must be blocked for a client id before it alone can block the id for everyone (see tokens/auth-throttle.ts).
+  if (limits.perClient > 0 && (limits.perClientAddress === 0 || limits.perClientAddress >= limits.perClient)) {
+    throw new ConfigError(
+      "M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS",
+      `must be 1 to ${limits.perClient - 1}: below M2M_AUTH_FAILURES_PER_CLIENT (${limits.perClient}), unless that is 0 (off)`,
+    );
   }
   return Object.freeze(limits);
 }

@@ -78,7 +78,7 @@ export interface M2MServerOptions {
   /**
    * authFailures limits failed client authentications per client id and per source address over
    * a sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS, M2M_AUTH_FAILURES_PER_CLIENT,
-   * M2M_AUTH_FAILURES_PER_ADDRESS); default 20 per client id and 10 per address in 60 s.
+   * M2M_AUTH_FAILURES_PER_ADDRESS, …_PER_CLIENT_ADDRESS); default, in 60 s, 10 for a client id from one address, 50 per client id, 100 per address.
    */
   authFailures?: AuthThrottleLimits | undefined;
   /** validateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) bounds ValidateToken calls per source address and process; 0: none; default 100. */

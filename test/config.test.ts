@@ -308,8 +308,11 @@ describe("M2M_CLIENT_JWKS_ORIGINS", () => {
     expect(() => loadConfig({ M2M_CLIENT_JWKS_ORIGINS: value })).toThrow(message);
   });
 
-  it("reads the failed-authentication limits and the ValidateToken rate; an address limit at or above the client's is refused", () => {
-    expect(loadConfig({})).toMatchObject({ authFailures: { windowSeconds: 60, perClient: 20, perAddress: 10 }, validateTokenPerSecond: 100 });
+  it("reads the failed-authentication limits and the ValidateToken rate; a pair limit at or above the client's is refused", () => {
+    expect(loadConfig({})).toMatchObject({
+      authFailures: { windowSeconds: 60, perClientAddress: 10, perClient: 50, perAddress: 100 },
+      validateTokenPerSecond: 100,
+    });
     const set = loadConfig({
       M2M_AUTH_FAILURE_WINDOW_SECONDS: "300",
       M2M_AUTH_FAILURES_PER_CLIENT: "0",
@@ -322,7 +325,8 @@ describe("M2M_CLIENT_JWKS_ORIGINS", () => {
       [{ M2M_AUTH_FAILURE_WINDOW_SECONDS: "0" }, "M2M_AUTH_FAILURE_WINDOW_SECONDS"],
       [{ M2M_AUTH_FAILURES_PER_CLIENT: "-1" }, "M2M_AUTH_FAILURES_PER_CLIENT"],
       [{ M2M_AUTH_FAILURES_PER_ADDRESS: "1.5" }, "M2M_AUTH_FAILURES_PER_ADDRESS"],
-      [{ M2M_AUTH_FAILURES_PER_CLIENT: "10", M2M_AUTH_FAILURES_PER_ADDRESS: "10" }, "M2M_AUTH_FAILURES_PER_ADDRESS"],
+      [{ M2M_AUTH_FAILURES_PER_CLIENT: "10", M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS: "10" }, "M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS"],
+      [{ M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS: "0" }, "M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS"],
       [{ M2M_VALIDATE_TOKEN_PER_SECOND: "fast" }, "M2M_VALIDATE_TOKEN_PER_SECOND"],
     ] as const) {
       expect(() => loadConfig(env)).toThrow(ConfigError);

@@ -28,8 +28,8 @@ describe("server options", () => {
   });
 
   it.each([
-    [{ authFailures: { windowSeconds: 0, perClient: 20, perAddress: 10 } }, /options\.authFailures\.windowSeconds/],
-    [{ authFailures: { windowSeconds: 60, perClient: 5, perAddress: 5 } }, /options\.authFailures\.perAddress/],
+    [{ authFailures: { windowSeconds: 0, perClientAddress: 10, perClient: 20, perAddress: 10 } }, /options\.authFailures\.windowSeconds/],
+    [{ authFailures: { windowSeconds: 60, perClientAddress: 5, perClient: 5, perAddress: 5 } }, /options\.authFailures\.perClientAddress/],
     [{ validateTokenPerSecond: -1 }, /options\.validateTokenPerSecond/],
   ] as const)("refuses throttling limits it cannot honour: %o", async (options, named) => {
     const { server, store } = await start(options);

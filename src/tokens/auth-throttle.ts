@@ -3,19 +3,23 @@ import { InvalidClientError, ResourceExhaustedError } from "../errors.js";
 import type { CountedName, FailureLimiter } from "../store/failure-limiter.js";
 import { loggableId, type AuthenticatedClient, type CallOrigin, type ClientAuthenticator } from "./authenticate.js";
 
-// Failed client authentication is limited per client id and per source address, over a sliding
+// Failed client authentication is limited per client id and source address together, per client
+// id, and per source address, over a sliding
 // window counted in the store (store/failure-limiter.ts: one script call per failure, shared by
 // every instance and worker). Only failures are counted, so a success costs two Map lookups and
 // no round trip. Each failure's round trip returns the shared counts; a count at its limit
-// becomes a block this process keeps (client id → until, address → until) and checks before
+// becomes a block this process keeps (pair, client id or address → until) and checks before
 // anything else, so a blocked request is refused before its secret is looked at: a block cannot
 // be used to test guesses. An instance that has not yet seen a block learns it with its next
 // failure: at most one extra guess per process per window.
 //
 // An attacker must not be able to lock an owner out for good: the window is bounded, refused
 // (blocked) attempts are not counted, so a block ends at most one window after the last counted
-// failure; and one address's limit is below a client id's, so a single address is blocked
-// before it can block a client id by itself.
+// failure; and the pair's limit is below a client id's, so a single address is blocked for that
+// id before it can block the id for everyone. The lowest limit is the pair's (as Auth0's
+// brute-force protection): a client with a wrong secret behind a shared egress address (a NAT, a
+// cluster's nodes) blocks itself there, not the other clients behind the same address; the
+// per-address limit, higher, stops one address spraying guesses across many client ids.
 
 /**
  * failureFloorMs is the least time a failed authentication takes to answer. Every kind of failure
@@ -29,14 +33,16 @@ export const failureFloorMs = 10;
 export interface AuthThrottleLimits {
   /** windowSeconds is the sliding window (M2M_AUTH_FAILURE_WINDOW_SECONDS). */
   windowSeconds: number;
+  /** perClientAddress is the failures for one client id from one address that block that pair (M2M_AUTH_FAILURES_PER_CLIENT_ADDRESS); 0: no limit. */
+  perClientAddress: number;
   /** perClient is the failures per client id in a window that block it (M2M_AUTH_FAILURES_PER_CLIENT); 0: no limit. */
   perClient: number;
   /** perAddress is the failures per source address in a window that block it (M2M_AUTH_FAILURES_PER_ADDRESS); 0: no limit. */
   perAddress: number;
 }
 
-/** defaultAuthThrottleLimits: 20 failures per client id and 10 per address in 60 s. */
-export const defaultAuthThrottleLimits: AuthThrottleLimits = Object.freeze({ windowSeconds: 60, perClient: 20, perAddress: 10 });
+/** defaultAuthThrottleLimits: in 60 s, 10 failures for a client id from one address, 50 for a client id, 100 from an address. */
+export const defaultAuthThrottleLimits: AuthThrottleLimits = Object.freeze({ windowSeconds: 60, perClientAddress: 10, perClient: 50, perAddress: 100 });
 
 /** AuthThrottleOptions configures throttleAuthentication. */
 export interface AuthThrottleOptions {
@@ -56,16 +62,19 @@ export interface AuthThrottleOptions {
 
 /** checkAuthThrottleLimits throws a TypeError naming a limit that cannot be honoured. */
 export function checkAuthThrottleLimits(limits: AuthThrottleLimits, option = "limits"): void {
-  const { windowSeconds, perClient, perAddress } = limits;
+  const { windowSeconds, perClientAddress, perClient, perAddress } = limits;
   if (!Number.isSafeInteger(windowSeconds) || windowSeconds < 1 || windowSeconds > 86_400) throw new TypeError(`${option}.windowSeconds must be 1 to 86400`);
   for (const [name, value] of [
+    ["perClientAddress", perClientAddress],
     ["perClient", perClient],
     ["perAddress", perAddress],
   ] as const) {
     if (!Number.isSafeInteger(value) || value < 0 || value > 10_000) throw new TypeError(`${option}.${name} must be 0 (off) to 10000`);
   }
-  // Otherwise one address could block a client id by itself, before its own block.
-  if (perClient > 0 && perAddress >= perClient) throw new TypeError(`${option}.perAddress must be below perClient (or 0, off)`);
+  // Otherwise one address could block a client id for everyone, before its own block for that id.
+  if (perClient > 0 && (perClientAddress === 0 || perClientAddress >= perClient)) {
+    throw new TypeError(`${option}.perClientAddress must be set and below perClient (or perClient 0, off)`);
+  }
 }
 
 /** createBlocks returns a bounded map of blocks: name → until (ms). */
@@ -98,8 +107,9 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
 
   function countedNames(clientId: string, origin: CallOrigin | undefined): CountedName[] {
     const names: CountedName[] = [];
-    if (limits.perClient > 0 && clientId !== "") names.push({ name: `client:${clientId}`, limit: limits.perClient });
     const address = origin?.sourceAddress ?? "";
+    if (limits.perClientAddress > 0 && clientId !== "" && address !== "") names.push({ name: `pair:${address} ${clientId}`, limit: limits.perClientAddress });
+    if (limits.perClient > 0 && clientId !== "") names.push({ name: `client:${clientId}`, limit: limits.perClient });
     if (limits.perAddress > 0 && address !== "") names.push({ name: `address:${address}`, limit: limits.perAddress });
     return names;
   }

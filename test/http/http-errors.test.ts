@@ -72,7 +72,7 @@ async function oauth(params: Record<string, string>): Promise<{ status: number; 
 }
 
 beforeAll(async () => {
-  t = await startTestServer({ store: faulty.store, authFailures: { windowSeconds: 60, perClient: 2, perAddress: 0 } });
+  t = await startTestServer({ store: faulty.store, authFailures: { windowSeconds: 60, perClientAddress: 2, perClient: 3, perAddress: 0 } });
   admin = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
   const registered = await fetch(`${t.url}/api/v1/organizations/org_tables/clients`, {
     method: "POST",

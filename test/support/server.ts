@@ -73,7 +73,7 @@ export async function startTestServer(
     ...(options.now ? { now: options.now } : {}),
     ...(options.usageFlushIntervalMs !== undefined ? { usageFlushIntervalMs: options.usageFlushIntervalMs } : {}),
     clientCacheMs: options.clientCacheMs ?? 500,
-    authFailures: options.authFailures ?? { windowSeconds: 60, perClient: 0, perAddress: 0 },
+    authFailures: options.authFailures ?? { windowSeconds: 60, perClientAddress: 0, perClient: 0, perAddress: 0 },
     validateTokenPerSecond: options.validateTokenPerSecond ?? 0,
     ...(options.audit !== undefined ? { audit: options.audit } : {}),
     ...(options.trustedProxies !== undefined ? { trustedProxies: options.trustedProxies } : {}),

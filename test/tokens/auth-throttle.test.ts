@@ -19,7 +19,7 @@ import { getToken, startTestServer, type TestServer } from "../support/server.js
 // through the real endpoints on real Redis; addresses are named in X-Forwarded-For from a trusted
 // loopback proxy, and time moves by a fake clock.
 
-const limits = { windowSeconds: 60, perClient: 5, perAddress: 3 };
+const limits = { windowSeconds: 60, perClientAddress: 2, perClient: 5, perAddress: 3 };
 
 function collectingAudit(): AuditLog & { events: AuditEvent[] } {
   const events: AuditEvent[] = [];
@@ -109,12 +109,25 @@ describe("failed client authentication limits", () => {
     expect((await token(t, nextAddress(), client.id, client.secret)).status).toBe(200);
   });
 
+  it("blocks a client id failing from one address there only: the address's other clients, and the id from elsewhere, are served", async () => {
+    // A shared egress address (a NAT) with one misconfigured client behind it.
+    const nat = nextAddress();
+    const other = await managementApi(t.url, await getToken(t.url, t.admin.clientId, t.admin.clientSecret)).register("org_throttle");
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await token(t, nat, client.id, "m2msk_wrong")).status);
+    expect(statuses).toEqual([401, 401, 429]);
+    expect((await token(t, nat, client.id, client.secret)).status).toBe(429);
+    expect((await token(t, nat, other.id, other.secret)).status).toBe(200);
+    expect((await token(t, nextAddress(), client.id, client.secret)).status).toBe(200);
+  });
+
   it("throttles /oauth/introspect and /oauth/revoke alike, and IssueToken over gRPC with RESOURCE_EXHAUSTED and a RetryInfo", async () => {
     const from = nextAddress();
     const form = { client_id: client.id, client_secret: "m2msk_wrong", token: "x" };
     const statuses = [];
     for (const path of ["/oauth/introspect", "/oauth/revoke", "/oauth/introspect", "/oauth/revoke"]) statuses.push((await post(t, path, from, form)).status);
-    expect(statuses).toEqual([401, 401, 401, 429]);
+    // One client id from one address: the pair's limit (2).
+    expect(statuses).toEqual([401, 401, 429, 429]);
 
     const tokens = createClient(TokenService, createGrpcTransport({ baseUrl: t.url }));
     const rpcAddress = nextAddress();
@@ -122,7 +135,7 @@ describe("failed client authentication limits", () => {
     let last: ConnectError | undefined;
     for (let i = 0; i < 4; i++) {
       try {
-        await tokens.issueToken({ clientId: "m2morg_rpcmadeup", clientSecret: "m2msk_wrong" }, { headers: { "x-forwarded-for": rpcAddress } });
+        await tokens.issueToken({ clientId: `m2morg_rpcmadeup${i}`, clientSecret: "m2msk_wrong" }, { headers: { "x-forwarded-for": rpcAddress } });
       } catch (err) {
         last = ConnectError.from(err);
         codes.push(last.code);
@@ -179,15 +192,15 @@ describe("failed client authentication limits across instances", () => {
   it("are shared by two servers on one Redis: each learns the block with its own next failure (one extra guess per process)", async () => {
     const prefix = uniquePrefix();
     const stores = [createRedisStore({ url: testRedisUrl(), keyPrefix: prefix }), createRedisStore({ url: testRedisUrl(), keyPrefix: prefix })];
-    const one = { authFailures: { windowSeconds: 60, perClient: 5, perAddress: 0 }, admin: true };
+    const one = { authFailures: { windowSeconds: 60, perClientAddress: 4, perClient: 5, perAddress: 0 }, admin: true };
     const a = await startTestServer({ ...one, store: stores[0] });
     const b = await startTestServer({ ...one, store: stores[1] });
     try {
       const owner = await managementApi(a.url, await getToken(a.url, a.admin.clientId, a.admin.clientSecret)).register("org_shared");
       const fail = async (s: TestServer) => (await token(s, "", owner.id, "m2msk_wrong")).status;
       expect([await fail(a), await fail(a), await fail(a)]).toEqual([401, 401, 401]);
-      // b's failures count with a's: the fifth blocks the id there at once.
-      expect([await fail(b), await fail(b), await fail(b)]).toEqual([401, 401, 429]);
+      // b's failures count with a's: the fourth (the pair's limit: every request comes from 127.0.0.1) blocks the id there at once.
+      expect([await fail(b), await fail(b), await fail(b)]).toEqual([401, 429, 429]);
       expect((await token(b, "", owner.id, owner.secret)).status).toBe(429);
       // a has not failed since: its next failure is checked, returns the shared count, and blocks.
       expect([await fail(a), await fail(a)]).toEqual([401, 429]);
@@ -224,7 +237,7 @@ describe("throttleAuthentication", () => {
     const store = createMemoryStore();
     const throttled = throttleAuthentication(authenticator(), {
       limiter: store.failures,
-      limits: { windowSeconds: 60, perClient: 1, perAddress: 0 },
+      limits: { windowSeconds: 60, perClientAddress: 1, perClient: 2, perAddress: 0 },
       audit: collectingAudit(),
       now: clock.now,
       maxBlocks: 2,
@@ -237,9 +250,9 @@ describe("throttleAuthentication", () => {
     expect(() =>
       throttleAuthentication(authenticator(), {
         limiter: store.failures,
-        limits: { windowSeconds: 60, perClient: 5, perAddress: 5 },
+        limits: { windowSeconds: 60, perClientAddress: 5, perClient: 5, perAddress: 5 },
         audit: collectingAudit(),
       }),
-    ).toThrow(/perAddress must be below perClient/);
+    ).toThrow(/perClientAddress must be set and below perClient/);
   });
 });

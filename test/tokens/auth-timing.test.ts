@@ -51,7 +51,11 @@ function attempt(clientId: string, clientSecret: string): Promise<Response> {
 
 beforeAll(async () => {
   // Limits high enough never to block here, so every failure pays its counting round trip.
-  t = await startTestServer({ store: recorded.store, alg: "ES256", authFailures: { windowSeconds: 60, perClient: 10_000, perAddress: 9_999 } });
+  t = await startTestServer({
+    store: recorded.store,
+    alg: "ES256",
+    authFailures: { windowSeconds: 60, perClientAddress: 9_999, perClient: 10_000, perAddress: 9_999 },
+  });
   known = await managementApi(t.url, await getToken(t.url, t.admin.clientId, t.admin.clientSecret)).register("org_timing");
 });
 afterAll(async () => {
