@@ -1,5 +1,6 @@
 import { closeSync, openSync } from "node:fs";
 import { createTrustedProxies } from "./http/request-origin.js";
+import { defaultValidateTokenPerSecond } from "./tokens/address-rate-limit.js";
 import { readTlsFiles, TlsFileError, type TlsFiles } from "./http/tls-files.js";
 import { signingAlgorithms, type SigningAlgorithm } from "./keys/algorithms.js";
 import { clientIdPattern, isLoopbackHost } from "./rules.js";
@@ -338,7 +339,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     clientJwksOrigins: clientJwksOrigins(env),
     trustedProxies: trustedProxies(env),
     authFailures: authFailures(env),
-    validateTokenPerSecond: wholeNumber(env, "M2M_VALIDATE_TOKEN_PER_SECOND", 100, 0, 1_000_000),
+    validateTokenPerSecond: wholeNumber(env, "M2M_VALIDATE_TOKEN_PER_SECOND", defaultValidateTokenPerSecond, 0, 1_000_000),
     auditLog: auditLog(env),
     tls,
   });

@@ -81,7 +81,7 @@ export interface M2MServerOptions {
    * M2M_AUTH_FAILURES_PER_ADDRESS, …_PER_CLIENT_ADDRESS); default, in 60 s, 10 for a client id from one address, 50 per client id, 100 per address.
    */
   authFailures?: AuthThrottleLimits | undefined;
-  /** validateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) bounds ValidateToken calls per source address and process; 0: none; default 100. */
+  /** validateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) bounds ValidateToken calls per source address and process; 0: none; default 1000. */
   validateTokenPerSecond?: number | undefined;
   /**
    * tls (TLS_CERT_FILE, TLS_KEY_FILE) serves the port over TLS with the PEM certificate and key

@@ -40,7 +40,7 @@ import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
 import { createClientRecordCache } from "./store/client-record-cache.js";
-import { createAddressRateLimit } from "./tokens/address-rate-limit.js";
+import { createAddressRateLimit, defaultValidateTokenPerSecond } from "./tokens/address-rate-limit.js";
 import { defaultAuthThrottleLimits, throttleAuthentication } from "./tokens/auth-throttle.js";
 import { createClientAuthenticator } from "./tokens/authenticate.js";
 import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
@@ -223,7 +223,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
       onStoreError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, "failed authentication not counted"),
     },
   );
-  const validateLimit = createAddressRateLimit({ perSecond: options.validateTokenPerSecond ?? 100, what: "ValidateToken", now });
+  const validateLimit = createAddressRateLimit({ perSecond: options.validateTokenPerSecond ?? defaultValidateTokenPerSecond, what: "ValidateToken", now });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
     store: store.clients,

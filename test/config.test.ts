@@ -311,7 +311,7 @@ describe("M2M_CLIENT_JWKS_ORIGINS", () => {
   it("reads the failed-authentication limits and the ValidateToken rate; a pair limit at or above the client's is refused", () => {
     expect(loadConfig({})).toMatchObject({
       authFailures: { windowSeconds: 60, perClientAddress: 10, perClient: 50, perAddress: 100 },
-      validateTokenPerSecond: 100,
+      validateTokenPerSecond: 1000,
     });
     const set = loadConfig({
       M2M_AUTH_FAILURE_WINDOW_SECONDS: "300",

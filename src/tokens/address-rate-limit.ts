@@ -6,6 +6,13 @@ import { ResourceExhaustedError } from "../errors.js";
 // this process's own work), of `perSecond` tokens refilled each second; the addresses held are
 // bounded, the ones idle longest dropped first.
 
+/**
+ * defaultValidateTokenPerSecond (M2M_VALIDATE_TOKEN_PER_SECOND) is high enough for a resource
+ * server that asks per request from one address (a process verifies a few thousand a second), low
+ * enough that one address cannot take a process's every core.
+ */
+export const defaultValidateTokenPerSecond = 1000;
+
 /** AddressRateLimit refuses an address past its rate. */
 export interface AddressRateLimit {
   /** take spends one call of `address` ("" is never limited: an in-process call), or throws ResourceExhaustedError. */
