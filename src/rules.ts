@@ -54,6 +54,9 @@ export const maxScopeLength = 128;
  */
 export const clientIdPattern = /^[A-Za-z0-9_.:-]{1,128}$/;
 
+/** organizationIdPattern is the shape of an organization id (a path segment, a key part, an `oid` claim). */
+export const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** clientIdPrefix starts every organization client id the issuer generates. */
 export const clientIdPrefix = "m2morg_";
 

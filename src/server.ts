@@ -11,6 +11,7 @@ import { TokenService } from "../gen/m2mauth/v1/tokens_pb.js";
 import { createClientService } from "./clients/client-service.js";
 import { createPageTokens } from "./clients/page-token.js";
 import { createAuditLog } from "./audit.js";
+import { createClientAuthentication } from "./client-authentication.js";
 import { createResourceServerService } from "./clients/resource-server-service.js";
 import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
@@ -22,7 +23,7 @@ import { faultInterceptor } from "./http/request-fault.js";
 import { createTrustedProxies, originOfRequest } from "./http/request-origin.js";
 import { requestOriginKey } from "./rpc/request-origin.js";
 import { createIntrospectionEndpoint, createRevocationEndpoint } from "./http/introspection-endpoints.js";
-import type { OAuthEndpointLog } from "./http/oauth-endpoint.js";
+import { oauthEndpointLog } from "./http/oauth-endpoint.js";
 import { createTokenEndpoint } from "./http/token-endpoint.js";
 import { createAuthInterceptor } from "./interceptor/index.js";
 import { loadIssuerState } from "./issuer-state.js";
@@ -39,15 +40,8 @@ import { createResourceServerRpc } from "./rpc/resource-server-rpc.js";
 import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import { createReadiness, type Readiness } from "./readiness.js";
-import { createClientRecordCache } from "./store/client-record-cache.js";
 import { createAddressRateLimit, defaultValidateTokenPerSecond } from "./tokens/address-rate-limit.js";
-import { defaultAuthThrottleLimits, throttleAuthentication } from "./tokens/auth-throttle.js";
-import { createClientAuthenticator } from "./tokens/authenticate.js";
-import { createClientAssertionVerifier } from "./tokens/client-assertion.js";
 import { createTokenIntrospector } from "./tokens/introspection.js";
-import { createClientJwksUriKeys } from "./tokens/client-jwks-uri-keys.js";
-import { createFederatedAssertionVerifier } from "./tokens/federated-assertion.js";
-import { createFederatedKeys } from "./tokens/federated-keys.js";
 import { createTokenService } from "./tokens/token-service.js";
 import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
@@ -173,56 +167,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   const resourceServers = whileIntact(createResourceServerService({ store: store.resourceServers, clients: store.clients, pageTokens, issuer, now }), () =>
     watch.assertIntact(),
   );
-  // The token path's one store read, answered from a short-lived copy where the store announces
-  // every change (a write drops the copies on every instance at once; see client-record-cache.ts).
-  // Options are tested against undefined, never by truthiness: 0 is a value (here: no cache).
-  const clientCacheMs = options.clientCacheMs ?? 0;
-  const cache =
-    store.changes !== undefined && clientCacheMs !== 0
-      ? createClientRecordCache({ store: store.clients, changes: store.changes, maxAgeMs: clientCacheMs, now })
-      : undefined;
-  // private_key_jwt (RFC 7523): keys read like secrets (through the cache), jti marked in the store itself.
-  // Workload identity federation: tokens of the configured external issuers, their keys fetched from those issuers only.
-  const federatedIssuers = options.federatedIssuers ?? [];
-  const federation =
-    federatedIssuers.length === 0
-      ? undefined
-      : createFederatedAssertionVerifier({
-          store: cache ?? store.clients,
-          used: store.clients,
-          now,
-          keys: createFederatedKeys({
-            issuers: federatedIssuers,
-            now,
-            ...options.federatedFetch,
-            onIssuerError: (federatedIssuer, err) => logger.warn({ federatedIssuer, err: err.message }, "federated issuer unusable"),
-          }),
-        });
-  // Keys clients publish at a jwks_uri: fetched only from the operator's allowed origins.
-  const clientJwksOrigins = options.clientJwksOrigins ?? [];
-  const jwksUriKeys =
-    clientJwksOrigins.length === 0
-      ? undefined
-      : createClientJwksUriKeys({
-          origins: clientJwksOrigins,
-          now,
-          ...options.clientJwksFetch,
-          onError: (jwksUri, err) => logger.warn({ jwksUri, err: err.message }, "client jwks_uri unusable"),
-        });
-  const assertions = createClientAssertionVerifier({ store: cache ?? store.clients, used: store.clients, issuer, now, federation, jwksUriKeys });
-  // Failed authentications are counted per client id and address in the store, and audited; a
-  // success pays two Map lookups (see tokens/auth-throttle.ts).
-  const authenticator = throttleAuthentication(
-    createClientAuthenticator({ store: store.clients, cache, hasher, systemClients: state.systemClients, assertions }),
-    {
-      limiter: store.failures,
-      limits: options.authFailures ?? defaultAuthThrottleLimits,
-      audit,
-      adminClientId: options.admin?.clientId,
-      now,
-      onStoreError: (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, "failed authentication not counted"),
-    },
-  );
+  // How a client proves itself: secrets (through the token path's record cache), its keys, a
+  // federated identity; failures counted and audited (client-authentication.ts).
+  const { authenticator, cache } = createClientAuthentication({ options, hasher, systemClients: state.systemClients, audit, now });
   const validateLimit = createAddressRateLimit({ perSecond: options.validateTokenPerSecond ?? defaultValidateTokenPerSecond, what: "ValidateToken", now });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
@@ -283,29 +230,17 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
 
-  // Introspection and revocation are not the hot path: every outcome is logged at `info`.
-  const oauthLog =
-    (route: string): OAuthEndpointLog =>
-    ({ cause, ...line }) => {
-      if (line.status >= 500) logger.error({ route, ...line, err: cause }, "http");
-      else logger.info({ route, ...line }, "http");
-    };
   const handler = createHttpHandler({
     rpc,
-    token: createTokenEndpoint(
-      tokens,
-      (outcome) => {
-        const { cause, ...line } = outcome;
-        if (outcome.status >= 500) logger.error({ route: "/oauth/token", ...line, err: cause }, "http");
-        // A line per issued token would cost more than the token's HMAC at `info` (a JSON
-        // serialization and a write per request): issued tokens are `debug`, refusals stay `info`.
-        else if (outcome.status === 200) logger.debug({ route: "/oauth/token", ...line }, "http");
-        else logger.info({ route: "/oauth/token", ...line }, "http");
-      },
-      options.admin?.clientId,
-    ),
-    introspect: createIntrospectionEndpoint({ authenticator, introspector, log: oauthLog("/oauth/introspect"), adminClientId: options.admin?.clientId }),
-    revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthLog("/oauth/revoke"), adminClientId: options.admin?.clientId }),
+    // Issued tokens are logged at `debug`; refusals, and every introspection and revocation (not the hot path), at `info`.
+    token: createTokenEndpoint(tokens, oauthEndpointLog(logger, "/oauth/token", true), options.admin?.clientId),
+    introspect: createIntrospectionEndpoint({
+      authenticator,
+      introspector,
+      log: oauthEndpointLog(logger, "/oauth/introspect"),
+      adminClientId: options.admin?.clientId,
+    }),
+    revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),

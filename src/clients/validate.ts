@@ -5,6 +5,7 @@ import {
   maxScopeLength,
   maxTokenLifetimeSeconds,
   minTokenLifetimeSeconds,
+  organizationIdPattern,
   prototypeKeys,
   reservedClaims,
   scopeTokenPattern,
@@ -17,7 +18,6 @@ import { validateFederatedIdentities, type FederationPolicy } from "./federated-
 export const defaultExpirySeconds = 3600;
 
 const claimKey = /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/;
-const organizationIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 // eslint-disable-next-line no-control-regex -- finding control characters in client text is the point
 const controlChars = /[\u0000-\u001F\u007F]/;
 

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import { InvalidClientError, InvalidRequestError } from "../errors.js";
 import { loggableId } from "../tokens/authenticate.js";
 import { clientAssertionOf } from "../tokens/client-assertion.js";
@@ -12,6 +13,19 @@ import { toOAuthError } from "./http-errors.js";
 
 /** OAuthEndpointLog receives the outcome of an OAuth endpoint request: never its credentials. */
 export type OAuthEndpointLog = (outcome: { status: number; ms: number; error?: string; clientId?: string; cause?: unknown }) => void;
+
+/**
+ * oauthEndpointLog writes an OAuth endpoint's outcomes: a 5xx at `error` with its cause, the rest at
+ * `info`, except, with `successAtDebug`, a 200: a line per issued token would cost more than the
+ * token's HMAC (a JSON serialization and a write per request), so the token endpoint logs those at `debug`.
+ */
+export function oauthEndpointLog(logger: Pick<Logger, "error" | "info" | "debug">, route: string, successAtDebug = false): OAuthEndpointLog {
+  return ({ cause, ...line }) => {
+    if (line.status >= 500) logger.error({ route, ...line, err: cause }, "http");
+    else if (successAtDebug && line.status === 200) logger.debug({ route, ...line }, "http");
+    else logger.info({ route, ...line }, "http");
+  };
+}
 
 /** ClientCredentials are what a request presented to authenticate its client. */
 export interface ClientCredentials {

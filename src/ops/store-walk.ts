@@ -75,6 +75,7 @@ function addValue(walked: WalkedStore, key: string, parsed: ParsedKey, value: un
     case "create-request":
     case "assertion-use":
     case "revoked-tokens":
+    case "revoked-by":
     case "auth-failures":
     case "resource-servers":
       return;
@@ -102,6 +103,8 @@ async function readBatch(node: Redis, layout: KeyLayout, keys: readonly string[]
       walked.revokedTokens = true;
       continue;
     }
+    // An organization's share of the deny list: it expires with its last entry, as the list does.
+    if (parsed.kind === "revoked-by") continue;
     // The registry of resource servers: its own keys, which no client record vouches for.
     if (parsed.kind === "resource-servers") continue;
     // A hash of instances' offers (state/restore-candidate.ts), not a state value.

@@ -1,7 +1,7 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type ClientRecord, ClientRecordSchema } from "../../gen/m2mauth/internal/v1/records_pb.js";
-import { UnavailableError } from "../errors.js";
-import { maxJtiLength } from "../rules.js";
+import { ResourceExhaustedError, UnavailableError } from "../errors.js";
+import { maxJtiLength, organizationIdPattern } from "../rules.js";
 import type { CreateRequest } from "./client-store.js";
 
 // Both backends keep records as protobuf bytes and name index entries the same way, so the
@@ -57,6 +57,11 @@ export function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
+/** checkRevocationOwner throws TypeError unless `organizationId` is "" (the environment's) or an organization id. */
+export function checkRevocationOwner(organizationId: string): void {
+  if (organizationId !== "" && !organizationIdPattern.test(organizationId)) throw new TypeError("revoke: organizationId must be an organization id or empty");
+}
+
 /** checkCreateRequest throws TypeError unless `request` can be kept for a client of `organizationId`. */
 export function checkCreateRequest(organizationId: string, request: CreateRequest): void {
   // A system client has no organization, so no slot to keep its request in.
@@ -74,9 +79,31 @@ export function checkCreateRequest(organizationId: string, request: CreateReques
  */
 export const maxLiveRevocations = 3000;
 
-/** revocationListFull is the error of a revocation past maxLiveRevocations: retryable, as denials expire. */
+/**
+ * maxLiveRevocationsPerOrganization bounds one tenant's share of the deny list: a client may
+ * revoke every token it gets, and none may fill the list for the others. Past it the
+ * organization's revocations are refused (ResourceExhaustedError, 429) until some of its own expire.
+ */
+export const maxLiveRevocationsPerOrganization = 300;
+
+/**
+ * revocationReserve is kept for the environment's own revocations (its admin's, no organization):
+ * organizations' revocations stop at maxLiveRevocations minus it, so an operator can always cut
+ * off a leaked token, however many tenants revoke at once.
+ */
+export const revocationReserve = 500;
+
+/** revocationListFull is the error of a revocation past the list's bound: retryable, as denials expire. */
 export function revocationListFull(): UnavailableError {
   return new UnavailableError(`the revocation list is full (${maxLiveRevocations} live revocations); retry once some expire`);
+}
+
+/** organizationRevocationsFull is the error of an organization's revocation past its share; retry once its soonest denial ends. */
+export function organizationRevocationsFull(organizationId: string, retryAfterMs: number): ResourceExhaustedError {
+  return new ResourceExhaustedError(
+    `organization ${organizationId} holds ${maxLiveRevocationsPerOrganization} live revocations, the most one organization may: delete the client or its secret to cut off its tokens, or retry once some expire`,
+    retryAfterMs / 1000,
+  );
 }
 
 /** checkRevocation refuses a revocation no backend should store: an empty or huge `jti`, a TTL that is not a positive integer. */

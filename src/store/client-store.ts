@@ -146,9 +146,12 @@ export interface RevokedToken {
 export interface RevocationStore {
   /**
    * revoke denies `jti` for `ttlMs` (a positive integer) from now; revoking again restarts the
-   * time. A new jti past maxLiveRevocations live denials is refused with UnavailableError.
+   * time. `organizationId` is whose token it is ("" for the environment's own, its admin's): a new
+   * jti of an organization holding maxLiveRevocationsPerOrganization live denials is refused with
+   * ResourceExhaustedError; of any organization once the list holds maxLiveRevocations minus
+   * revocationReserve, and of the environment's at maxLiveRevocations, with UnavailableError.
    */
-  revoke(jti: string, ttlMs: number): Promise<void>;
+  revoke(jti: string, ttlMs: number, organizationId?: string): Promise<void>;
   /** isRevoked says whether `jti` is denied now. One round trip. */
   isRevoked(jti: string): Promise<boolean>;
   /** list returns every live denial, soonest to end first. One round trip. */

@@ -34,6 +34,7 @@ export type ParsedKey =
   | { readonly kind: "create-request"; readonly organizationId: string; readonly requestKey: string }
   | { readonly kind: "assertion-use"; readonly clientId: string; readonly digest: string }
   | { readonly kind: "revoked-tokens" }
+  | { readonly kind: "revoked-by"; readonly organizationId: string }
   | { readonly kind: "auth-failures"; readonly digest: string }
   | { readonly kind: "resource-servers"; readonly part: ResourceServerKeyPart }
   | { readonly kind: "state"; readonly name: string };
@@ -65,6 +66,12 @@ export interface KeyLayout {
    * one key, so the list can be read whole (it expires with its last entry).
    */
   readonly revokedTokens: string;
+  /**
+   * revokedBy is the sorted set of an organization's live revocations (the same jti and ends as
+   * in revokedTokens), which bounds its share of the list; in the list's slot, so one script
+   * writes both.
+   */
+  revokedBy(organizationId: string): string;
   /**
    * authFailures is the sorted set of a counted name's failed client authentications (it
    * expires): the name's SHA-256, base64url, so a made-up client id makes a short key; every such
@@ -117,6 +124,7 @@ export function createKeyLayout(prefix: string): KeyLayout {
     assertionUse: (clientId, digest) => `${prefix}{${clientTag(clientId)}}:assertion-used:${clientId}:${digest}`,
     // A tag of its own (7 letters, so never an organization's 6): the deny list is one slot.
     revokedTokens: `${prefix}{revoked}:revoked-tokens`,
+    revokedBy: (organizationId) => `${prefix}{revoked}:revoked-by:${organizationId}`,
     authFailures: (name) => `${prefix}{auth-failures}:${createHash("sha256").update(name).digest("base64url")}`,
     // A tag of its own, with a `-`, so never an organization's base32 tag: the registry is one slot.
     resourceServers: {
@@ -134,7 +142,11 @@ export function createKeyLayout(prefix: string): KeyLayout {
       if (!tagged) return undefined;
       const [, tag, rest] = tagged as unknown as [string, string, string];
       if (tag === "state") return rest === "" ? undefined : { kind: "state", name: rest };
-      if (tag === "revoked") return rest === "revoked-tokens" ? { kind: "revoked-tokens" } : undefined;
+      if (tag === "revoked") {
+        if (rest === "revoked-tokens") return { kind: "revoked-tokens" };
+        const by = /^revoked-by:([A-Za-z0-9_-]{1,64})$/.exec(rest)?.[1];
+        return by === undefined ? undefined : { kind: "revoked-by", organizationId: by };
+      }
       if (tag === "auth-failures") return /^[A-Za-z0-9_-]{43}$/.test(rest) ? { kind: "auth-failures", digest: rest } : undefined;
       if (tag === "resource-servers") {
         const part = resourceServerParts.find((name) => name === rest);
@@ -167,6 +179,8 @@ function nameOf(layout: KeyLayout, key: ParsedKey): string {
       return layout.assertionUse(key.clientId, key.digest);
     case "revoked-tokens":
       return layout.revokedTokens;
+    case "revoked-by":
+      return layout.revokedBy(key.organizationId);
     case "auth-failures":
       return `${layout.prefix}{auth-failures}:${key.digest}`;
     case "resource-servers":

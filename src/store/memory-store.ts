@@ -6,7 +6,11 @@ import {
   checkCreateRequest,
   checkRevocation,
   checkLimit,
+  checkRevocationOwner,
   maxLiveRevocations,
+  maxLiveRevocationsPerOrganization,
+  organizationRevocationsFull,
+  revocationReserve,
   revocationListFull,
   compareBytes,
   decodeRecord,
@@ -259,26 +263,31 @@ function createMemoryStateStore(assertOpen: () => void, now: () => number): Stat
 }
 
 function createMemoryRevocationStore(assertOpen: () => void, now: () => number): RevocationStore {
-  // jti → the time (ms) its denial ends; an entry past it is gone, as an expired Redis key is.
-  const denied = new Map<string, number>();
+  // jti → when (ms) its denial ends and whose token it is; an entry past its end is gone, as an expired Redis entry is.
+  const denied = new Map<string, { until: number; organizationId: string }>();
   return {
-    async revoke(jti, ttlMs) {
+    async revoke(jti, ttlMs, organizationId = "") {
       assertOpen();
       checkRevocation(jti, ttlMs);
+      checkRevocationOwner(organizationId);
       const at = now();
-      for (const [id, until] of denied) if (until <= at) denied.delete(id);
-      if (!denied.has(jti) && denied.size >= maxLiveRevocations) throw revocationListFull();
-      denied.set(jti, at + ttlMs);
+      for (const [id, { until }] of denied) if (until <= at) denied.delete(id);
+      if (!denied.has(jti)) {
+        if (denied.size >= maxLiveRevocations - (organizationId === "" ? 0 : revocationReserve)) throw revocationListFull();
+        const own = [...denied.values()].filter((entry) => entry.organizationId === organizationId && organizationId !== "");
+        if (own.length >= maxLiveRevocationsPerOrganization) throw organizationRevocationsFull(organizationId, Math.min(...own.map((e) => e.until)) - at);
+      }
+      denied.set(jti, { until: at + ttlMs, organizationId });
     },
     async isRevoked(jti) {
       assertOpen();
       checkRevocation(jti);
-      return (denied.get(jti) ?? 0) > now();
+      return (denied.get(jti)?.until ?? 0) > now();
     },
     async list() {
       assertOpen();
       const at = now();
-      const live = [...denied].filter(([, until]) => until > at).map(([jti, untilMs]) => ({ jti, untilMs }));
+      const live = [...denied].filter(([, { until }]) => until > at).map(([jti, { until }]) => ({ jti, untilMs: until }));
       return live.sort((a, b) => a.untilMs - b.untilMs);
     },
   };

@@ -1,5 +1,13 @@
 import type { RevocationStore, RevokedToken } from "./client-store.js";
-import { checkRevocation, maxLiveRevocations, revocationListFull } from "./client-record-codec.js";
+import {
+  checkRevocation,
+  checkRevocationOwner,
+  maxLiveRevocations,
+  maxLiveRevocationsPerOrganization,
+  organizationRevocationsFull,
+  revocationListFull,
+  revocationReserve,
+} from "./client-record-codec.js";
 import type { KeyLayout } from "./key-layout.js";
 import { available } from "./redis-calls.js";
 import type { RedisClient } from "./redis-connection.js";
@@ -12,14 +20,27 @@ import type { RedisClient } from "./redis-connection.js";
 const nowMs = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-// KEYS: the list. ARGV: jti, ttl in ms, the bound. 1 if denied; 0 if the list is full (nothing
-// written). Expired entries are trimmed first; the key itself expires with its last entry.
+// KEYS: the list, and the organization's share (the list again for the environment's own
+// revocations). ARGV: jti, ttl in ms, the list's bound for this owner, the share's bound (0: none).
+// 1 if denied; 0 if the list is full; -n if the share is full, n = ms until its soonest entry ends
+// (nothing written then). Ended entries are trimmed first; each key expires with its last entry.
 const revokeLua = `${nowMs}
+local shared = KEYS[2] ~= KEYS[1]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], last[2])
+if shared then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) end
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+  if shared and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[4]) then
+    local soonest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return -math.max(1, tonumber(soonest[2]) - now)
+  end
+end
+local ends = string.format('%.0f', now + tonumber(ARGV[2]))
+for i = 1, (shared and 2 or 1) do
+  redis.call('ZADD', KEYS[i], ends, ARGV[1])
+  local last = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', KEYS[i], last[2])
+end
 return 1`;
 
 // KEYS: the list. ARGV: jti. 1 while its denial has not ended.
@@ -34,7 +55,7 @@ const listLua = `${nowMs}
 return redis.call('ZRANGE', KEYS[1], '(' .. string.format('%.0f', now), '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[1], 'WITHSCORES')`;
 
 interface ScriptedRedis {
-  m2mRevoke(key: string, jti: string, ttlMs: string, max: string): Promise<number>;
+  m2mRevoke(key: string, share: string, jti: string, ttlMs: string, max: string, shareMax: string): Promise<number>;
   m2mIsRevoked(key: string, jti: string): Promise<number>;
   m2mListRevoked(key: string, max: string): Promise<string[]>;
 }
@@ -45,17 +66,20 @@ interface ScriptedRedis {
  * one script call, on whichever instance asks.
  */
 export function createRedisRevocationStore(redis: RedisClient, layout: KeyLayout): RevocationStore {
-  redis.defineCommand("m2mRevoke", { lua: revokeLua, numberOfKeys: 1 });
+  redis.defineCommand("m2mRevoke", { lua: revokeLua, numberOfKeys: 2 });
   redis.defineCommand("m2mIsRevoked", { lua: isRevokedLua, numberOfKeys: 1, readOnly: true });
   redis.defineCommand("m2mListRevoked", { lua: listLua, numberOfKeys: 1, readOnly: true });
   const scripted = redis as unknown as ScriptedRedis;
   const key = layout.revokedTokens;
   const max = String(maxLiveRevocations);
   return {
-    async revoke(jti, ttlMs) {
+    async revoke(jti, ttlMs, organizationId = "") {
       checkRevocation(jti, ttlMs);
-      const denied = await available(redis, () => scripted.m2mRevoke(key, jti, String(ttlMs), max));
-      if (denied !== 1) throw revocationListFull();
+      checkRevocationOwner(organizationId);
+      const [share, bound] = organizationId === "" ? [key, maxLiveRevocations] : [layout.revokedBy(organizationId), maxLiveRevocations - revocationReserve];
+      const denied = await available(redis, () => scripted.m2mRevoke(key, share, jti, String(ttlMs), String(bound), String(maxLiveRevocationsPerOrganization)));
+      if (denied === 0) throw revocationListFull();
+      if (denied < 0) throw organizationRevocationsFull(organizationId, -denied);
     },
     async isRevoked(jti) {
       checkRevocation(jti);

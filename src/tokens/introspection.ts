@@ -90,7 +90,10 @@ export function createTokenIntrospector(options: TokenIntrospectorOptions): Toke
       // Denied until no verifier could accept it any more: its `exp` plus the largest skew a
       // verifier may allow (rules.ts); then Redis drops the key by itself.
       const ttlMs = Math.ceil((exp + maxClockSkewSeconds) * 1000 - now());
-      if (ttlMs > 0) await revocations.revoke(jti, ttlMs);
+      // Counted against the token's organization (its `oid`; none for the environment's own), so
+      // no tenant fills the list for the others (store/client-record-codec.ts).
+      const oid = claims["oid"];
+      if (ttlMs > 0) await revocations.revoke(jti, ttlMs, typeof oid === "string" ? oid : "");
     },
   };
 }

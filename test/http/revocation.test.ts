@@ -5,6 +5,7 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import { maxClockSkewSeconds } from "../../src/rules.js";
+import { maxLiveRevocationsPerOrganization } from "../../src/store/client-record-codec.js";
 import type { Store } from "../../src/store/client-store.js";
 import { createRedisStore } from "../../src/store/redis-store.js";
 import { managementApi, type RegisteredClient } from "../support/management-api.js";
@@ -134,5 +135,31 @@ describe("GET /oauth/revoked", () => {
   it("is read-only: any other method is 405", async () => {
     const res = await fetch(`${a.url}/oauth/revoked`, { method: "POST" });
     expect([res.status, res.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
+  });
+});
+
+describe("one organization's share of the deny list", () => {
+  it(`is ${maxLiveRevocationsPerOrganization} live revocations: past it 429 temporarily_unavailable with Retry-After, the token stays active; others still revoke`, async () => {
+    const api = managementApi(a.url, await getToken(a.url, a.admin.clientId, a.admin.clientSecret));
+    const tenant = await api.register("org_revoke_many");
+    const tokens = await Promise.all(Array.from({ length: maxLiveRevocationsPerOrganization + 1 }, () => getToken(a.url, tenant.id, tenant.secret)));
+    const statuses = [];
+    for (let i = 0; i < tokens.length; i += 50) {
+      const batch = await Promise.all(tokens.slice(i, i + 50).map((token) => revoke(i % 100 === 0 ? a : b, tenant, token)));
+      statuses.push(...batch.map((answer) => answer.status));
+    }
+    expect(statuses.filter((status) => status === 200).length).toBe(maxLiveRevocationsPerOrganization);
+    expect(statuses.filter((status) => status === 429).length).toBe(1);
+    const refusedToken = tokens[statuses.indexOf(429)];
+    const refused = await revoke(b, tenant, refusedToken as string);
+    expect([refused.status, (JSON.parse(refused.text) as { error: string }).error]).toEqual([429, "temporarily_unavailable"]);
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await active(a, tenant, refusedToken as string)).toBe(true);
+    // A token it revoked already may be revoked again: the share does not grow.
+    expect((await revoke(b, tenant, tokens[statuses.indexOf(200)] as string)).status).toBe(200);
+    // Another organization, and the environment's admin, revoke as before.
+    expect((await revoke(a, owner, await getToken(a.url, owner.id, owner.secret))).status).toBe(200);
+    const adminToken = await getToken(a.url, a.admin.clientId, a.admin.clientSecret);
+    expect((await revoke(a, { id: a.admin.clientId, secret: a.admin.clientSecret }, adminToken)).status).toBe(200);
   });
 });

@@ -41,6 +41,10 @@ describe("key layout parse", () => {
     expect(layout.parse(layout.assertionUse("legacy:id", digest))).toEqual({ kind: "assertion-use", clientId: "legacy:id", digest });
     expect(layout.parse(layout.state("lock:key-rotation"))).toEqual({ kind: "state", name: "lock:key-rotation" });
     expect(layout.parse(layout.revokedTokens)).toEqual({ kind: "revoked-tokens" });
+    // An organization's share of the list: in the list's slot.
+    expect(layout.revokedBy("org_a")).toBe(layout.revokedTokens.replace("revoked-tokens", "revoked-by:org_a"));
+    expect(layout.parse(layout.revokedBy("org_a"))).toEqual({ kind: "revoked-by", organizationId: "org_a" });
+    expect(layout.parse(layout.revokedTokens.replace("revoked-tokens", "revoked-by:not an org"))).toBeUndefined();
     const failures = layout.authFailures("client:any {id} at all");
     // Every failure count in one slot, named by a digest: short whatever the id.
     expect(failures).toMatch(/^p:\{auth-failures\}:[A-Za-z0-9_-]{43}$/);

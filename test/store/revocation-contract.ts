@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { expect, it } from "vitest";
-import { UnavailableError } from "../../src/errors.js";
-import { maxLiveRevocations } from "../../src/store/client-record-codec.js";
+import { ResourceExhaustedError, UnavailableError } from "../../src/errors.js";
+import { maxLiveRevocations, maxLiveRevocationsPerOrganization, revocationReserve } from "../../src/store/client-record-codec.js";
 import type { Store } from "../../src/store/client-store.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,5 +75,44 @@ export function describeRevocationContract(store: () => Store): void {
     await sleep(1800);
     await revocations.revoke(extra, 60_000);
     expect((await revocations.list()).map((entry) => entry.jti)).toEqual([extra]);
+  });
+
+  it(`revocations: one organization holds at most ${maxLiveRevocationsPerOrganization} live; past it its new jti is refused (429), others' are not`, async () => {
+    const { revocations } = store();
+    const [mine, theirs] = [`org_${randomUUID().slice(0, 8)}`, `org_${randomUUID().slice(0, 8)}`];
+    const jtis = Array.from({ length: maxLiveRevocationsPerOrganization }, () => randomUUID());
+    await Promise.all(jtis.map((jti) => revocations.revoke(jti, 1500, mine)));
+    const extra = randomUUID();
+    const refused = await revocations.revoke(extra, 60_000, mine).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(ResourceExhaustedError);
+    expect((refused as ResourceExhaustedError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    expect((refused as ResourceExhaustedError).retryAfterSeconds).toBeLessThanOrEqual(2);
+    expect(await revocations.isRevoked(extra)).toBe(false);
+    // Its own jti again, another organization's, and the environment's own are still taken.
+    await revocations.revoke(jtis[0] as string, 1500, mine);
+    await revocations.revoke(randomUUID(), 1500, theirs);
+    await revocations.revoke(randomUUID(), 1500);
+    await expect(revocations.revoke(randomUUID(), 1500, "not an org id")).rejects.toThrow(TypeError);
+    await sleep(1800);
+    await revocations.revoke(extra, 1500, mine);
+    expect(await revocations.isRevoked(extra)).toBe(true);
+    await sleep(1600);
+  });
+
+  it(`revocations: organizations stop at ${maxLiveRevocations - revocationReserve} live, the rest kept for the environment's own`, async () => {
+    const { revocations } = store();
+    const jtis = Array.from({ length: maxLiveRevocations - revocationReserve }, () => randomUUID());
+    for (let i = 0; i < jtis.length; i += 500) await Promise.all(jtis.slice(i, i + 500).map((jti) => revocations.revoke(jti, 1500)));
+    await expect(revocations.revoke(randomUUID(), 1500, "org_tenant")).rejects.toBeInstanceOf(UnavailableError);
+    // The operator can still cut off a leaked token.
+    const leaked = randomUUID();
+    await revocations.revoke(leaked, 1500);
+    expect(await revocations.isRevoked(leaked)).toBe(true);
+    await sleep(1800);
+    expect(await revocations.isRevoked(leaked)).toBe(false);
+    expect(await revocations.isRevoked(jtis[0] as string)).toBe(false);
   });
 }
