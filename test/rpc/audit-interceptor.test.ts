@@ -117,6 +117,14 @@ describe("the management audit", () => {
       .catch((e: unknown) => ConnectError.from(e));
     expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
 
+    // 10. A client authentication that fails at the token endpoint: the deleted client's secret.
+    const failed = await fetch(`${t.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-request-id": "req-flow-10" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secrets[2] as string }),
+    });
+    expect(failed.status).toBe(401);
+
     const lines = auditLines().slice(start);
     const env = { clientId: t.admin.clientId };
     const org = { clientId: adminId, organizationId: "org_a" };
@@ -131,6 +139,7 @@ describe("the management audit", () => {
       { action: "ListOrganizationClients", outcome: "refused", actor: org, target: { organizationId: "org_b" }, code: "permission_denied" },
       { action: "ListOrganizationClients", outcome: "refused", actor: {}, target: { organizationId: "org_a" }, code: "unauthenticated" },
       { action: "CreateOrganizationClient", outcome: "failure", actor: org, target: { organizationId: "org_a" }, code: "invalid_argument" },
+      { action: "AuthenticateClient", outcome: "failure", actor: {}, target: { clientId }, code: "invalid_client" },
     ]);
     // Where each call came from: the caller's own request id when it sent one, else the one made for it.
     for (const line of lines) {
@@ -141,6 +150,7 @@ describe("the management audit", () => {
     expect(lines[0]!.requestId).toBe("req-flow-1");
     expect(lines[1]!.requestId).toBe("req-flow-2");
     expect(lines[7]!.requestId).toBe("req-flow-8");
+    expect(lines[10]!.requestId).toBe("req-flow-10");
     expect(new Set(lines.map((line) => line.requestId)).size).toBe(lines.length);
     expect(lines[9]!.reason).toContain("scopes");
 
