@@ -5,7 +5,7 @@ import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
 import type { RequestOrigin } from "../rpc/request-origin.js";
 import { withFaultSlot, type FaultSlot } from "./request-fault.js";
-import { noTrustedProxies, originOfRequest, type TrustedProxies } from "./request-origin.js";
+import { createOrigin, keepOrigin, noTrustedProxies, type TrustedProxies } from "./request-origin.js";
 
 /** OAuthRoute is an OAuth endpoint: it answers and logs its own outcome; `origin` is the request's id and source address. */
 export type OAuthRoute = (req: HttpRequest, res: HttpResponse, origin: RequestOrigin) => Promise<void>;
@@ -53,14 +53,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     if (cors?.handle(req, res) === true) return;
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     // Every answer names its request, so a caller can quote the id an operator finds in the logs.
-    const origin = originOfRequest(req, proxies);
-    res.setHeader("x-request-id", origin.requestId);
-    if (rpcPath.test(path)) return rpc(req, res);
+    const origin = createOrigin(req, proxies);
+    // The OAuth endpoints name the request in their answers' own headers (oauth-endpoint.ts).
     const endpoint = oauth.get(path);
     if (endpoint !== undefined) {
       endpoint(req, res, origin).catch((err: unknown) => logger.error({ err, path }, "OAuth endpoint failed"));
       return;
     }
+    res.setHeader("x-request-id", origin.requestId);
+    // The RPC adapter reads it again for the call's context values (server.ts).
+    if (rpcPath.test(path)) return (keepOrigin(req, origin), rpc(req, res));
     const start = performance.now();
     // One line per answer, when it is sent; a 5xx at `error`, with the cause its route recorded.
     const slot: FaultSlot = { origin };

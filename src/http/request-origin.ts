@@ -69,16 +69,42 @@ export function sourceAddressOf(req: HttpRequest, proxies: TrustedProxies): stri
   return address;
 }
 
+// A request id must be unique, not secret: a random tag per process and a counter make one in
+// tens of nanoseconds (randomBytes per request cost ~4 µs, which the token path would see).
+const processTag = randomBytes(6).toString("base64url");
+let counter = 0;
+
+/** newRequestId returns an id no other request of any process has: this process's random tag and a counter. */
+export function newRequestId(): string {
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${processTag}${counter.toString(36)}`;
+}
+
+/**
+ * createOrigin makes a request's origin: the caller's plain X-Request-Id or a new id, and the
+ * source address, worked out only when something reads it (a failure, an audit event, a limit):
+ * a token issued pays for neither.
+ */
+export function createOrigin(req: HttpRequest, proxies: TrustedProxies): RequestOrigin {
+  const sent = req.headers["x-request-id"];
+  const requestId = typeof sent === "string" && requestIdPattern.test(sent) ? sent : newRequestId();
+  let sourceAddress: string | undefined;
+  return {
+    requestId,
+    get sourceAddress() {
+      return (sourceAddress ??= sourceAddressOf(req, proxies));
+    },
+  };
+}
+
 const origins = new WeakMap<HttpRequest, RequestOrigin>();
 
-/** originOfRequest returns the request's origin, made once per request (later calls return the same). */
+/** keepOrigin remembers `origin` for `req`, for originOfRequest (the RPC adapter's context values). */
+export function keepOrigin(req: HttpRequest, origin: RequestOrigin): void {
+  origins.set(req, origin);
+}
+
+/** originOfRequest returns the origin kept for the request, or makes one. */
 export function originOfRequest(req: HttpRequest, proxies: TrustedProxies): RequestOrigin {
-  let origin = origins.get(req);
-  if (origin === undefined) {
-    const sent = req.headers["x-request-id"];
-    const requestId = typeof sent === "string" && requestIdPattern.test(sent) ? sent : randomBytes(12).toString("base64url");
-    origin = { requestId, sourceAddress: sourceAddressOf(req, proxies) };
-    origins.set(req, origin);
-  }
-  return origin;
+  return origins.get(req) ?? createOrigin(req, proxies);
 }

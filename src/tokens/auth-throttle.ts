@@ -81,6 +81,7 @@ export function checkAuthThrottleLimits(limits: AuthThrottleLimits, option = "li
 function createBlocks(maxBlocks: number) {
   const until = new Map<string, number>();
   return {
+    size: () => until.size,
     get: (name: string) => until.get(name),
     set(name: string, end: number, at: number) {
       until.delete(name);
@@ -125,11 +126,15 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
   }
 
   async function attempt(clientId: string, origin: CallOrigin | undefined, check: () => Promise<AuthenticatedClient>): Promise<AuthenticatedClient> {
-    const names = countedNames(clientId, origin);
-    const at = now();
-    let blockedUntil = 0;
-    for (const { name } of names) blockedUntil = Math.max(blockedUntil, blocks.get(name) ?? 0);
     const started = performance.now();
+    const at = now();
+    // With no block held (the usual case) a success builds nothing: the names are made for a check or a failure only.
+    let names: CountedName[] | undefined;
+    let blockedUntil = 0;
+    if (blocks.size() > 0) {
+      names = countedNames(clientId, origin);
+      for (const { name } of names) blockedUntil = Math.max(blockedUntil, blocks.get(name) ?? 0);
+    }
     if (blockedUntil > at) {
       audit.record({ ...event(clientId, origin), outcome: "refused", code: "resource_exhausted", reason: "too many failed client authentications" });
       throw new ResourceExhaustedError("too many failed client authentications: retry later", (blockedUntil - at) / 1000);
@@ -139,6 +144,7 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
     } catch (err) {
       if (!(err instanceof InvalidClientError)) throw err;
       audit.record({ ...event(clientId, origin), outcome: "failure", code: "invalid_client", reason: err.message });
+      names ??= countedNames(clientId, origin);
       try {
         const counts = names.length === 0 ? [] : await limiter.recordFailure(names, windowMs, at);
         names.forEach(({ name, limit }, i) => {

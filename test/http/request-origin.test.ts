@@ -70,7 +70,9 @@ describe("x-request-id", () => {
         headers: { "x-request-id": "bad id with spaces", "content-type": "application/json" },
         body: "{}",
       });
-      expect(replaced.headers.get("x-request-id"), path).toMatch(/^[\w-]{16}$/);
+      expect(replaced.headers.get("x-request-id"), path).toMatch(/^[\w-]{9,20}$/);
+      const again = await fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(again.headers.get("x-request-id"), path).not.toBe(replaced.headers.get("x-request-id"));
     }
   });
 });
