@@ -93,3 +93,10 @@ export function origins(env: Env, name: string): readonly string[] | undefined {
   }
   return Object.freeze(list);
 }
+
+/** wholeNumber reads a whole number in [min, max], `fallback` when unset; ConfigError naming the variable otherwise. */
+export function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name) ?? String(fallback);
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new ConfigError(name, `must be ${min} to ${max}, got "${raw}"`);
+  return Number(raw);
+}
