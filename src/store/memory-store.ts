@@ -1,17 +1,10 @@
 import type { ClientRecord } from "../../gen/m2mauth/internal/v1/records_pb.js";
 import { UnavailableError } from "../errors.js";
 import { createMemoryFailureLimiter } from "./failure-limiter.js";
-import type { ClientPage, ClientStore, RevocationStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
+import type { ClientPage, ClientStore, SecretUseTimes, StateStore, Store } from "./client-store.js";
 import {
   checkCreateRequest,
-  checkRevocation,
   checkLimit,
-  checkRevocationOwner,
-  maxLiveRevocations,
-  maxLiveRevocationsPerOrganization,
-  organizationRevocationsFull,
-  revocationReserve,
-  revocationListFull,
   compareBytes,
   decodeRecord,
   encodeRecord,
@@ -23,6 +16,7 @@ import {
   removedSecretIds,
 } from "./client-record-codec.js";
 import { createMemoryResourceServerStore } from "./memory-resource-server-store.js";
+import { createMemoryRevocationStore } from "./memory-revocation-store.js";
 
 // The memory backend is for tests and single-process development. It keeps the same bytes and
 // index members as the Redis backend, so what passes here behaves the same against Redis.
@@ -258,37 +252,6 @@ function createMemoryStateStore(assertOpen: () => void, now: () => number): Stat
     async releaseLock(name, owner) {
       assertOpen();
       if (locks.get(name)?.owner === owner) locks.delete(name);
-    },
-  };
-}
-
-function createMemoryRevocationStore(assertOpen: () => void, now: () => number): RevocationStore {
-  // jti → when (ms) its denial ends and whose token it is; an entry past its end is gone, as an expired Redis entry is.
-  const denied = new Map<string, { until: number; organizationId: string }>();
-  return {
-    async revoke(jti, ttlMs, organizationId = "") {
-      assertOpen();
-      checkRevocation(jti, ttlMs);
-      checkRevocationOwner(organizationId);
-      const at = now();
-      for (const [id, { until }] of denied) if (until <= at) denied.delete(id);
-      if (!denied.has(jti)) {
-        if (denied.size >= maxLiveRevocations - (organizationId === "" ? 0 : revocationReserve)) throw revocationListFull();
-        const own = [...denied.values()].filter((entry) => entry.organizationId === organizationId && organizationId !== "");
-        if (own.length >= maxLiveRevocationsPerOrganization) throw organizationRevocationsFull(organizationId, Math.min(...own.map((e) => e.until)) - at);
-      }
-      denied.set(jti, { until: at + ttlMs, organizationId });
-    },
-    async isRevoked(jti) {
-      assertOpen();
-      checkRevocation(jti);
-      return (denied.get(jti)?.until ?? 0) > now();
-    },
-    async list() {
-      assertOpen();
-      const at = now();
-      const live = [...denied].filter(([, { until }]) => until > at).map(([jti, { until }]) => ({ jti, untilMs: until }));
-      return live.sort((a, b) => a.untilMs - b.untilMs);
     },
   };
 }
