@@ -153,7 +153,8 @@ export function createListener(options: ListenerOptions): Listener {
     if (closing || draining) res.setHeader("connection", "close");
     // A response whose headers went out before close() could not say `connection: close`.
     res.once("finish", () => {
-      if (closing) req.socket.end();
+      // Node may have detached the socket from a finished request already.
+      if (closing) (req.socket as net.Socket | null)?.end();
     });
     dispatch(req, res);
   });

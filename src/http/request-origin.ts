@@ -56,7 +56,8 @@ export function createTrustedProxies(entries: readonly string[]): TrustedProxies
  * own claims, which anyone can write).
  */
 export function sourceAddressOf(req: HttpRequest, proxies: TrustedProxies): string {
-  let address = unmapped(req.socket.remoteAddress ?? "");
+  // A request whose answer was sent has no socket any more (node sets it to null).
+  let address = unmapped((req.socket as HttpRequest["socket"] | null)?.remoteAddress ?? "");
   if (!proxies.trusts(address)) return address;
   const header = req.headers["x-forwarded-for"];
   const hops = (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",").map((hop) => unmapped(hop.trim()));
@@ -81,20 +82,14 @@ export function newRequestId(): string {
 }
 
 /**
- * createOrigin makes a request's origin: the caller's plain X-Request-Id or a new id, and the
- * source address, worked out only when something reads it (a failure, an audit event, a limit):
- * a token issued pays for neither.
+ * createOrigin makes a request's origin: the caller's plain X-Request-Id or a new id (a counter:
+ * a token issued pays no random bytes for it), and the source address.
  */
 export function createOrigin(req: HttpRequest, proxies: TrustedProxies): RequestOrigin {
   const sent = req.headers["x-request-id"];
   const requestId = typeof sent === "string" && requestIdPattern.test(sent) ? sent : newRequestId();
-  let sourceAddress: string | undefined;
-  return {
-    requestId,
-    get sourceAddress() {
-      return (sourceAddress ??= sourceAddressOf(req, proxies));
-    },
-  };
+  // Read now, while the request holds its socket: node detaches it once the answer is sent.
+  return { requestId, sourceAddress: sourceAddressOf(req, proxies) };
 }
 
 const origins = new WeakMap<HttpRequest, RequestOrigin>();
