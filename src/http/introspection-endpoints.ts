@@ -22,8 +22,8 @@ export function createIntrospectionEndpoint(options: IntrospectionEndpointOption
   return createOAuthEndpoint({
     log: options.log,
     adminClientId: options.adminClientId,
-    handle: async (form, credentials) => {
-      const { caller, token } = await authenticateCaller(authenticator, credentials, form.get("token"));
+    handle: async (form, credentials, origin) => {
+      const { caller, token } = await authenticateCaller(authenticator, { ...credentials, origin }, form.get("token"));
       return introspector.introspect(token, caller);
     },
   });
@@ -35,8 +35,8 @@ export function createRevocationEndpoint(options: IntrospectionEndpointOptions):
   return createOAuthEndpoint({
     log: options.log,
     adminClientId: options.adminClientId,
-    handle: async (form, credentials) => {
-      const { caller, token } = await authenticateCaller(authenticator, credentials, form.get("token"));
+    handle: async (form, credentials, origin) => {
+      const { caller, token } = await authenticateCaller(authenticator, { ...credentials, origin }, form.get("token"));
       await introspector.revoke(token, caller);
       return undefined;
     },

@@ -46,7 +46,6 @@ export interface OAuthForm {
 }
 
 // RFC 6749 §5.1, RFC 7662 §2.2: token responses (and token metadata) must not be cached.
-const noStore = { "cache-control": "no-store", pragma: "no-cache" };
 
 function formDecode(value: string): string {
   try {
@@ -114,7 +113,7 @@ export interface OAuthEndpointOptions {
   /** repeatable names the form parameters that may be sent more than once (RFC 8707 `resource`). */
   repeatable?: readonly string[];
   /** handle answers an authenticated-looking request: the credentials are read (with the request's origin), not yet checked. */
-  handle: (form: OAuthForm, credentials: ClientCredentials & { origin: RequestOrigin }) => Promise<unknown>;
+  handle: (form: OAuthForm, credentials: ClientCredentials, origin: RequestOrigin) => Promise<unknown>;
 }
 
 /**
@@ -127,9 +126,10 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
   return async (req, res, origin) => {
     const start = performance.now();
     const ms = () => Math.round(performance.now() - start);
-    // Every answer names its request; given with the answer's own headers, not set beforehand,
-    // which node merges at a cost the token path would see.
-    const named = { ...noStore, "x-request-id": origin.requestId };
+    // Every answer names its request, and may hold a token or a client's data: no cache keeps it
+    // (RFC 6749 §5.1). Given with the answer's own headers, not set beforehand, which node merges
+    // at a cost the token path would see.
+    const named = { "cache-control": "no-store", pragma: "no-cache", "x-request-id": origin.requestId };
     // RFC 6749 §5.2: a client that tried the Authorization header gets a 401 with a challenge.
     let challenge = req.headers.authorization !== undefined;
     let clientId: string | undefined;
@@ -143,7 +143,7 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
       const credentials = readClientCredentials(req, form);
       challenge = credentials.basic;
       clientId = loggableId(credentials.clientId, adminClientId);
-      const body = await handle(form, { ...credentials, origin });
+      const body = await handle(form, credentials, origin);
       if (body === undefined) {
         res.writeHead(200, { ...named, "content-length": "0" });
         res.end();

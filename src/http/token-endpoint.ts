@@ -20,7 +20,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog,
     adminClientId,
     // RFC 8707 §2: `resource` may be given several times, one URI each.
     repeatable: ["resource"],
-    handle: (form, credentials) =>
+    handle: (form, credentials, origin) =>
       tokens.issue({
         grantType: form.get("grant_type") ?? "",
         clientId: credentials.clientId,
@@ -29,7 +29,7 @@ export function createTokenEndpoint(tokens: TokenService, log: TokenEndpointLog,
         scope: form.get("scope") ?? "",
         audience: splitSpaces(form.get("audience")),
         resource: form.all("resource"),
-        origin: credentials.origin,
+        origin,
       }),
   });
 }

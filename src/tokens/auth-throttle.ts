@@ -125,7 +125,28 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
     };
   }
 
-  async function attempt(clientId: string, origin: CallOrigin | undefined, check: () => Promise<AuthenticatedClient>): Promise<AuthenticatedClient> {
+  // A failure: audited, counted (one round trip), answered no sooner than the floor, rethrown.
+  async function failed(err: unknown, clientId: string, origin: CallOrigin | undefined, at: number, started: number, held?: CountedName[]): Promise<never> {
+    if (!(err instanceof InvalidClientError)) throw err;
+    audit.record({ ...event(clientId, origin), outcome: "failure", code: "invalid_client", reason: err.message });
+    const names = held ?? countedNames(clientId, origin);
+    try {
+      const counts = names.length === 0 ? [] : await limiter.recordFailure(names, windowMs, at);
+      names.forEach(({ name, limit }, i) => {
+        const count = counts[i];
+        if (count !== undefined && count.count >= limit) blocks.set(name, count.oldestMs + windowMs, at);
+      });
+    } catch (storeErr) {
+      // The attempt failed either way: it is refused as it was, uncounted (fail closed).
+      options.onStoreError?.(storeErr);
+    }
+    const left = failureFloorMs - (performance.now() - started);
+    if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+    throw err;
+  }
+
+  // Not an async function: a success is the check's own promise, with no frame or await added.
+  function attempt(clientId: string, origin: CallOrigin | undefined, check: () => Promise<AuthenticatedClient>): Promise<AuthenticatedClient> {
     const started = performance.now();
     const at = now();
     // With no block held (the usual case) a success builds nothing: the names are made for a check or a failure only.
@@ -137,28 +158,10 @@ export function throttleAuthentication(authenticator: ClientAuthenticator, optio
     }
     if (blockedUntil > at) {
       audit.record({ ...event(clientId, origin), outcome: "refused", code: "resource_exhausted", reason: "too many failed client authentications" });
-      throw new ResourceExhaustedError("too many failed client authentications: retry later", (blockedUntil - at) / 1000);
+      return Promise.reject(new ResourceExhaustedError("too many failed client authentications: retry later", (blockedUntil - at) / 1000));
     }
-    try {
-      return await check();
-    } catch (err) {
-      if (!(err instanceof InvalidClientError)) throw err;
-      audit.record({ ...event(clientId, origin), outcome: "failure", code: "invalid_client", reason: err.message });
-      names ??= countedNames(clientId, origin);
-      try {
-        const counts = names.length === 0 ? [] : await limiter.recordFailure(names, windowMs, at);
-        names.forEach(({ name, limit }, i) => {
-          const count = counts[i];
-          if (count !== undefined && count.count >= limit) blocks.set(name, count.oldestMs + windowMs, at);
-        });
-      } catch (storeErr) {
-        // The attempt failed either way: it is refused as it was, uncounted (fail closed).
-        options.onStoreError?.(storeErr);
-      }
-      const left = failureFloorMs - (performance.now() - started);
-      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
-      throw err;
-    }
+    // The authenticator's methods are async: a throw arrives as a rejection.
+    return check().catch((err: unknown) => failed(err, clientId, origin, at, started, names));
   }
 
   return {
