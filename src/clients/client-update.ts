@@ -16,7 +16,8 @@ export const updatableFields: readonly string[] = [
   "federated_identities",
 ];
 
-const camel: Record<string, string> = { customClaims: "custom_claims", federatedIdentities: "federated_identities", jwksUri: "jwks_uri" };
+// A FieldMask's JSON form names paths in lowerCamelCase (protobuf JSON mapping); the mask's own are snake_case.
+const snakeCase = (path: string) => path.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
 /**
  * impliedMask is the mask of an update that named none: every field set to a non-default value
@@ -36,13 +37,16 @@ export function impliedMask(input: OrganizationClient): string[] {
   return mask;
 }
 
-/** checkMask returns the mask's paths in snake_case, refusing unknown or repeated paths. */
-export function checkMask(paths: readonly string[]): string[] {
+/**
+ * checkMask returns the mask's paths in snake_case, refusing unknown or repeated paths, and an
+ * empty mask; `updatable` is what the message's update may name (default: a client's).
+ */
+export function checkMask(paths: readonly string[], updatable: readonly string[] = updatableFields): string[] {
   const seen = new Set<string>();
   for (const raw of paths) {
-    const path = camel[raw] ?? raw;
-    if (!updatableFields.includes(path)) {
-      throw new InvalidArgumentError("update_mask", `"${raw}" is not updatable; use ${updatableFields.join(", ")}`);
+    const path = snakeCase(raw);
+    if (!updatable.includes(path)) {
+      throw new InvalidArgumentError("update_mask", `"${raw}" is not updatable; use ${updatable.join(", ")}`);
     }
     seen.add(path);
   }

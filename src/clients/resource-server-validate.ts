@@ -1,4 +1,5 @@
 import type { ResourceServer } from "../../gen/m2mauth/v1/resource_servers_pb.js";
+import { checkMask } from "./client-update.js";
 import { InvalidArgumentError } from "../errors.js";
 import { maxScopeLength, scopeTokenPattern } from "../rules.js";
 import { reservedScopePrefix } from "./caller.js";
@@ -92,16 +93,10 @@ export function impliedResourceServerMask(input: ResourceServer): string[] {
  * with the value it has, as a PATCH of the whole object does).
  */
 export function mergeResourceServer(current: ResourceServer, input: ResourceServer, mask: readonly string[], issuer: string): ValidResourceServer {
-  const paths = mask.map((path) => (path === "organizationIds" ? "organization_ids" : path));
-  if (paths.length === 0) throw new InvalidArgumentError("update_mask", "names no field to update");
-  for (const path of paths) {
-    if (path === "audience") {
-      if (input.audience !== current.audience) {
-        throw new InvalidArgumentError("audience", "is immutable after create: register a new resource server for another audience, then delete this one");
-      }
-    } else if (!updatableResourceServerFields.includes(path)) {
-      throw new InvalidArgumentError("update_mask", `"${path}" is not updatable; use ${updatableResourceServerFields.join(", ")}`);
-    }
+  // The audience may be named, with the value it has (a PATCH of the whole object), never changed.
+  const paths = checkMask(mask, [...updatableResourceServerFields, "audience"]);
+  if (paths.includes("audience") && input.audience !== current.audience) {
+    throw new InvalidArgumentError("audience", "is immutable after create: register a new resource server for another audience, then delete this one");
   }
   const has = (field: string) => paths.includes(field);
   return validateResourceServer(
