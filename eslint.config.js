@@ -40,4 +40,24 @@ export default defineConfig(
       globals: { process: "readonly", console: "readonly", setTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly" },
     },
   },
+  {
+    // The admin console runs in the browser (its own tsconfig.json, DOM types): browser globals, no node ones.
+    files: ["src/console/**/*.{ts,tsx}"],
+    ignores: ["src/console/vite.config.ts"],
+    languageOptions: {
+      globals: {
+        window: "readonly",
+        document: "readonly",
+        navigator: "readonly",
+        location: "readonly",
+        fetch: "readonly",
+        atob: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        URLSearchParams: "readonly",
+        HTMLElement: "readonly",
+        HTMLDialogElement: "readonly",
+      },
+    },
+  },
 );

@@ -57,6 +57,8 @@ export interface M2MServerOptions {
   reflection?: boolean | undefined;
   /** corsOrigins (M2M_CORS_ORIGINS) are the browser origins allowed to call across origins, `["*"]` any; undefined: no CORS. */
   corsOrigins?: readonly string[] | undefined;
+  /** console serves the admin console at `/console` (src/http/console-routes.ts); default true. */
+  console?: boolean | undefined;
   /**
    * federatedIssuers (M2M_FEDERATED_ISSUERS) are the external OpenID issuers whose tokens clients
    * may authenticate with; the only URLs the service ever fetches. Default none.

@@ -13,6 +13,7 @@ import { createPageTokens } from "./clients/page-token.js";
 import { createAuditLog } from "./audit.js";
 import { createClientAuthentication } from "./client-authentication.js";
 import { createResourceServerService } from "./clients/resource-server-service.js";
+import { createConsoleRoutes } from "./http/console-routes.js";
 import { createCors } from "./http/cors.js";
 import { createDiscoveryRoutes } from "./http/discovery-routes.js";
 import { createHttpHandler } from "./http/http-handler.js";
@@ -243,6 +244,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
+    console: options.console === false ? undefined : createConsoleRoutes(),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
     trustedProxies,

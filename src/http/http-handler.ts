@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { ConsoleRoutes } from "./console-routes.js";
 import type { Cors } from "./cors.js";
 import type { DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
@@ -22,6 +23,8 @@ export interface HttpHandlerOptions {
   revoke: OAuthRoute;
   management: ManagementRoutes;
   discovery: DiscoveryRoutes;
+  /** console serves the admin console's files under `/console`; undefined: not served. */
+  console?: ConsoleRoutes | undefined;
   /** cors is the cross-origin policy (M2M_CORS_ORIGINS) for every path; undefined: none. */
   cors?: Cors | undefined;
   logger: Logger;
@@ -41,7 +44,7 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
  * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { rpc, management, discovery, cors, logger } = options;
+  const { rpc, management, discovery, console: consoleRoutes, cors, logger } = options;
   const proxies = options.trustedProxies ?? noTrustedProxies;
   const oauth = new Map([
     ["/oauth/token", options.token],
@@ -74,7 +77,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     withFaultSlot(slot, async () => {
       // The URL's host is a placeholder: only path and query are read, never a Host header.
       const url = new URL(req.url ?? "/", "http://localhost");
-      if ((await management(req, res, url)) || (await discovery(req, res, url))) return;
+      if ((await management(req, res, url)) || (await discovery(req, res, url)) || (await consoleRoutes?.(req, res, url)) === true) return;
       sendJson(res, 404, { code: "not_found", message: `no route for ${path}` });
     }).catch((err: unknown) => {
       if (!res.headersSent) {
