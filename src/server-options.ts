@@ -59,6 +59,8 @@ export interface M2MServerOptions {
   corsOrigins?: readonly string[] | undefined;
   /** console serves the admin console at `/console` (src/http/console-routes.ts); default true. */
   console?: boolean | undefined;
+  /** consoleDir holds the built console; default the package's dist/console (a test builds its own elsewhere). */
+  consoleDir?: string | undefined;
   /**
    * federatedIssuers (M2M_FEDERATED_ISSUERS) are the external OpenID issuers whose tokens clients
    * may authenticate with; the only URLs the service ever fetches. Default none.

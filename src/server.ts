@@ -244,7 +244,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
     management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
-    console: options.console === false ? undefined : createConsoleRoutes(),
+    console: options.console === false ? undefined : createConsoleRoutes(options.consoleDir === undefined ? {} : { dir: options.consoleDir }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
     trustedProxies,

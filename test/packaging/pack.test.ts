@@ -62,6 +62,8 @@ describe("npm package", () => {
       "dist/gen/m2mauth/v1/options_pb.js",
       "dist/gen/m2mauth/v1/options_pb.d.ts",
       "proto/m2mauth/v1/options.proto",
+      // The admin console, built by Vite in `npm run build` (src/console/vite.config.ts).
+      "dist/console/index.html",
     ]) {
       expect(files).toContain(f);
     }

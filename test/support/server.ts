@@ -52,6 +52,8 @@ export async function startTestServer(
     audit?: M2MServerOptions["audit"];
     /** trustedProxies lets a test name source addresses in X-Forwarded-For (M2M_TRUSTED_PROXIES). */
     trustedProxies?: readonly string[];
+    /** console passes the admin console's options through (served or not, and from which folder). */
+    console?: Pick<M2MServerOptions, "console" | "consoleDir">;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -80,6 +82,7 @@ export async function startTestServer(
     ...options.keys,
     ...options.federated,
     ...options.clientJwks,
+    ...options.console,
   });
   const { url } = await server.listen();
   return {
