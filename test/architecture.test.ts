@@ -68,4 +68,13 @@ describe("architecture", () => {
       expect([name, ["rpc", "http", "server", "main"].filter((r) => imported.has(r))]).toEqual([name, []]);
     }
   });
+
+  it("lets the browser console import only rules.ts of src/", () => {
+    const dir = join(src, "console");
+    const imported = readdirSync(dir)
+      .filter((name) => /\.tsx?$/.test(name) && name !== "vite.config.ts")
+      .flatMap((name) => [...readFileSync(join(dir, name), "utf8").matchAll(/from\s+"(\.{1,2}\/[^"]+)"/g)].map((m) => join(dir, m[1] as string)))
+      .filter((path) => path.startsWith(src) && !path.startsWith(dir));
+    expect([...new Set(imported.map((path) => relative(src, path)))]).toEqual(["rules.js"]);
+  });
 });
