@@ -1,10 +1,10 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ClientSecretStatus, type ClientSecret, type M2MClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { problemOf, type Api } from "./api.js";
 import { ClientForm } from "./client-form.js";
 import { ConfirmDialog } from "./confirm-dialog.js";
 import { SecretPanel, type RevealedSecret } from "./secret-panel.js";
-import { ErrorLine, formatTime, useFocusOnMount } from "./ui.js";
+import { ErrorLine, formatTime } from "./ui.js";
 
 type Confirm = { kind: "client" } | { kind: "secret"; secret: ClientSecret };
 
@@ -24,7 +24,11 @@ export function ClientDetail(props: {
   const [editing, setEditing] = useState(false);
   const [confirm, setConfirm] = useState<Confirm>();
   const [message, setMessage] = useState<string>();
-  const heading = useFocusOnMount<HTMLHeadingElement>();
+  const heading = useRef<HTMLHeadingElement>(null);
+  // Focus lands on the page's heading, unless a new secret is shown: then on the secret (SecretPanel).
+  useEffect(() => {
+    if (props.revealed?.clientId !== clientId) heading.current?.focus();
+  }, []);
 
   const load = () =>
     api.clients.getOrganizationClient({ organizationId, clientId }).then(

@@ -82,8 +82,15 @@ describe("admin console", { timeout: 60_000 }, () => {
     for (const [name, value] of Object.entries(consoleHeaders)) expect(headers[name], name).toBe(value);
     const html = await res!.text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=/);
-    // The first field has focus on arrival: type, Tab, type, Enter.
+    // A refused sign-in says why, in the service's words.
+    await page.getByLabel("Client ID").fill(t.admin.clientId);
+    await page.getByLabel("Client secret").fill("wrong-secret");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "Sign-in refused" }).waitFor();
+    // With the keyboard alone: type, Tab, type, Enter.
+    await page.reload();
     await page.getByLabel("Client ID").waitFor();
+    expect(await inPage<string>(page, "document.activeElement.id")).toBe("sign-in-id");
     await page.keyboard.type(t.admin.clientId);
     await page.keyboard.press("Tab");
     await page.keyboard.type(t.admin.clientSecret);
@@ -112,6 +119,8 @@ describe("admin console", { timeout: 60_000 }, () => {
     await page.getByLabel("Custom claims").fill("environment=production_us");
     await page.getByRole("button", { name: "Create client" }).click();
     await page.getByText("You will not see this secret again").waitFor();
+    // Focus moves to the panel, so a keyboard or screen-reader user lands on the secret.
+    expect(await inPage<string>(page, "document.activeElement.className")).toBe("secret-panel");
     firstSecret = await page.getByLabel("Client secret").inputValue();
     clientId = (await page.locator(".secret-panel code").textContent()) ?? "";
     expect(firstSecret).toMatch(/^m2msk_/);
@@ -202,6 +211,33 @@ describe("admin console", { timeout: 60_000 }, () => {
     await page.getByRole("heading", { name: "Clients" }).waitFor();
     expect(await page.getByRole("button", { name: "Deployment Service v2" }).count()).toBe(0);
     expect(await tokenStatus(clientId, "anything")).toBe(401);
+  });
+
+  it("pages through an organization's clients and filters the page shown", async () => {
+    const admin = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
+    for (let i = 1; i <= 23; i++) {
+      const res = await fetch(`${t.url}/api/v1/organizations/org_paged/clients`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: `Service ${String(i).padStart(2, "0")}`, audience: ["api.example"] }),
+      });
+      expect(res.status).toBe(201);
+    }
+    await openOrganization(page, "org_paged");
+    const cards = page.getByRole("list", { name: "Clients on this page" }).getByRole("button");
+    await page.getByText("Page 1 · 23 clients").waitFor();
+    expect(await cards.count()).toBe(20);
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("Page 2 · 23 clients").waitFor();
+    expect(await cards.allTextContents()).toEqual(["Service 21", "Service 22", "Service 23"]);
+    expect(await page.getByRole("button", { name: "Next" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous" }).click();
+    await page.getByText("Page 1 · 23 clients").waitFor();
+    await page.getByLabel("Filter this page by name or ID").fill("service 07");
+    expect(await cards.allTextContents()).toEqual(["Service 07"]);
+    // The organization opened before is a quick pick for this session.
+    await page.getByRole("button", { name: org, exact: true }).click();
+    await page.getByText("Page 1 · 0 clients").waitFor();
   });
 
   it("lists and rotates the signing keys", async () => {
