@@ -25,6 +25,8 @@ let page: Page;
 let skewMs = 0;
 let clientId = "";
 let firstSecret = "";
+// What the page reports as broken: a script error, or anything the Content-Security-Policy blocked.
+const pageErrors: string[] = [];
 
 const launch = () =>
   chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
@@ -66,6 +68,9 @@ beforeAll(async () => {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: t.url });
   page = await context.newPage();
+  // A refused call (a wrong secret, an expired token) is logged as a failed resource: expected here.
+  page.on("console", (m) => void (m.type() === "error" && !m.text().startsWith("Failed to load resource") && pageErrors.push(m.text())));
+  page.on("pageerror", (e) => void pageErrors.push(e.message));
 }, 120_000);
 
 afterAll(async () => {
@@ -293,5 +298,9 @@ describe("admin console", { timeout: 60_000 }, () => {
     await page.getByRole("button", { name: "Clients", exact: true }).click();
     await page.getByRole("button", { name: "Sign in" }).waitFor();
     await page.getByText("Your session ended: sign in again.").waitFor();
+  });
+
+  it("ran without a script error or a Content-Security-Policy violation", () => {
+    expect(pageErrors).toEqual([]);
   });
 });
