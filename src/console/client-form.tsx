@@ -84,9 +84,11 @@ export function ClientForm(props: {
 
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
     setMessage(undefined);
+    // The one thing the wire cannot carry: an int32 that is not a number. Its range is the API's to judge.
+    if (!/^\s*\d*\s*$/.test(v.expiry)) return setFields({ expiry: "a whole number of seconds" });
     setFields({});
+    setBusy(true);
     try {
       if (props.client === undefined) {
         // request_id makes a retried create (a double click, a lost answer) register one client (AIP-155).

@@ -112,6 +112,14 @@ describe("admin console", { timeout: 60_000 }, () => {
     await page.getByRole("button", { name: "Create client" }).click();
     await expect.poll(() => page.locator("#f-scopes-error").textContent()).toContain("RFC 6749");
     expect(await page.getByLabel("Scopes").getAttribute("aria-invalid")).toBe("true");
+    await page.getByLabel("Scopes").fill("deploy");
+    await page.getByLabel("Token lifetime (seconds)").fill("ten");
+    await page.getByRole("button", { name: "Create client" }).click();
+    await expect.poll(() => page.locator("#f-expiry-error").textContent()).toBe("a whole number of seconds");
+    await page.getByLabel("Token lifetime (seconds)").fill("10");
+    await page.getByRole("button", { name: "Create client" }).click();
+    await expect.poll(() => page.locator("#f-expiry-error").textContent()).toBe("must be 60 to 86400 seconds");
+    expect(await page.locator("#f-scopes-error").count()).toBe(0);
     await page.getByRole("button", { name: "Cancel" }).click();
   });
 
