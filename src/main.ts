@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadIssuerState } from "./issuer-state.js";
 import { KeyEncryptionError } from "./keys/key-encryption.js";
 import { reservePort, PortUnavailableError, type ReservedPort } from "./http/reserved-port.js";
-import { createLogger } from "./logger.js";
+import { openLogger } from "./logger.js";
 import { isLoopbackHost } from "./rules.js";
 import { notifyListening, releaseWorker, startPrimary } from "./primary.js";
 import { createM2MServer } from "./server.js";
@@ -32,7 +32,9 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
-const logger = createLogger({ level: config.logLevel });
+const logger = await openLogger({ level: config.logLevel, format: config.logFormat });
+// Once per start: by the primary, or the one process.
+if (cluster.isPrimary) for (const warning of config.unknownVariables) logger.warn(warning);
 
 function openStore(): Store {
   if (config.redis !== undefined) return createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix, timeoutMs: config.storeTimeoutMs });

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "./support/redis-process.js";
+import { killAll, spawnService } from "./support/service-process.js";
 import { testRedisUrl, uniquePrefix } from "./support/redis.js";
 
 // The first hour, as a new user meets it: a start that cannot serve says why in one line and
@@ -14,6 +15,7 @@ const children: ChildProcess[] = [];
 const servers: net.Server[] = [];
 
 afterEach(() => {
+  killAll(children);
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
   for (const server of servers.splice(0)) server.close();
 });
@@ -49,7 +51,8 @@ async function keysUnder(prefix: string): Promise<string[]> {
   }
 }
 
-describe("a start that cannot serve", () => {
+// Each spawns tsx processes, seconds each on a busy two-core machine.
+describe("a start that cannot serve", { timeout: 60_000 }, () => {
   it("says which Redis it cannot reach and why, password hidden, exit code 1", async () => {
     const redisPort = await freePort();
     const result = await run({ PORT: String(await freePort()), REDIS_URL: `redis://:hunter2hunter2@127.0.0.1:${redisPort}`, M2M_WORKERS: "1" });
@@ -80,4 +83,24 @@ describe("a start that cannot serve", () => {
       expect(await keysUnder(prefix)).toEqual([]);
     });
   }
+});
+
+describe("a start with a misspelt variable", { timeout: 60_000 }, () => {
+  it("warns once (by the primary, not each worker) naming the nearest known variable, levels by name", async () => {
+    const service = spawnService(
+      {
+        REDIS_URL: testRedisUrl(),
+        M2M_KEY_PREFIX: uniquePrefix(),
+        M2M_WORKERS: "2",
+        M2M_SIGNIN_ALG: "ES256",
+        M2M_ADMIN_CLIENT_ID: "admin",
+        M2M_ADMIN_CLIENT_SECRET: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU",
+      },
+      await freePort(),
+      children,
+    );
+    await service.waitFor("two workers listening", () => service.lines().filter((l) => l.msg === "listening").length === 2, 50_000);
+    const warnings = service.lines().filter((l) => l.msg.includes("M2M_SIGNIN_ALG"));
+    expect(warnings).toMatchObject([{ level: "warn", msg: "M2M_SIGNIN_ALG is not a known variable; did you mean M2M_SIGNING_ALG?" }]);
+  });
 });

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Cors } from "./cors.js";
-import type { DiscoveryRoutes } from "./discovery-routes.js";
+import { probePaths, type DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
 import type { RequestOrigin } from "../rpc/request-origin.js";
@@ -69,6 +69,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     res.once("finish", () => {
       const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
+      // Probes come every few seconds from every balancer: at info they would bury the log.
+      else if (probePaths.includes(path)) logger.debug(line, "http");
       else logger.info(line, "http");
     });
     withFaultSlot(slot, async () => {
