@@ -22,6 +22,9 @@ beforeAll(async () => {
   const built = buildInterceptorPackage(join(work, "package"));
   const { stdout } = await run("npm", ["pack", built, "--json", "--pack-destination", work]);
   const [packed] = JSON.parse(stdout) as { filename: string }[];
+  // The name the README's install line gives.
+  const { version } = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  expect(packed!.filename).toBe(`m2m-auth-interceptor-${version}.tgz`);
   project = join(work, "service");
   await mkdir(project);
   await writeFile(join(project, "package.json"), JSON.stringify({ name: "a-service", private: true, type: "module" }));
