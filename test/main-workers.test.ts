@@ -127,7 +127,7 @@ describe("M2M_WORKERS=2 over one Redis", () => {
     const [victim, survivor] = workers as [number, number];
     process.kill(victim, "SIGKILL");
     const died = await service.waitFor("the primary's line about the dead worker", (l) => l.msg === "worker died: restarting it" && l["workerPid"] === victim);
-    expect(died).toMatchObject({ pid: service.child.pid, level: 50, signal: "SIGKILL", code: null });
+    expect(died).toMatchObject({ pid: service.child.pid, level: "error", signal: "SIGKILL", code: null });
     // Until the replacement listens, the survivor serves every connection.
     await token(service.port, admin.id, admin.secret);
     await token(service.port, admin.id, admin.secret);
