@@ -70,7 +70,10 @@ async function reasonOf(target: RedisConnectionOptions, err: Error & { code?: un
   const nodes = target.kind === "cluster" ? target.nodes : target.kind === "sentinel" ? target.sentinels : [];
   const errors = await Promise.all(nodes.map((node) => tcpError(node, timeoutMs)));
   const first = errors.find((code) => code !== undefined);
-  return errors.every((code) => code !== undefined) && first !== undefined ? first : err.message;
+  if (errors.every((code) => code !== undefined) && first !== undefined) return first;
+  // The nodes answer, so the trouble is what they said (ioredis: "All sentinels are unreachable.
+  // … Last error: ERR No such master with that name"): that last error alone.
+  return /Last error: (.+)$/.exec(err.message)?.[1] ?? err.message;
 }
 
 /**
