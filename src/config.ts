@@ -8,6 +8,7 @@ import type { AuthThrottleLimits } from "./tokens/auth-throttle.js";
 import type { RedisConnectionOptions } from "./store/redis-connection.js";
 import { availableCores, redisDeployment, storeTimeoutMs, workerCount } from "./config-deployment.js";
 import { ConfigError, flag, key32, oneOf, origins, read, urlOf, wholeNumber, type Env } from "./config-values.js";
+import { unknownVariables } from "./config-variables.js";
 import { auditLog, authFailures, clientJwksOrigins, federatedIssuers, tlsFiles, trustedProxies } from "./config-edge.js";
 
 export { ConfigError } from "./config-values.js";
@@ -15,6 +16,9 @@ export { availableCores, cpuQuota } from "./config-deployment.js";
 
 /** LogLevel is a pino level name. */
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+/** LogFormat is how log lines are written: JSON lines, or pino-pretty's for a person at a terminal. */
+export type LogFormat = "json" | "pretty";
 
 /** Config is the validated, frozen service configuration. */
 export interface Config {
@@ -52,6 +56,10 @@ export interface Config {
   /** allowEvictingRedis (M2M_ALLOW_EVICTING_REDIS) starts on a Redis whose maxmemory-policy evicts keys, with a warning. */
   readonly allowEvictingRedis: boolean;
   readonly logLevel: LogLevel;
+  /** logFormat (LOG_FORMAT) is `json` (default) or `pretty` (needs the pino-pretty package, a dev dependency). */
+  readonly logFormat: LogFormat;
+  /** unknownVariables are warnings for set M2M_ variables that nothing reads (typos), each naming the nearest known one. */
+  readonly unknownVariables: readonly string[];
   /**
    * clientCacheMs is how long a worker may answer the token path from its own copy of a client
    * record (M2M_CLIENT_CACHE_MS, 0 = off); writes drop copies everywhere at once through Redis pub/sub.
@@ -110,6 +118,7 @@ export interface Config {
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const logFormats: readonly LogFormat[] = ["json", "pretty"];
 
 function port(env: Env): number {
   const raw = read(env, "PORT") ?? "8080";
@@ -220,6 +229,8 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     secretHashKey: secretHashKey(env, encryptionKey),
     allowEvictingRedis: flag(env, "M2M_ALLOW_EVICTING_REDIS"),
     logLevel: oneOf(env, "LOG_LEVEL", logLevels, "info"),
+    logFormat: oneOf(env, "LOG_FORMAT", logFormats, "json"),
+    unknownVariables: unknownVariables(env),
     clientCacheMs: clientCacheMs(env),
     storeTimeoutMs: storeTimeoutMs(env),
     drainSeconds: drainSeconds(env),

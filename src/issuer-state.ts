@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { ClientRecord } from "../gen/m2mauth/internal/v1/records_pb.js";
-import { adminClientStateName, chooseAdmin, type AdminCredentials } from "./clients/admin-client.js";
+import { adminClientStateName, chooseAdmin, storedAdminId, type AdminCredentials } from "./clients/admin-client.js";
 import { createSecretHasher, type SecretHasher } from "./clients/secret-hasher.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import { createKeyRing, type KeyRing, type KeyRingOptions } from "./keys/key-ring.js";
@@ -101,8 +101,13 @@ export async function loadIssuerState(options: IssuerStateOptions): Promise<Issu
     if (choice.disable !== undefined) {
       // Configured credentials take the stored admin's place for good: it is disabled, not just unused.
       if (await store.state.compareAndSet(adminClientStateName, admin, choice.disable)) {
+        // warn: credentials someone may still hold stop working here, which the operator should see.
+        const clientId = storedAdminId(admin);
         admin = choice.disable;
-        logger.info("disabled the stored bootstrap admin: M2M_ADMIN_CLIENT_ID/_SECRET are set, and it stays disabled when they are removed");
+        logger.warn(
+          { clientId },
+          `disabled the stored bootstrap admin ${clientId}: M2M_ADMIN_CLIENT_ID/_SECRET are set, and it stays disabled when they are removed (${storeInitCommand} --reset-admin makes a new one)`,
+        );
       } else {
         admin = (await store.state.get(adminClientStateName)) ?? admin;
       }

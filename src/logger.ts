@@ -29,6 +29,8 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       // pid tells the lines of the workers (and their primary) apart.
       base: { service: "m2m-auth", pid: process.pid },
+      // "level":"warn" rather than 40: readable in a terminal, and what most log stores parse.
+      formatters: { level: (label) => ({ level: label }) },
       redact: {
         paths: [...redactedPaths],
         censor: "[redacted]",
@@ -36,4 +38,37 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
+}
+
+/** OpenLoggerOptions configures openLogger: the level, and JSON lines or pino-pretty's. */
+export interface OpenLoggerOptions {
+  level: string;
+  format: "json" | "pretty";
+  /** destination defaults to stdout (fd 1), as createLogger's. */
+  destination?: pino.DestinationStream & NodeJS.WritableStream;
+  /** prettyModule is the package that formats for people; default "pino-pretty" (a test names a missing one). */
+  prettyModule?: string;
+}
+
+// pino-pretty is a dev dependency (a production install has no use for it): loaded only when
+// asked for, and a missing one leaves JSON, with a line that says why.
+async function prettyStream(options: OpenLoggerOptions): Promise<pino.DestinationStream | undefined> {
+  let module: typeof import("pino-pretty");
+  try {
+    module = (await import(options.prettyModule ?? "pino-pretty")) as typeof import("pino-pretty");
+  } catch {
+    return undefined;
+  }
+  return module.build({ destination: options.destination ?? 1, translateTime: "SYS:HH:MM:ss.l", ignore: "service", sync: false });
+}
+
+/** openLogger returns the service's logger: JSON lines, or pino-pretty's when `format` is "pretty" and the package is installed. */
+export async function openLogger(options: OpenLoggerOptions): Promise<Logger> {
+  const pretty = options.format === "pretty" ? await prettyStream(options) : undefined;
+  const destination = pretty ?? options.destination;
+  const logger = createLogger({ level: options.level, ...(destination !== undefined ? { destination } : {}) });
+  if (options.format === "pretty" && pretty === undefined) {
+    logger.warn("LOG_FORMAT=pretty needs the pino-pretty package (npm install --save-dev pino-pretty): writing JSON lines");
+  }
+  return logger;
 }

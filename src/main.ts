@@ -4,13 +4,15 @@ import { createAuditLog, openAuditFile } from "./audit.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { loadIssuerState } from "./issuer-state.js";
 import { KeyEncryptionError } from "./keys/key-encryption.js";
-import { createLogger } from "./logger.js";
+import { reservePort, PortUnavailableError, type ReservedPort } from "./http/reserved-port.js";
+import { openLogger } from "./logger.js";
 import { isLoopbackHost } from "./rules.js";
 import { notifyListening, releaseWorker, startPrimary } from "./primary.js";
 import { createM2MServer } from "./server.js";
 import { StoreStateError } from "./state/store-state-error.js";
 import type { Store } from "./store/client-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
+import { assertRedisReachable, StoreUnreachableError } from "./store/redis-reachable.js";
 import { createRedisStore } from "./store/redis-store.js";
 
 // The composition root: config → store → server → listener, and the process's signals. With
@@ -30,7 +32,9 @@ function readConfig(): Config {
 }
 
 const config = readConfig();
-const logger = createLogger({ level: config.logLevel });
+const logger = await openLogger({ level: config.logLevel, format: config.logFormat });
+// Once per start: by the primary, or the one process.
+if (cluster.isPrimary) for (const warning of config.unknownVariables) logger.warn(warning);
 
 function openStore(): Store {
   if (config.redis !== undefined) return createRedisStore({ connection: config.redis, keyPrefix: config.keyPrefix, timeoutMs: config.storeTimeoutMs });
@@ -46,14 +50,16 @@ function showAdminCredentials(credentials: { clientId: string; clientSecret: str
   );
 }
 
-async function failStart(err: unknown, store: Store): Promise<void> {
+async function failStart(err: unknown, store?: Store): Promise<void> {
   logger.fatal({ err }, "start failed");
   logger.flush();
-  await store.close().catch(() => undefined);
+  await store?.close().catch(() => undefined);
   // Signing keys the configuration cannot open are a configuration error, like a bad variable.
   if (err instanceof KeyEncryptionError) process.stderr.write(`m2m-auth: invalid configuration: ${err.message}\n`);
   // State the store lacks or that disagrees with the configuration: the operator is told what to do.
   if (err instanceof StoreStateError) process.stderr.write(`m2m-auth: refusing to start: ${err.message}\n`);
+  // A busy port or an unreachable Redis: said in a line, without a stack (exit code 1).
+  if (err instanceof PortUnavailableError || err instanceof StoreUnreachableError) process.stderr.write(`m2m-auth: ${err.message}\n`);
   process.exitCode = err instanceof KeyEncryptionError ? 2 : err instanceof StoreStateError ? err.exitCode : 1;
   releaseWorker();
 }
@@ -70,8 +76,29 @@ const stateOptions = {
   logger,
 };
 
+/**
+ * prepareStart binds the port, then checks that Redis answers, before any state is read or made:
+ * a start that cannot serve fails before it bootstraps (and prints) admin credentials. A worker
+ * skips both: its primary did them, and node:cluster binds the port for it.
+ */
+async function prepareStart(): Promise<ReservedPort | undefined | "failed"> {
+  if (!cluster.isPrimary) return undefined;
+  let reserved: ReservedPort | undefined;
+  try {
+    reserved = await reservePort(config.host, config.port);
+    if (config.redis !== undefined) await assertRedisReachable({ ...config.redis, timeoutMs: config.storeTimeoutMs });
+    return reserved;
+  } catch (err) {
+    await reserved?.release();
+    await failStart(err);
+    return "failed";
+  }
+}
+
 /** serve runs the service in this process: all of it with one worker, else one of the workers. */
 async function serve(): Promise<void> {
+  const reserved = await prepareStart();
+  if (reserved === "failed") return;
   const store = openStore();
   // Every worker appends to the one file (whole lines per write; see audit.ts).
   const auditFile = config.auditLog === undefined ? undefined : openAuditFile(config.auditLog, (err) => logger.error({ err }, "audit log write failed"));
@@ -85,6 +112,7 @@ async function serve(): Promise<void> {
       ...stateOptions,
       host: config.host,
       port: config.port,
+      reservedPort: reserved,
       clientCacheMs: config.clientCacheMs,
       signOnThreadPool: config.signOnThreadPool,
       reflection: config.reflection,
@@ -106,9 +134,9 @@ async function serve(): Promise<void> {
       }
     };
     if (reloadPending) reloadTls();
+    const { url } = await server.listen();
     // With workers, the primary prepared the state before forking: a worker never bootstraps.
     if (server.adminCredentials) showAdminCredentials(server.adminCredentials);
-    const { url } = await server.listen();
     // Signals are handled before anyone learns the URL: the primary (or a test) may send SIGTERM
     // the moment it hears of it, and an unhandled one would kill the process without a drain.
     let stopping = false;
@@ -141,6 +169,7 @@ async function serve(): Promise<void> {
     notifyListening(url);
   } catch (err) {
     await auditFile?.close();
+    await reserved?.release();
     await failStart(err, store);
   }
 }
@@ -151,13 +180,19 @@ async function serve(): Promise<void> {
  * lets go of the store, then forks, watches and drains the workers.
  */
 async function supervise(): Promise<void> {
+  // Held while the state is prepared, then let go for node:cluster to bind for the workers: the
+  // port is free for the few milliseconds until the first worker listens.
+  const reserved = await prepareStart();
+  if (reserved === "failed") return;
   const store = openStore();
   try {
     const state = await loadIssuerState({ ...stateOptions, store, now: Date.now });
     await state.close();
-    if (state.adminCredentials) showAdminCredentials(state.adminCredentials);
     await store.close();
+    await reserved?.release();
+    if (state.adminCredentials) showAdminCredentials(state.adminCredentials);
   } catch (err) {
+    await reserved?.release();
     await failStart(err, store);
     return;
   }

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { AuditLog } from "./audit.js";
 import type { SigningAlgorithm } from "./keys/algorithms.js";
 import type { Readiness } from "./readiness.js";
+import type { ReservedPort } from "./http/reserved-port.js";
 import { createTrustedProxies } from "./http/request-origin.js";
 import { readTlsFiles, TlsFileError, type TlsFileCredentials, type TlsFiles } from "./http/tls-files.js";
 import type { Store } from "./store/client-store.js";
@@ -14,6 +15,8 @@ import type { FederatedKeysOptions } from "./tokens/federated-keys.js";
 export interface M2MServerOptions {
   host: string;
   port: number;
+  /** reservedPort is the port main.ts bound before the start (reservePort); the listener takes it over. */
+  reservedPort?: ReservedPort | undefined;
   issuer: string;
   signingAlg: SigningAlgorithm;
   admin?: { clientId: string; clientSecret: string } | undefined;

@@ -253,6 +253,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     handler,
     host: options.host,
     port: options.port,
+    reserved: options.reservedPort,
     tls,
     onError: (err) => logger.debug({ err: err instanceof Error ? err.message : String(err) }, "connection error"),
   });

@@ -145,7 +145,7 @@ describe("main with TLS", () => {
       await swapFiles(next);
       service.child.kill("SIGHUP");
       const reloaded = await service.waitFor("the reload line", (l) => l.msg.startsWith("TLS certificate reloaded"));
-      expect(reloaded).toMatchObject({ level: 30, fingerprint256: fingerprint(next) });
+      expect(reloaded).toMatchObject({ level: "info", fingerprint256: fingerprint(next) });
       expect(await served(port)).toBe(fingerprint(next));
       expect(await h2Get(session, "/healthz")).toBe(200);
 
@@ -153,7 +153,7 @@ describe("main with TLS", () => {
       await writeFile(live.keyFile, original.key);
       service.child.kill("SIGHUP");
       const failed = await service.waitFor("the failed reload line", (l) => l.msg.startsWith("TLS reload failed"));
-      expect(failed).toMatchObject({ level: 50, err: expect.stringMatching(/not the private key of the certificate/) as unknown });
+      expect(failed).toMatchObject({ level: "error", err: expect.stringMatching(/not the private key of the certificate/) as unknown });
       expect(await served(port)).toBe(fingerprint(next));
       expect((await request(port, "/oauth/token", ca, tokenForm)).status).toBe(200);
       expect(await h2Get(session, "/healthz")).toBe(200);
@@ -204,8 +204,10 @@ describe("main without TLS", () => {
 
   it("says once at info on a loopback-only host, and once at warn on any other, that the port must sit behind TLS", async () => {
     const loopback = await cleartextLines({});
-    expect(loopback.map((l) => [l.level, l.msg])).toEqual([[30, expect.stringMatching(/token endpoint must sit behind TLS \(a mesh or a proxy\)/) as unknown]]);
+    expect(loopback.map((l) => [l.level, l.msg])).toEqual([
+      ["info", expect.stringMatching(/token endpoint must sit behind TLS \(a mesh or a proxy\)/) as unknown],
+    ]);
     const open = await cleartextLines({ HOST: "0.0.0.0" });
-    expect(open.map((l) => [l.level, l.host])).toEqual([[40, "0.0.0.0"]]);
+    expect(open.map((l) => [l.level, l.host])).toEqual([["warn", "0.0.0.0"]]);
   }, 20_000);
 });

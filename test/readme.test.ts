@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -33,14 +33,22 @@ describe("README", () => {
     expect(script).toContain("/oauth/token");
     const dir = await mkdtemp(join(tmpdir(), "m2m-readme-"));
     try {
+      // Step 0 moves to a fresh folder of mktemp's (under TMPDIR): the files are found there, and
+      // nothing is written where the reader stood.
+      const cwd = join(dir, "cwd");
+      await mkdir(cwd);
       const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
-        cwd: dir,
-        env: { ...process.env, M2M_URL: t.url, ADMIN_ID: t.admin.clientId, ADMIN_SECRET: t.admin.clientSecret },
+        cwd,
+        env: { ...process.env, TMPDIR: dir, M2M_URL: t.url, ADMIN_ID: t.admin.clientId, ADMIN_SECRET: t.admin.clientSecret },
       });
-      const created = JSON.parse(await readFile(join(dir, "client.json"), "utf8")) as { client: { name: string }; plain_secret: string };
+      expect(await readdir(cwd)).toEqual([]);
+      const made = (await readdir(dir)).filter((name) => name !== "cwd");
+      expect(made).toHaveLength(1);
+      const work = join(dir, made[0]!);
+      const created = JSON.parse(await readFile(join(work, "client.json"), "utf8")) as { client: { name: string }; plain_secret: string };
       expect(created.client.name).toBe("GitHub Actions Deployment Service");
       expect(created.plain_secret).toMatch(/^m2msk_/);
-      const token: unknown = JSON.parse(await readFile(join(dir, "token.json"), "utf8"));
+      const token: unknown = JSON.parse(await readFile(join(work, "token.json"), "utf8"));
       expect(token).toMatchObject({ token_type: "Bearer", expires_in: 3600, scope: "deploy:applications read:deployments" });
       expect(stdout).toContain('"valid": true');
       // Introspection, then revocation (200), then introspection again.

@@ -60,6 +60,11 @@ export function isAdminDisabled(stored: Uint8Array): boolean {
   return fromBinary(ClientRecordSchema, stored).secretHashes.length === 0;
 }
 
+/** storedAdminId is the client id of a stored bootstrap admin. */
+export function storedAdminId(stored: Uint8Array): string {
+  return fromBinary(ClientRecordSchema, stored).client?.clientId ?? "";
+}
+
 /** disabledAdmin returns the stored bytes of `stored` disabled (or of a new disabled admin): no secret can match. */
 export function disabledAdmin(stored: Uint8Array | undefined, nowMs: number): Uint8Array {
   const record = stored === undefined ? adminRecord(newAdminId(), undefined, nowMs) : fromBinary(ClientRecordSchema, stored);

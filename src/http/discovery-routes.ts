@@ -49,6 +49,9 @@ export function managementScopes(): string[] {
 // function reads the credentials for all of them (oauth-endpoint.ts).
 const authMethods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 
+/** probePaths are the health probes' paths: polled every few seconds, so their answers are logged at `debug`. */
+export const probePaths: readonly string[] = ["/healthz", "/readyz", "/livez"];
+
 /** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
   const { keyRing, ping, readiness, revocations } = options;
@@ -81,8 +84,7 @@ export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoute
   });
   return async (req, res, url) => {
     const path = url.pathname;
-    const known =
-      jwksPaths.includes(path) || metadataPaths.includes(path) || path === "/healthz" || path === "/readyz" || path === "/livez" || path === revocationListPath;
+    const known = jwksPaths.includes(path) || metadataPaths.includes(path) || probePaths.includes(path) || path === revocationListPath;
     if (!known) return false;
     if (req.method !== "GET" && req.method !== "HEAD") {
       sendJson(res, 405, { error: "invalid_request", error_description: "use GET" }, { allow: "GET, HEAD" });

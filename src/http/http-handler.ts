@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ConsoleRoutes } from "./console-routes.js";
 import type { Cors } from "./cors.js";
-import type { DiscoveryRoutes } from "./discovery-routes.js";
+import { probePaths, type DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
 import type { RequestOrigin } from "../rpc/request-origin.js";
@@ -72,6 +72,8 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     res.once("finish", () => {
       const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
+      // Probes come every few seconds from every balancer: at info they would bury the log.
+      else if (probePaths.includes(path)) logger.debug(line, "http");
       else logger.info(line, "http");
     });
     withFaultSlot(slot, async () => {

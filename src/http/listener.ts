@@ -2,6 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import type { ReservedPort } from "./reserved-port.js";
 import { armDeadline, h1Options, h2Options, limitDefaults, type ListenerLimits } from "./limits.js";
 import { sniffProtocol, type SniffedProtocol } from "./sniff-protocol.js";
 
@@ -29,6 +30,8 @@ export interface ListenerOptions extends ListenerLimits {
   host: string;
   /** port is the TCP port to bind; 0 picks a free one (read it from `listen()`). */
   port: number;
+  /** reserved is the port bound already (reservePort): listen() takes it over instead of binding host and port. */
+  reserved?: ReservedPort | undefined;
   /** shutdownTimeoutMs is how long close() waits for in-flight requests before it destroys them. */
   shutdownTimeoutMs?: number;
   /**
@@ -252,15 +255,17 @@ export function createListener(options: ListenerOptions): Listener {
       // http.Server starts the tracking that enforces headersTimeout and requestTimeout on
       // 'listening', which it never emits here because it never binds a port itself.
       h1.emit("listening");
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => {
+      const listening = () => {
         server.off("error", reject);
         server.on("error", report);
         const { address, port } = server.address() as net.AddressInfo;
         const host = net.isIPv6(address) ? `[${address}]` : address;
         bound = { host: address, port, url: `${secure === undefined ? "http" : "https"}://${host}:${port}` };
         resolve(bound);
-      });
+      };
+      server.once("error", reject);
+      if (options.reserved === undefined) server.listen(options.port, options.host, listening);
+      else options.reserved.handOver(server).then(listening, reject);
     });
     return listening;
   }

@@ -70,13 +70,14 @@ describe("the bootstrap admin", () => {
     await stop(first.server);
 
     const configured = await instance(keyPrefix, true);
-    expect(configured.log.count("info", /disabled the stored bootstrap admin/)).toBe(1);
+    // Said as a warning, naming the admin whose credentials stopped working.
+    expect(configured.log.count("warn", new RegExp(`disabled the stored bootstrap admin ${bootstrap.clientId}:`))).toBe(1);
     expect(await tokenStatus(configured.server.url, configuredAdmin)).toBe(200);
     expect(await tokenStatus(configured.server.url, bootstrap)).toBe(401);
     await stop(configured.server);
     // Disabled once: a later start with the variables has nothing left to disable.
     const again = await instance(keyPrefix, true);
-    expect(again.log.count("info", /disabled the stored bootstrap admin/)).toBe(0);
+    expect(again.log.count("warn", /disabled the stored bootstrap admin/)).toBe(0);
     await stop(again.server);
 
     // The variables removed: no admin at all, rather than the old printed credentials.

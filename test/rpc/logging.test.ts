@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrganizationClientService } from "../../gen/m2mauth/v1/clients_pb.js";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { createM2MServer, type M2MServer } from "../../src/server.js";
 import { createMemoryStore } from "../../src/store/memory-store.js";
 
@@ -67,5 +68,14 @@ describe("RPC logging", () => {
     expect(text).not.toContain(secret);
     expect(text).not.toContain(accessToken);
     expect(text).not.toContain("stack");
+  });
+
+  it("logs health probes, RPC and HTTP, at debug: an info log is not buried under them", async () => {
+    lines.length = 0;
+    await createClient(Health, createGrpcTransport({ baseUrl: url })).check({});
+    for (const path of ["/healthz", "/readyz", "/livez", "/keys"]) expect((await fetch(`${url}${path}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines.filter((l) => l.msg === "rpc")).toEqual([]);
+    expect(lines.filter((l) => l.msg === "http").map((l) => l["path"])).toEqual(["/keys"]);
   });
 });
