@@ -59,7 +59,7 @@ function fieldOptions(command: Command): Command {
 
 /** addClientCommands adds `clients …` and `secrets …` to the program. */
 export function addClientCommands(program: Command): void {
-  const clients = program.command("clients").description("manage an organization's API clients");
+  const clients = example(program.command("clients").description("manage an organization's API clients"), `m2m-auth clients list --org ${org}`);
 
   const createCmd = fieldOptions(
     clients
@@ -150,7 +150,10 @@ export function addClientCommands(program: Command): void {
     }),
   );
 
-  const secrets = program.command("secrets").description("add or delete a client's secrets (rotation: add, deploy, delete the old)");
+  const secrets = example(
+    program.command("secrets").description("add or delete a client's secrets (rotation: add, deploy, delete the old)"),
+    `m2m-auth secrets add m2morg_… --org ${org}`,
+  );
   const addCmd = secrets.command("add").description("add a secret; prints it once").argument("<client-id>").requiredOption("--org <id>", "organization id");
   example(addCmd, `m2m-auth secrets add m2morg_… --org ${org}`);
   addCmd.action((clientId: string, opts: { org: string }, command: Command) =>

@@ -62,7 +62,7 @@ export function createProgram(): Command {
 
   addClientCommands(program);
 
-  const keys = program.command("keys").description("the service's signing keys");
+  const keys = example(program.command("keys").description("the service's signing keys"), "m2m-auth keys list --json");
   example(keys.command("list").description("list the signing keys: current, next, previous"), "m2m-auth keys list").action((_opts, command: Command) =>
     withApi(command, async (api, { out }) => {
       out.message(ListSigningKeysResponseSchema, await api.keys.listSigningKeys({}), (m) => keyRows(m.keys));
@@ -84,7 +84,10 @@ export function createProgram(): Command {
     }),
   );
 
-  const store = program.command("store").description("operator commands on the service's Redis (same environment as the service)");
+  const store = example(
+    program.command("store").description("operator commands on the service's Redis (same environment as the service)"),
+    "REDIS_URL=redis://127.0.0.1:6379 m2m-auth store check",
+  );
   example(
     store
       .command("check")
