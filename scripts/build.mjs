@@ -6,7 +6,7 @@
 // added, removed, edited, or checked out with an older mtime all change the listing, and an edit
 // made while tsc runs is seen by the next start. Plain JavaScript: it runs before dist/ exists.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -35,4 +35,9 @@ const tsc = spawnSync(process.execPath, [join(root, "node_modules", "typescript"
   stdio: "inherit",
 });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+// tsc writes 0644; `npx m2m-auth` in a clone runs the bin file itself (an installed package gets
+// the bit from npm), so package.json's bins are made executable here.
+const manifest = join(root, "package.json");
+const { bin = {} } = existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")) : {};
+for (const path of Object.values(bin)) if (existsSync(join(root, path))) chmodSync(join(root, path), 0o755);
 writeFileSync(stampFile, before);
