@@ -62,6 +62,11 @@ describe("architecture", () => {
     expect([...roomsImportedBy("interceptor")]).toEqual(["rules"]);
   });
 
+  it("keeps cli/ a client of the public API: it starts main.ts and the store check, and imports nothing else of src/", () => {
+    const imported = [...graph].filter(([file]) => room(file) === "cli").flatMap(([, deps]) => deps.filter((dep) => room(dep) !== "cli"));
+    expect([...new Set(imported)].sort()).toEqual(["main.ts", "ops/store-check-main.ts"]);
+  });
+
   it("keeps the domain rooms free of the adapters", () => {
     for (const name of ["clients", "tokens", "keys", "store", "state"]) {
       const imported = roomsImportedBy(name);

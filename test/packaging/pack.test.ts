@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, posix, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,7 @@ let work: string;
 let files: string[];
 let project: string;
 let installed: string;
+let tarball: string;
 
 async function node(cwd: string, script: string): Promise<string> {
   const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd, timeout: 15_000 });
@@ -33,6 +34,7 @@ beforeAll(async () => {
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: root, maxBuffer: 16 << 20 });
   const [packed] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
   files = packed!.files.map((f) => f.path);
+  tarball = join(work, packed!.filename);
 
   project = join(work, "project");
   installed = join(project, "node_modules", "m2m-auth");
@@ -205,4 +207,49 @@ describe("server entry", () => {
       expect(names).toContain(name);
     }
   });
+});
+
+// The bin, from the clone (dist/ just built by npm pack's prepare) and from the installed package.
+describe("command line", () => {
+  it("runs as npx m2m-auth from the clone", async () => {
+    const { stdout } = await run("npx", ["m2m-auth", "--help"], { cwd: root });
+    expect(stdout).toContain("Usage: m2m-auth");
+  });
+
+  it("starts with npm start without rebuilding a current dist/", async () => {
+    const stamp = join(root, "dist", ".build-stamp");
+    const before = (await stat(stamp)).mtimeMs;
+    const env = {
+      PATH: process.env["PATH"] ?? "",
+      PORT: "0",
+      M2M_ADMIN_CLIENT_ID: "admin",
+      M2M_ADMIN_CLIENT_SECRET: "q1w2e3r4t5y6u7i8o9p0-asdfghjklzxcvbnmQWERTYU",
+    };
+    // Its own process group: npm, the shell and node are stopped together.
+    const child = spawn("npm", ["start", "--silent"], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise((resolve) => child.once("close", resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('"msg":"listening"')) resolve();
+      });
+      void exited.then(() => reject(new Error(`npm start exited: ${stderr}${stdout}`)));
+    });
+    process.kill(-child.pid!, "SIGTERM");
+    await exited;
+    expect(stderr).not.toContain("building");
+    expect((await stat(stamp)).mtimeMs).toBe(before);
+  }, 60_000);
+
+  it("installs from the tarball with its dependencies and runs as npx m2m-auth", async () => {
+    const consumer = join(work, "cli-consumer");
+    await mkdir(consumer);
+    await writeFile(join(consumer, "package.json"), JSON.stringify({ name: "cli-consumer", private: true }));
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: consumer, timeout: 120_000 });
+    const { stdout } = await run("npx", ["m2m-auth", "clients", "list", "--help"], { cwd: consumer });
+    expect(stdout).toContain("$ m2m-auth clients list --org org_59615193906282635 --json");
+  }, 150_000);
 });
