@@ -27,6 +27,8 @@ export interface HttpHandlerOptions {
   logger: Logger;
   /** trustedProxies are the peers whose X-Forwarded-For names the source address (M2M_TRUSTED_PROXIES); default none. */
   trustedProxies?: TrustedProxies | undefined;
+  /** observe is told of each answer logged here (not RPCs, not the OAuth endpoints), with its duration in seconds. */
+  observe?: ((req: HttpRequest, res: HttpResponse, path: string, seconds: number) => void) | undefined;
 }
 
 /** HttpHandler is the request listener of both the HTTP/1.1 and the HTTP/2 server. */
@@ -41,7 +43,7 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
  * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { rpc, management, discovery, cors, logger } = options;
+  const { rpc, management, discovery, cors, logger, observe } = options;
   const proxies = options.trustedProxies ?? noTrustedProxies;
   const oauth = new Map([
     ["/oauth/token", options.token],
@@ -67,7 +69,9 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     // One line per answer, when it is sent; a 5xx at `error`, with the cause its route recorded.
     const slot: FaultSlot = { origin };
     res.once("finish", () => {
-      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
+      const elapsed = performance.now() - start;
+      observe?.(req, res, path, elapsed / 1000);
+      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(elapsed) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
       else logger.info(line, "http");
     });

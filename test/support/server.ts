@@ -52,6 +52,8 @@ export async function startTestServer(
     audit?: M2MServerOptions["audit"];
     /** trustedProxies lets a test name source addresses in X-Forwarded-For (M2M_TRUSTED_PROXIES). */
     trustedProxies?: readonly string[];
+    /** metrics passes the server's metrics (METRICS_CLIENT_LABELS) and GET /metrics's answer through. */
+    metrics?: Pick<M2MServerOptions, "metrics" | "metricsScrape">;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -80,6 +82,7 @@ export async function startTestServer(
     ...options.keys,
     ...options.federated,
     ...options.clientJwks,
+    ...options.metrics,
   });
   const { url } = await server.listen();
   return {
