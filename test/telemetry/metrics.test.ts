@@ -3,7 +3,10 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
 import { createMetrics } from "../../src/telemetry/metrics.js";
+import { createRedisStore } from "../../src/store/redis-store.js";
+import { faultyStore } from "../support/faulty-store.js";
 import { managementApi, type RegisteredClient } from "../support/management-api.js";
+import { testRedisUrl, uniquePrefix } from "../support/redis.js";
 import { scrape, valueOf, type Sample } from "../support/prometheus-text.js";
 import { getToken, startTestServer, type TestServer } from "../support/server.js";
 
@@ -123,6 +126,26 @@ describe("METRICS_CLIENT_LABELS", () => {
       expect(labelledText).not.toContain(labelled.admin.clientSecret);
     } finally {
       await labelled.close();
+    }
+  });
+});
+
+describe("store failures", () => {
+  it("counts a failing store call by operation, and the refusal it caused", async () => {
+    const faulty = faultyStore(createRedisStore({ url: testRedisUrl(), keyPrefix: uniquePrefix() }), ["clients.get"]);
+    const broken = await startTestServer({ store: faulty.store, clientCacheMs: 0 });
+    try {
+      faulty.fault = new Error("store exploded");
+      const status = await tokenRequest(broken.url, { grant_type: "client_credentials", client_id: "some-client", client_secret: "some-secret" });
+      expect(status).toBeGreaterThanOrEqual(500);
+      faulty.fault = undefined;
+      const { samples: after } = await scrape(broken.url);
+      expect(valueOf(after, "m2m_auth_store_errors_total", { operation: "clients.get" })).toBe(1);
+      expect(valueOf(after, "m2m_auth_store_operation_duration_seconds_count", { operation: "clients.get" })).toBeGreaterThanOrEqual(1);
+      expect(valueOf(after, "m2m_auth_tokens_refused_total", { grant: "client_credentials", reason: "server_error" })).toBe(1);
+    } finally {
+      await broken.close();
+      await faulty.store.close();
     }
   });
 });
