@@ -70,7 +70,7 @@ export function observeOAuthRoute(path: string, route: OAuthRoute, metrics: Metr
     const { span, context: active } = startServerSpan(`${method} ${path}`, attributes, req.headers, nodeHeaders);
     try {
       // No closure per request: the route and its arguments are handed to the context manager.
-      await context.with(active, route, undefined, req, res, origin);
+      await (active === undefined ? route(req, res, origin) : context.with(active, route, undefined, req, res, origin));
     } finally {
       span.setAttribute("http.response.status_code", res.statusCode);
       endSpan(span, res.statusCode >= 500 ? new Error("server error") : undefined, res.statusCode >= 500 ? String(res.statusCode) : undefined);

@@ -46,7 +46,7 @@ export function createTelemetryInterceptor(metrics: Metrics): Interceptor {
     const named = namesOf(req.method);
     const { span, context: active } = startServerSpan(named.span, named.attributes, req.header, fetchHeaders);
     try {
-      const res = await context.with(active, next, undefined, req);
+      const res = await (active === undefined ? next(req) : context.with(active, next, undefined, req));
       metrics.rpc(named.service, named.method, "ok", (performance.now() - start) / 1000);
       endSpan(span);
       return res;

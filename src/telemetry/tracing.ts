@@ -1,4 +1,15 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter } from "@opentelemetry/api";
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+} from "@opentelemetry/api";
 
 // Traces through @opentelemetry/api only: until the host registers an SDK (a tracer provider, a
 // context manager and a propagator), every call here is the API's no-op, and the service pays a
@@ -22,11 +33,14 @@ export const fetchHeaders: TextMapGetter<Headers> = {
 /**
  * startServerSpan starts the span of an incoming request, continuing the caller's trace when its
  * headers carry one (W3C `traceparent`, read by the host's propagator), and returns it with the
- * context to run the handler in, so the host's own outgoing calls carry it on.
+ * context to run the handler in, so the host's own outgoing calls carry it on. The context is
+ * undefined when there is no trace at all (no SDK, no caller's trace): nothing to make active.
  */
-export function startServerSpan<C>(name: string, attributes: Attributes, carrier: C, getter: TextMapGetter<C>): { span: Span; context: Context } {
+export function startServerSpan<C>(name: string, attributes: Attributes, carrier: C, getter: TextMapGetter<C>): { span: Span; context: Context | undefined } {
   const parent = propagation.extract(context.active(), carrier, getter);
   const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  // The API's no-op span has an invalid context: a copy of the context map per request saved.
+  if (!isSpanContextValid(span.spanContext())) return { span, context: undefined };
   return { span, context: trace.setSpan(parent, span) };
 }
 
