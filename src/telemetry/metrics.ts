@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { createCounterFamily, createHistogramFamily, type CounterSeries, type HistogramSeries } from "./series.js";
 
 // What the service counts, in Prometheus' conventions (base units, `_total` counters, `_seconds`
 // durations). Every label value comes from a bounded set chosen here or from the schema; the one
@@ -67,18 +68,15 @@ export function grantLabel(grant: string | undefined): string {
 const requestBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const storeBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
-/**
- * cached returns a label child per value pair, resolved once: `labels()` builds a key string and
- * looks it up on every call, which the token path would pay per request.
- */
-function cached<T>(resolve: (a: string, b: string) => T): (a: string, b: string) => T {
+/** pairs returns a series per value pair, resolved once: no key string is built per call. */
+function pairs<T>(resolve: (a: string, b: string) => T): (a: string, b: string) => T {
   const outer = new Map<string, Map<string, T>>();
   return (a, b) => {
     let inner = outer.get(a);
     if (inner === undefined) outer.set(a, (inner = new Map<string, T>()));
-    let child = inner.get(b);
-    if (child === undefined) inner.set(b, (child = resolve(a, b)));
-    return child;
+    let found = inner.get(b);
+    if (found === undefined) inner.set(b, (found = resolve(a, b)));
+    return found;
   };
 }
 
@@ -87,46 +85,47 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   const clientLabels = options.clientLabels === true;
   const client = clientLabels ? ["client_id"] : [];
-  const issued = new Counter({
+  // The per-request metrics are series.ts's: a few additions per request, not prom-client's per-call label checks.
+  const issued = createCounterFamily({
     name: "m2m_auth_tokens_issued_total",
     help: "Access tokens issued, by grant and signing algorithm.",
     labelNames: ["grant", "alg", ...client],
-    registers: [registry],
+    registry,
   });
-  const refused = new Counter({
+  const refused = createCounterFamily({
     name: "m2m_auth_tokens_refused_total",
     help: "Token requests refused, by grant and OAuth error code (RFC 6749 §5.2).",
     labelNames: ["grant", "reason", ...client],
-    registers: [registry],
+    registry,
   });
-  const http = new Histogram({
+  const http = createHistogramFamily({
     name: "m2m_auth_http_request_duration_seconds",
     help: "HTTP requests (not RPCs) by route pattern, method and status class.",
     labelNames: ["route", "method", "status_class"],
     buckets: requestBuckets,
-    registers: [registry],
+    registry,
   });
-  const rpc = new Histogram({
+  const rpc = createHistogramFamily({
     name: "m2m_auth_rpc_duration_seconds",
     help: "RPCs (Connect, gRPC, gRPC-Web) by service, method and Connect code.",
     labelNames: ["service", "method", "code"],
     buckets: requestBuckets,
-    registers: [registry],
+    registry,
   });
-  const store = new Histogram({
+  const store = createHistogramFamily({
     name: "m2m_auth_store_operation_duration_seconds",
     help: "Store calls by operation, failed ones included.",
     labelNames: ["operation"],
     buckets: storeBuckets,
-    registers: [registry],
+    registry,
   });
-  const storeErrors = new Counter({
+  const storeErrors = createCounterFamily({
     name: "m2m_auth_store_errors_total",
     help: "Store calls that failed, by operation.",
     labelNames: ["operation"],
-    registers: [registry],
+    registry,
   });
-  const jwks = new Counter({ name: "m2m_auth_jwks_requests_total", help: "JWKS documents served.", registers: [registry] });
+  const jwks = createCounterFamily({ name: "m2m_auth_jwks_requests_total", help: "JWKS documents served.", labelNames: [], registry }).series();
   let keys: SigningKeySource | undefined;
   let now: () => number = Date.now;
   new Gauge({
@@ -154,48 +153,48 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   if (options.processMetrics === true) collectDefaultMetrics({ register: registry });
 
-  const issuedChild = cached((grant, alg) => issued.labels(grant, alg));
-  const refusedChild = cached((grant, reason) => refused.labels(grant, reason));
-  const rpcChildren = new Map<string, ReturnType<typeof rpc.labels>>();
-  const storeChildren = new Map<string, { duration: ReturnType<typeof store.labels>; errors: ReturnType<typeof storeErrors.labels> }>();
-  const httpChildren = new Map<string, ReturnType<typeof http.labels>>();
+  const issuedSeries = pairs((grant, alg) => issued.series(grant, alg));
+  const refusedSeries = pairs((grant, reason) => refused.series(grant, reason));
+  const rpcSeries = new Map<string, HistogramSeries>();
+  const storeSeries = new Map<string, { duration: HistogramSeries; errors: CounterSeries }>();
+  const httpSeries = new Map<string, HistogramSeries>();
   return {
     registry,
     tokenIssued(grant, alg, clientId) {
-      if (clientLabels) issued.labels(grantLabel(grant), alg, clientId ?? "").inc();
-      else issuedChild(grantLabel(grant), alg).inc();
+      if (clientLabels) issued.series(grantLabel(grant), alg, clientId ?? "").value++;
+      else issuedSeries(grantLabel(grant), alg).value++;
     },
     tokenRefused(grant, reason, clientId) {
       const bounded = knownReasons.has(reason) ? reason : "other";
-      if (clientLabels) refused.labels(grantLabel(grant), bounded, clientId ?? "").inc();
-      else refusedChild(grantLabel(grant), bounded).inc();
+      if (clientLabels) refused.series(grantLabel(grant), bounded, clientId ?? "").value++;
+      else refusedSeries(grantLabel(grant), bounded).value++;
     },
     httpRequest(route, method, status, seconds) {
       const verb = method !== undefined && knownMethods.has(method) ? method : "other";
       const statusClass = status >= 100 && status < 600 ? `${Math.floor(status / 100)}xx` : "other";
       // route, verb and class are each from a small set: the key space is bounded.
       const key = `${route} ${verb} ${statusClass}`;
-      let child = httpChildren.get(key);
-      if (child === undefined) httpChildren.set(key, (child = http.labels(route, verb, statusClass)));
-      child.observe(seconds);
+      let series = httpSeries.get(key);
+      if (series === undefined) httpSeries.set(key, (series = http.series(route, verb, statusClass)));
+      series.observe(seconds);
     },
     rpc(service, method, code, seconds) {
       const key = `${service}/${method} ${code}`;
-      let child = rpcChildren.get(key);
-      if (child === undefined) rpcChildren.set(key, (child = rpc.labels(service, method, code)));
-      child.observe(seconds);
+      let series = rpcSeries.get(key);
+      if (series === undefined) rpcSeries.set(key, (series = rpc.series(service, method, code)));
+      series.observe(seconds);
     },
     storeOperation(operation, seconds, failed) {
-      let child = storeChildren.get(operation);
-      if (child === undefined) storeChildren.set(operation, (child = { duration: store.labels(operation), errors: storeErrors.labels(operation) }));
-      child.duration.observe(seconds);
-      if (failed) child.errors.inc();
+      let series = storeSeries.get(operation);
+      if (series === undefined) storeSeries.set(operation, (series = { duration: store.series(operation), errors: storeErrors.series(operation) }));
+      series.duration.observe(seconds);
+      if (failed) series.errors.value++;
     },
     watchKeys(source, clock) {
       keys = source;
       if (clock !== undefined) now = clock;
     },
-    jwksRequest: () => jwks.inc(),
+    jwksRequest: () => void jwks.value++,
     scrape: () => registry.metrics(),
     contentType: registry.contentType,
   };
