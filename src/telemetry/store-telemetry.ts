@@ -25,31 +25,19 @@ function measured<T extends object>(target: T, prefix: string, metrics: Metrics)
     const method = (target as Record<string, (...args: unknown[]) => unknown>)[name] as (...args: unknown[]) => unknown;
     const operation = prefix === "" ? name : `${prefix}.${name}`;
     const attributes = { "db.operation.name": operation };
-    wrapped[name] = function (...args: unknown[]): unknown {
+    wrapped[name] = async function (...args: unknown[]): Promise<unknown> {
       const span = startChildSpan(`store ${operation}`, attributes, SpanKind.CLIENT);
       const start = performance.now();
-      let result: unknown;
       try {
-        result = method.apply(target, args);
+        const value = await method.apply(target, args);
+        metrics.storeOperation(operation, (performance.now() - start) / 1000, false);
+        endSpan(span);
+        return value;
       } catch (err) {
         metrics.storeOperation(operation, (performance.now() - start) / 1000, true);
         endSpan(span, err);
         throw err;
       }
-      // Every store method answers a promise; one that does not is passed through untimed.
-      if (!(result instanceof Promise)) return (endSpan(span), result);
-      return result.then(
-        (value: unknown) => {
-          metrics.storeOperation(operation, (performance.now() - start) / 1000, false);
-          endSpan(span);
-          return value;
-        },
-        (err: unknown) => {
-          metrics.storeOperation(operation, (performance.now() - start) / 1000, true);
-          endSpan(span, err);
-          throw err;
-        },
-      );
     };
   }
   return wrapped as T;
