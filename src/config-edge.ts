@@ -117,3 +117,17 @@ export function tlsFiles(env: Env): Readonly<TlsFiles> | undefined {
   }
   return Object.freeze({ certFile, keyFile });
 }
+
+/**
+ * metricsPort reads METRICS_PORT: when set, GET /metrics is served on this port only (not on the
+ * service port, which tenants reach); 1..65535 and not PORT. Undefined: on the service port.
+ */
+export function metricsPort(env: Env, servicePort: number): number | undefined {
+  const name = "METRICS_PORT";
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > 65535) throw new ConfigError(name, `must be 1..65535, got "${raw}"`);
+  if (value === servicePort) throw new ConfigError(name, `must differ from PORT (${servicePort}); unset it to serve /metrics on the service port`);
+  return value;
+}

@@ -9,7 +9,7 @@ import type { RedisConnectionOptions } from "./store/redis-connection.js";
 import { availableCores, redisDeployment, storeTimeoutMs, workerCount } from "./config-deployment.js";
 import { ConfigError, flag, key32, oneOf, origins, read, urlOf, wholeNumber, type Env } from "./config-values.js";
 import { unknownVariables } from "./config-variables.js";
-import { auditLog, authFailures, clientJwksOrigins, federatedIssuers, tlsFiles, trustedProxies } from "./config-edge.js";
+import { auditLog, authFailures, clientJwksOrigins, federatedIssuers, metricsPort, tlsFiles, trustedProxies } from "./config-edge.js";
 
 export { ConfigError } from "./config-values.js";
 export { availableCores, cpuQuota } from "./config-deployment.js";
@@ -115,6 +115,10 @@ export interface Config {
    * with, checked at start and read again on SIGHUP; undefined: cleartext.
    */
   readonly tls: Readonly<TlsFiles> | undefined;
+  /** metricsPort serves GET /metrics on a port of its own (METRICS_PORT), and not on the service port; undefined: on the service port. */
+  readonly metricsPort: number | undefined;
+  /** metricsClientLabels labels the token counters with the client id (METRICS_CLIENT_LABELS): a series per client. */
+  readonly metricsClientLabels: boolean;
 }
 
 const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
@@ -243,5 +247,7 @@ export function loadConfig(env: Env = process.env, cores: number = availableCore
     validateTokenPerSecond: wholeNumber(env, "M2M_VALIDATE_TOKEN_PER_SECOND", defaultValidateTokenPerSecond, 0, 1_000_000),
     auditLog: auditLog(env),
     tls,
+    metricsPort: metricsPort(env, listenPort),
+    metricsClientLabels: flag(env, "METRICS_CLIENT_LABELS"),
   });
 }

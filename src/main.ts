@@ -14,6 +14,9 @@ import type { Store } from "./store/client-store.js";
 import { createMemoryStore } from "./store/memory-store.js";
 import { assertRedisReachable, StoreUnreachableError } from "./store/redis-reachable.js";
 import { createRedisStore } from "./store/redis-store.js";
+import { aggregateWorkers, offerToPrimary } from "./telemetry/cluster-metrics.js";
+import { createMetrics } from "./telemetry/metrics.js";
+import { startMetricsServer, type MetricsServer } from "./telemetry/metrics-server.js";
 
 // The composition root: config → store → server → listener, and the process's signals. With
 // M2M_WORKERS > 1 this process is the primary, and each worker it forks runs this file again and
@@ -95,11 +98,25 @@ async function prepareStart(): Promise<ReservedPort | undefined | "failed"> {
   }
 }
 
+/** openMetricsPort serves GET /metrics on METRICS_PORT, when set, with `scrape`. */
+async function openMetricsPort(scrape: () => Promise<string>, contentType: string): Promise<MetricsServer | undefined> {
+  if (config.metricsPort === undefined) return undefined;
+  const onError = (err: unknown) => logger.error({ err }, "metrics scrape failed");
+  const server = await startMetricsServer({ host: config.host, port: config.metricsPort, scrape, contentType, onError });
+  logger.info({ url: server.url }, "serving metrics");
+  return server;
+}
+
 /** serve runs the service in this process: all of it with one worker, else one of the workers. */
 async function serve(): Promise<void> {
   const reserved = await prepareStart();
   if (reserved === "failed") return;
   const store = openStore();
+  const metrics = createMetrics({ clientLabels: config.metricsClientLabels, processMetrics: true });
+  // A worker's registry is summed with the others' by the primary, which serves METRICS_PORT;
+  // on the service port a worker asks the primary for the sum (telemetry/cluster-metrics.ts).
+  const everyWorker = cluster.isWorker ? offerToPrimary(metrics.registry) : undefined;
+  let metricsServer: MetricsServer | undefined;
   // Every worker appends to the one file (whole lines per write; see audit.ts).
   const auditFile = config.auditLog === undefined ? undefined : openAuditFile(config.auditLog, (err) => logger.error({ err }, "audit log write failed"));
   // Installed first, so that a SIGHUP during the start (by default it ends the process) is only
@@ -108,6 +125,7 @@ async function serve(): Promise<void> {
   let reloadPending = false;
   if (config.tls !== undefined) process.on("SIGHUP", () => (reloadTls === undefined ? (reloadPending = true) : reloadTls()));
   try {
+    if (!cluster.isWorker) metricsServer = await openMetricsPort(() => metrics.scrape(), metrics.contentType);
     const server = await createM2MServer({
       ...stateOptions,
       host: config.host,
@@ -125,6 +143,8 @@ async function serve(): Promise<void> {
       audit: createAuditLog({ logger, destination: auditFile?.destination }),
       tls: config.tls,
       store,
+      metrics,
+      metricsScrape: config.metricsPort !== undefined ? false : everyWorker,
     });
     reloadTls = () => {
       try {
@@ -149,6 +169,7 @@ async function serve(): Promise<void> {
       server
         .close({ drainMs: config.drainSeconds * 1000 })
         .then(() => store.close())
+        .then(() => metricsServer?.close())
         // After the server: the last calls' events are in the file before the process ends.
         .then(() => auditFile?.close())
         .then(() => {
@@ -170,6 +191,7 @@ async function serve(): Promise<void> {
   } catch (err) {
     await auditFile?.close();
     await reserved?.release();
+    await metricsServer?.close();
     await failStart(err, store);
   }
 }
@@ -185,7 +207,10 @@ async function supervise(): Promise<void> {
   const reserved = await prepareStart();
   if (reserved === "failed") return;
   const store = openStore();
+  const workers = aggregateWorkers();
+  let metricsServer: MetricsServer | undefined;
   try {
+    metricsServer = await openMetricsPort(workers.scrape, workers.contentType);
     const state = await loadIssuerState({ ...stateOptions, store, now: Date.now });
     await state.close();
     await store.close();
@@ -193,6 +218,7 @@ async function supervise(): Promise<void> {
     if (state.adminCredentials) showAdminCredentials(state.adminCredentials);
   } catch (err) {
     await reserved?.release();
+    await metricsServer?.close();
     await failStart(err, store);
     return;
   }
@@ -203,6 +229,7 @@ async function supervise(): Promise<void> {
   process.on("SIGINT", () => primary.stop("SIGINT"));
   if (config.tls !== undefined) process.on("SIGHUP", () => primary.reload());
   process.exitCode = await primary.exited;
+  await metricsServer?.close();
   logger.flush();
 }
 

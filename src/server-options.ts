@@ -7,6 +7,7 @@ import type { ReservedPort } from "./http/reserved-port.js";
 import { createTrustedProxies } from "./http/request-origin.js";
 import { readTlsFiles, TlsFileError, type TlsFileCredentials, type TlsFiles } from "./http/tls-files.js";
 import type { Store } from "./store/client-store.js";
+import type { Metrics } from "./telemetry/metrics.js";
 import { checkAuthThrottleLimits, type AuthThrottleLimits } from "./tokens/auth-throttle.js";
 import type { ClientJwksUriKeysOptions } from "./tokens/client-jwks-uri-keys.js";
 import type { FederatedKeysOptions } from "./tokens/federated-keys.js";
@@ -95,6 +96,13 @@ export interface M2MServerOptions {
    * in these files, read again by M2MServer.reloadTls; default cleartext.
    */
   tls?: TlsFiles | undefined;
+  /** metrics records what the server does (METRICS_CLIENT_LABELS, process metrics); default a registry of its own. */
+  metrics?: Metrics | undefined;
+  /**
+   * metricsScrape answers `GET /metrics` on the service port: default this server's registry; with
+   * workers, every worker's (asked of the primary); false: not served there (METRICS_PORT is set).
+   */
+  metricsScrape?: (() => Promise<string>) | false | undefined;
 }
 
 /** readServerTls reads options.tls's files, or throws a TypeError naming the option (undefined without TLS). */

@@ -48,6 +48,11 @@ import { createTokenValidator } from "./tokens/token-validator.js";
 import { createUsageRecorder } from "./tokens/usage-recorder.js";
 import { readTlsFiles } from "./http/tls-files.js";
 import { checkServerOptions, readServerTls, type M2MServerOptions } from "./server-options.js";
+import { createMetricsRoute, observeHttp, observeOAuthRoute } from "./telemetry/http-telemetry.js";
+import { createMetrics, type Metrics } from "./telemetry/metrics.js";
+import { createTelemetryInterceptor } from "./telemetry/rpc-telemetry.js";
+import { instrumentStore } from "./telemetry/store-telemetry.js";
+import { countTokenEndpoint, countTokenIssue, traceSigning } from "./telemetry/token-telemetry.js";
 
 export type { M2MServerOptions } from "./server-options.js";
 
@@ -73,6 +78,8 @@ export interface M2MServer {
    * keep theirs); it throws, keeping the old pair, when they are unusable or there is no TLS.
    */
   reloadTls(): { fingerprint256: string; validTo: string };
+  /** metrics are what this server counts (options.metrics, or a registry of its own). */
+  readonly metrics: Metrics;
 }
 
 /**
@@ -114,7 +121,10 @@ function anyOf(...routes: ManagementRoutes[]): ManagementRoutes {
 export async function createM2MServer(options: M2MServerOptions): Promise<M2MServer> {
   checkServerOptions(options);
   const tls = readServerTls(options);
-  const { store, logger, issuer } = options;
+  const { logger, issuer } = options;
+  // Every store call is timed and traced here, at composition: the backends know nothing of it.
+  const metrics = options.metrics ?? createMetrics();
+  const store = instrumentStore(options.store, metrics);
   const now = options.now ?? Date.now;
   const readiness = options.readiness ?? createReadiness();
   const audit = options.audit ?? createAuditLog({ logger });
@@ -170,7 +180,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   );
   // How a client proves itself: secrets (through the token path's record cache), its keys, a
   // federated identity; failures counted and audited (client-authentication.ts).
-  const { authenticator, cache } = createClientAuthentication({ options, hasher, systemClients: state.systemClients, audit, now });
+  const { authenticator, cache } = createClientAuthentication({ options: { ...options, store }, hasher, systemClients: state.systemClients, audit, now });
   const validateLimit = createAddressRateLimit({ perSecond: options.validateTokenPerSecond ?? defaultValidateTokenPerSecond, what: "ValidateToken", now });
   // Secrets' last_used_time is written in batches, off the token path (no extra round trip).
   const usage = createUsageRecorder({
@@ -179,8 +189,9 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     now,
     ...(options.usageFlushIntervalMs !== undefined ? { flushIntervalMs: options.usageFlushIntervalMs } : {}),
   });
-  const tokens = whileIntact(createTokenService({ authenticator, keyRing, issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }), () =>
-    watch.assertIntact(),
+  const tokens = whileIntact(
+    createTokenService({ authenticator, keyRing: traceSigning(keyRing), issuer, now, usage, signOnThreadPool: options.signOnThreadPool ?? false }),
+    () => watch.assertIntact(),
   );
   // ValidateToken and introspection read the deny list on every call: a revocation on any
   // instance counts at once.
@@ -203,7 +214,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // client, never meet it.
   const routes = withParseErrorAnswers((router: ConnectRouter) => {
     router.service(OrganizationClientService, createOrganizationClientRpc(clients));
-    router.service(TokenService, createTokenRpc(tokens, validator, { authenticator, introspector, validateLimit }));
+    router.service(TokenService, createTokenRpc(countTokenIssue(tokens, metrics, keyRing), validator, { authenticator, introspector, validateLimit }));
     router.service(SigningKeyService, createSigningKeyRpc(keyRing));
     router.service(ResourceServerService, createResourceServerRpc(resourceServers));
     router.service(Health, health.service);
@@ -226,28 +237,52 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
   // Each call's id and source address, for audit events and throttling (the HTTP handler made them first).
   const trustedProxies = createTrustedProxies(options.trustedProxies ?? []);
   const contextValues = (req: Parameters<typeof originOfRequest>[0]) => createContextValues().set(requestOriginKey, originOfRequest(req, trustedProxies));
-  const rpc = connectNodeAdapter({ routes, interceptors: [createLoggingInterceptor(logger), ...interceptors], jsonOptions, readMaxBytes, contextValues });
+  // Telemetry is outermost: an RPC's time and span cover its log line and refusals too.
+  const rpc = connectNodeAdapter({
+    routes,
+    interceptors: [createTelemetryInterceptor(metrics), createLoggingInterceptor(logger), ...interceptors],
+    jsonOptions,
+    readMaxBytes,
+    contextValues,
+  });
   // REST's calls are logged once, by the HTTP handler, as the REST answer: a fault's cause, which
   // the transport does not carry back, is recorded for that line.
   const inProcess = createRouterTransport(routes, { router: { interceptors: [faultInterceptor, ...interceptors], jsonOptions } });
 
+  // GET /metrics on the service port: this server's registry, every worker's (main.ts), or none (METRICS_PORT).
+  const scrape = options.metricsScrape ?? (() => metrics.scrape());
+  const metricsRoute: ManagementRoutes = scrape === false ? async () => false : createMetricsRoute(scrape, metrics.contentType);
+  metrics.watchKeys(keyRing, now);
   const handler = createHttpHandler({
     rpc,
     // Issued tokens are logged at `debug`; refusals, and every introspection and revocation (not the hot path), at `info`.
-    token: createTokenEndpoint(tokens, oauthEndpointLog(logger, "/oauth/token", true), options.admin?.clientId),
-    introspect: createIntrospectionEndpoint({
-      authenticator,
-      introspector,
-      log: oauthEndpointLog(logger, "/oauth/introspect"),
-      adminClientId: options.admin?.clientId,
-    }),
-    revoke: createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
-    management: anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
+    token: observeOAuthRoute(
+      "/oauth/token",
+      createTokenEndpoint(tokens, countTokenEndpoint(oauthEndpointLog(logger, "/oauth/token", true), metrics, keyRing), options.admin?.clientId),
+      metrics,
+    ),
+    introspect: observeOAuthRoute(
+      "/oauth/introspect",
+      createIntrospectionEndpoint({
+        authenticator,
+        introspector,
+        log: oauthEndpointLog(logger, "/oauth/introspect"),
+        adminClientId: options.admin?.clientId,
+      }),
+      metrics,
+    ),
+    revoke: observeOAuthRoute(
+      "/oauth/revoke",
+      createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
+      metrics,
+    ),
+    management: anyOf(metricsRoute, createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     console: options.console === false ? undefined : createConsoleRoutes(options.consoleDir === undefined ? {} : { dir: options.consoleDir }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),
     logger,
     trustedProxies,
+    observe: observeHttp(metrics),
   });
   const listener = createListener({
     handler,
@@ -284,6 +319,7 @@ export async function createM2MServer(options: M2MServerOptions): Promise<M2MSer
     keyRing,
     readiness,
     adminCredentials: state.adminCredentials,
+    metrics,
     reloadTls() {
       if (options.tls === undefined) throw new Error("no TLS is configured");
       const { fingerprint256, validTo, ...credentials } = readTlsFiles(options.tls);

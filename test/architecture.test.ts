@@ -67,6 +67,13 @@ describe("architecture", () => {
     expect([...new Set(imported)].sort()).toEqual(["main.ts", "ops/store-check-main.ts"]);
   });
 
+  it("lets only the composition (server, its options, main) import telemetry/", () => {
+    const importers = new Set(
+      [...graph].filter(([file, deps]) => room(file) !== "telemetry" && deps.some((d) => room(d) === "telemetry")).map(([file]) => file),
+    );
+    expect([...importers].sort()).toEqual(["main.ts", "server-options.ts", "server.ts"]);
+  });
+
   it("keeps the domain rooms free of the adapters", () => {
     for (const name of ["clients", "tokens", "keys", "store", "state"]) {
       const imported = roomsImportedBy(name);

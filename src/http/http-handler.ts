@@ -30,6 +30,8 @@ export interface HttpHandlerOptions {
   logger: Logger;
   /** trustedProxies are the peers whose X-Forwarded-For names the source address (M2M_TRUSTED_PROXIES); default none. */
   trustedProxies?: TrustedProxies | undefined;
+  /** observe is told of each answer logged here (not RPCs, not the OAuth endpoints), with its duration in seconds. */
+  observe?: ((req: HttpRequest, res: HttpResponse, path: string, seconds: number) => void) | undefined;
 }
 
 /** HttpHandler is the request listener of both the HTTP/1.1 and the HTTP/2 server. */
@@ -44,7 +46,7 @@ const rpcPath = /^\/[A-Za-z_][\w.]*\.[A-Za-z_]\w*\/[A-Za-z_]\w*$/;
  * discovery routes, logged here: each answer once, a 5xx with its cause.
  */
 export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
-  const { rpc, management, discovery, console: consoleRoutes, cors, logger } = options;
+  const { rpc, management, discovery, console: consoleRoutes, cors, logger, observe } = options;
   const proxies = options.trustedProxies ?? noTrustedProxies;
   const oauth = new Map([
     ["/oauth/token", options.token],
@@ -70,10 +72,12 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     // One line per answer, when it is sent; a 5xx at `error`, with the cause its route recorded.
     const slot: FaultSlot = { origin };
     res.once("finish", () => {
-      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - start) };
+      const elapsed = performance.now() - start;
+      observe?.(req, res, path, elapsed / 1000);
+      const line = { method: req.method, path, status: res.statusCode, ms: Math.round(elapsed) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
-      // Probes come every few seconds from every balancer: at info they would bury the log.
-      else if (probePaths.includes(path)) logger.debug(line, "http");
+      // Probes and scrapes come every few seconds from every balancer and Prometheus: at info they would bury the log.
+      else if (probePaths.includes(path) || path === "/metrics") logger.debug(line, "http");
       else logger.info(line, "http");
     });
     withFaultSlot(slot, async () => {

@@ -24,7 +24,8 @@ export type ManagementRoutes = (req: HttpRequest, res: HttpResponse, url: URL) =
 // Management answers are per caller and may hold a plain secret: no cache may keep them.
 const noStore = { "cache-control": "no-store" };
 
-const clientsPath = /^\/api\/v1\/organizations\/([^/]+)\/clients(?:\/([^/]+)(\/secrets(?:\/([^/]+))?)?)?\/?$/;
+/** clientsPath matches the clients routes: organization, client, `secrets`, secret. */
+export const clientsPath = /^\/api\/v1\/organizations\/([^/]+)\/clients(?:\/([^/]+)(\/secrets(?:\/([^/]+))?)?)?\/?$/;
 
 interface Target {
   organizationId: string;

@@ -12,7 +12,7 @@ import { toOAuthError } from "./http-errors.js";
 // that answers errors as RFC 6749 §5.2 says, with a challenge after a failed Basic login.
 
 /** OAuthEndpointLog receives the outcome of an OAuth endpoint request: never its credentials. */
-export type OAuthEndpointLog = (outcome: { status: number; ms: number; error?: string; clientId?: string; cause?: unknown }) => void;
+export type OAuthEndpointLog = (outcome: { status: number; ms: number; error?: string; clientId?: string; cause?: unknown; grant?: string }) => void;
 
 /**
  * oauthEndpointLog writes an OAuth endpoint's outcomes: a 5xx at `error` with its cause, the rest at
@@ -20,7 +20,8 @@ export type OAuthEndpointLog = (outcome: { status: number; ms: number; error?: s
  * token's HMAC (a JSON serialization and a write per request), so the token endpoint logs those at `debug`.
  */
 export function oauthEndpointLog(logger: Pick<Logger, "error" | "info" | "debug">, route: string, successAtDebug = false): OAuthEndpointLog {
-  return ({ cause, ...line }) => {
+  // The grant is for metrics (src/telemetry), which bound it; the line keeps its fields.
+  return ({ cause, grant: _grant, ...line }) => {
     if (line.status >= 500) logger.error({ route, ...line, err: cause }, "http");
     else if (successAtDebug && line.status === 200) logger.debug({ route, ...line }, "http");
     else logger.info({ route, ...line }, "http");
@@ -133,6 +134,7 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
     // RFC 6749 §5.2: a client that tried the Authorization header gets a 401 with a challenge.
     let challenge = req.headers.authorization !== undefined;
     let clientId: string | undefined;
+    let grant: string | undefined;
     try {
       if (req.method !== "POST") {
         sendJson(res, 405, { error: "invalid_request", error_description: "use POST" }, { ...named, allow: "POST" });
@@ -140,6 +142,7 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
         return;
       }
       const form = await readOAuthForm(req, options.repeatable);
+      grant = form.get("grant_type");
       const credentials = readClientCredentials(req, form);
       challenge = credentials.basic;
       clientId = loggableId(credentials.clientId, adminClientId);
@@ -150,14 +153,14 @@ export function createOAuthEndpoint(options: OAuthEndpointOptions): OAuthRoute {
       } else {
         sendJson(res, 200, body, named);
       }
-      log({ status: 200, ms: ms(), clientId });
+      log({ status: 200, ms: ms(), clientId, grant });
     } catch (err) {
       const { status, body, retryAfter } = toOAuthError(err);
       const headers: Record<string, string> = { ...named };
       if (status === 401 && challenge) headers["www-authenticate"] = 'Basic realm="m2m-auth", charset="UTF-8"';
       if (retryAfter !== undefined) headers["retry-after"] = retryAfter;
       sendJson(res, status, body, headers);
-      log({ status, ms: ms(), error: body.error, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });
+      log({ status, ms: ms(), error: body.error, grant, ...(clientId === undefined ? {} : { clientId }), ...(status >= 500 ? { cause: err } : {}) });
     }
   };
 }

@@ -10,8 +10,10 @@ export class PortUnavailableError extends Error {
   /** code is the errno of the failed bind. */
   readonly code: string;
 
-  constructor(host: string, port: number, code: string) {
-    super(code === "EADDRINUSE" ? `port ${port} is in use (on ${host})` : `cannot bind ${host}:${port}: ${code}`);
+  /** `option` names the variable that set the port when it is not the service's own (METRICS_PORT). */
+  constructor(host: string, port: number, code: string, option?: string) {
+    const reason = code === "EADDRINUSE" ? `port ${port} is in use (on ${host})` : `cannot bind ${host}:${port}: ${code}`;
+    super(option === undefined ? reason : `${option}: ${reason}`);
     this.name = "PortUnavailableError";
     this.code = code;
   }

@@ -20,7 +20,8 @@ import { messageFromJson, pathSegment, readJsonObject, restJsonWrite } from "./r
 // validation and error mapping as RPC), the same JSON (snake_case, every field present).
 
 const noStore = { "cache-control": "no-store" };
-const path = /^\/api\/v1\/resource-servers(?:\/([^/]+))?\/?$/;
+/** resourceServersPath matches the registry routes: `/api/v1/resource-servers[/{id}]`. */
+export const resourceServersPath = /^\/api\/v1\/resource-servers(?:\/([^/]+))?\/?$/;
 
 // `?force=true` (or false); anything else is a mistake to say, not a silent false.
 function force(url: URL): boolean {
@@ -33,7 +34,7 @@ function force(url: URL): boolean {
 export function createResourceServerRoutes(transport: Transport): ManagementRoutes {
   const servers = createClient(ResourceServerService, transport);
   return async (req, res, url) => {
-    const match = path.exec(url.pathname);
+    const match = resourceServersPath.exec(url.pathname);
     if (!match) return false;
     try {
       const id = match[1] === undefined ? undefined : pathSegment(match[1]);

@@ -2,9 +2,10 @@
 // the RFC 6750 syntax it reads and answers with, and where it leaves the claims for handlers.
 import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { DescMethod } from "@bufbuild/protobuf";
+import { callHook, rejectionReasonOf, type AuthHooks, type AuthRejectionReason } from "./auth-hooks.js";
 import { checkProcedure, createRequiredScopes, grantsAll, missingScopes, procedureOf } from "./scopes.js";
 import { KeysUnavailableError, TokenVerificationError, type AuthClaims } from "./verification.js";
-import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from "./verifier.js";
+import { createTokenVerifier, type TokenVerifierOptions } from "./verifier.js";
 
 /** authContextKey holds the verified AuthClaims of the call; undefined on a public method or without the interceptor. */
 export const authContextKey = createContextKey<AuthClaims | undefined>(undefined, {
@@ -87,7 +88,7 @@ export function saysInvalidToken(metadata: Headers): boolean {
 }
 
 /** AuthInterceptorOptions configures createAuthInterceptor: the verifier's options, audience required. */
-export interface AuthInterceptorOptions extends Omit<TokenVerifierOptions, "audience"> {
+export interface AuthInterceptorOptions extends Omit<TokenVerifierOptions, "audience">, AuthHooks {
   /** audience: the token's `aud` must contain at least one of these (RFC 9068 §4). */
   audience: string | string[];
   /** requiredScopes maps "/pkg.Service/Method" to the scopes it needs, replacing its proto option. */
@@ -98,6 +99,7 @@ export interface AuthInterceptorOptions extends Omit<TokenVerifierOptions, "audi
 
 // What a method needs, worked out once per method descriptor.
 interface MethodPolicy {
+  readonly procedure: string;
   readonly isPublic: boolean;
   readonly required: readonly string[];
 }
@@ -141,14 +143,6 @@ export function insufficientScope(required: readonly string[], granted: readonly
   return refusedBeforeHandler(message, Code.PermissionDenied, { "www-authenticate": challenge });
 }
 
-async function verifyOrThrow(verifier: TokenVerifier, token: string): Promise<AuthClaims> {
-  try {
-    return await verifier.verify(token);
-  } catch (err) {
-    throw verificationFailure(err);
-  }
-}
-
 /**
  * createAuthInterceptor returns a server interceptor, for unary and streaming calls alike: a
  * public method passes untouched; any other needs `Authorization: Bearer <access token>` (RFC 6750
@@ -171,8 +165,9 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
   function policyOf(method: DescMethod): MethodPolicy {
     let policy = policies.get(method);
     if (policy === undefined) {
-      const isPublic = publicMethods.has(procedureOf(method));
-      policy = Object.freeze({ isPublic, required: isPublic ? [] : scopes.forMethod(method) });
+      const procedure = procedureOf(method);
+      const isPublic = publicMethods.has(procedure);
+      policy = Object.freeze({ procedure, isPublic, required: isPublic ? [] : scopes.forMethod(method) });
       policies.set(method, policy);
     }
     return policy;
@@ -180,16 +175,30 @@ export function createAuthInterceptor(options: AuthInterceptorOptions): Intercep
 
   // Per call on a cache hit: a header read and parse, a Map lookup with an exp compare, the scope
   // check, and the context value; nothing is awaited before `next`.
+  const { onVerified, onRejected } = options;
+  // Every refusal goes through here: told to onRejected (when set), then thrown.
+  function refuse(policy: MethodPolicy, reason: AuthRejectionReason, error: ConnectError): ConnectError {
+    if (onRejected !== undefined) callHook(onRejected, { reason, method: policy.procedure, error });
+    return error;
+  }
+  async function verify(token: string, policy: MethodPolicy): Promise<AuthClaims> {
+    try {
+      return await verifier.verify(token);
+    } catch (err) {
+      throw refuse(policy, rejectionReasonOf(err), verificationFailure(err));
+    }
+  }
   return (next) => async (req) => {
     const policy = policyOf(req.method);
     if (policy.isPublic) return next(req);
     const authorization = req.header.get("authorization");
-    if (authorization === null) throw unauthenticated(noToken.message, noToken.challenge);
+    if (authorization === null) throw refuse(policy, "missing_token", unauthenticated(noToken.message, noToken.challenge));
     const token = parseBearerToken(authorization);
-    if (token === undefined) throw unauthenticated(badHeader.message, badHeader.challenge);
-    const claims = verifier.cached(token) ?? (await verifyOrThrow(verifier, token));
-    if (!grantsAll(policy.required, claims.scopes)) throw insufficientScope(policy.required, claims.scopes);
+    if (token === undefined) throw refuse(policy, "malformed_header", unauthenticated(badHeader.message, badHeader.challenge));
+    const claims = verifier.cached(token) ?? (await verify(token, policy));
+    if (!grantsAll(policy.required, claims.scopes)) throw refuse(policy, "insufficient_scope", insufficientScope(policy.required, claims.scopes));
     req.contextValues.set(authContextKey, claims);
+    if (onVerified !== undefined) callHook(onVerified, { claims, method: policy.procedure });
     return next(req);
   };
 }

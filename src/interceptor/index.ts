@@ -2,6 +2,7 @@
 // services with client-credentials tokens. These exports are the documented API (docs/interceptor.md),
 // nothing more: every other name in this directory is internal and may change.
 export { authContextKey, createAuthInterceptor, getAuthClaims, type AuthInterceptorOptions } from "./auth-interceptor.js";
+export { type AuthHooks, type AuthRejectedInfo, type AuthRejectionReason, type AuthVerifiedInfo } from "./auth-hooks.js";
 export { createClientCredentialsInterceptor, type ClientCredentialsInterceptorOptions, type ClientRetryOptions } from "./client-interceptor.js";
 export { type RemoteKeys } from "./jwks-cache.js";
 export { type LocalKeyProvider, type TokenVerifierKeys } from "./keys.js";

@@ -7,10 +7,13 @@ import { errors, type JWTPayload } from "jose";
 export class TokenVerificationError extends Error {
   /** code is always "invalid_token" (RFC 6750 §3.1). */
   readonly code = "invalid_token" as const;
+  /** reason tells an expired or revoked token from any other invalid one (the auth interceptor's onRejected). */
+  readonly reason: "invalid_token" | "expired" | "revoked";
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; reason?: "expired" | "revoked" }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TokenVerificationError";
+    this.reason = options?.reason ?? "invalid_token";
   }
 }
 
@@ -104,7 +107,7 @@ const claimMessages: Record<string, string> = {
 export function toVerificationError(err: unknown): TokenVerificationError | KeysUnavailableError {
   if (err instanceof TokenVerificationError || err instanceof KeysUnavailableError) return err;
   const fail = (message: string) => new TokenVerificationError(message, { cause: err });
-  if (err instanceof errors.JWTExpired) return fail("token expired");
+  if (err instanceof errors.JWTExpired) return new TokenVerificationError("token expired", { cause: err, reason: "expired" });
   if (err instanceof errors.JWTClaimValidationFailed) {
     if (err.reason === "invalid") return fail("malformed token");
     if (err.reason === "missing" && !["iss", "aud"].includes(err.claim)) return fail(`missing ${err.claim} claim`);

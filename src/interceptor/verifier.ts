@@ -182,7 +182,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   // call, cache hits included, so a cached token stops passing once its jti is listed.
   async function notRevoked(claims: AuthClaims, list: RevocationList): Promise<AuthClaims> {
     const ids = list.usable() ?? (await list.load());
-    if (ids.has(claims.jti)) throw new TokenVerificationError("token revoked");
+    if (ids.has(claims.jti)) throw new TokenVerificationError("token revoked", { reason: "revoked" });
     return claims;
   }
 

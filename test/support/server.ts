@@ -54,6 +54,8 @@ export async function startTestServer(
     trustedProxies?: readonly string[];
     /** console passes the admin console's options through (served or not, and from which folder). */
     console?: Pick<M2MServerOptions, "console" | "consoleDir">;
+    /** metrics passes the server's metrics (METRICS_CLIENT_LABELS) and GET /metrics's answer through. */
+    metrics?: Pick<M2MServerOptions, "metrics" | "metricsScrape">;
   } = {},
 ): Promise<TestServer> {
   const store =
@@ -83,6 +85,7 @@ export async function startTestServer(
     ...options.federated,
     ...options.clientJwks,
     ...options.console,
+    ...options.metrics,
   });
   const { url } = await server.listen();
   return {
