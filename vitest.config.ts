@@ -13,8 +13,11 @@ export default defineConfig({
   test: {
     testTimeout: 20_000,
     hookTimeout: 30_000,
-    // Two cores here: test files run in parallel workers, each with its own server and key prefix.
+    // Two cores here: test files run in two workers, each with its own server and key prefix.
+    // vitest's default (cores − 1) is one worker on two cores, and most files wait on Redis, a
+    // child process or a browser more than they compute, so one worker left a core idle.
     pool: "forks",
+    maxWorkers: 2,
     projects: [
       {
         extends: true,

@@ -96,7 +96,7 @@ describe("failed authentication timing", () => {
     });
   });
 
-  it("answers each kind in the same time: medians and 75th percentiles within 150 µs, or within the noise when the machine is busy (the old gap: ~330 µs)", async () => {
+  it("answers each kind in the same time: medians and 75th percentiles within 200 µs, or within the noise when the machine is busy (the old gap: ~330 µs)", async () => {
     const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
     type Stats = Record<string, { median: number; p75: number; standardError: number }>;
     async function measure(rounds: number, warmup: number): Promise<Stats> {
@@ -133,10 +133,12 @@ describe("failed authentication timing", () => {
       const values = Object.values(stats).map((s) => s[key]);
       return Math.max(...values) - Math.min(...values);
     };
-    // 150 µs on a quiet machine (well under the old 330 µs gap); when the machine is busy (the
-    // whole suite runs beside this file) the bound follows the measurement's own noise, three
-    // standard errors, rather than failing on the load of the moment.
-    const bound = (stats: Stats) => Math.max(150, 3 * Math.max(...Object.values(stats).map((s) => s.standardError)));
+    // The spread is the range of three medians: with each median's standard error σ, that range
+    // stays under 4.1σ in 99% of measurements of kinds that take the same time, so 4.5σ is the
+    // noise bound; 200 µs is its floor (well under the old ~330 µs gap, which measured 346 here).
+    // A floor of 150 failed one CI run in two on a quiet machine, at 186 µs: the base commit
+    // measured the same ranges, 140–190 µs.
+    const bound = (stats: Stats) => Math.max(200, 4.5 * Math.max(...Object.values(stats).map((s) => s.standardError)));
     const fits = (stats: Stats) => spread(stats, "median") < bound(stats) && spread(stats, "p75") < bound(stats);
     let stats = await measure(450, 50);
     // A noisy, shared 2-core machine: up to two more measurements before failing.
