@@ -2,12 +2,15 @@ import { fileURLToPath } from "node:url";
 import { configDefaults, defineConfig } from "vitest/config";
 import { sharedRedisTestFiles } from "./test/support/redis-users.js";
 
-// Two projects, split on every run by what each test file imports (test/support/redis-users.ts):
+// Projects split on every run by what each test file imports (test/support/redis-users.ts):
 // "redis" gets the shared Redis of test/support/global-setup.ts (REDIS_URL, else a private
 // redis-server), "unit" starts none. vitest runs a project's global setup only when one of its
 // files is selected, so `vitest run test/config.test.ts` never starts a redis-server.
 const root = fileURLToPath(new URL(".", import.meta.url));
 const sharedRedis = sharedRedisTestFiles(root);
+// Files that measure time run last and alone (their own project, a later group): beside the rest
+// of the suite their noise grows until they could no longer tell the gaps they exist to catch.
+const alone = ["test/tokens/auth-timing.test.ts"];
 
 export default defineConfig({
   test: {
@@ -25,7 +28,11 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "redis", include: sharedRedis, globalSetup: ["test/support/global-setup.ts"] },
+        test: { name: "redis", include: sharedRedis.filter((file) => !alone.includes(file)), globalSetup: ["test/support/global-setup.ts"] },
+      },
+      {
+        extends: true,
+        test: { name: "alone", include: alone, globalSetup: ["test/support/global-setup.ts"], sequence: { groupOrder: 1 } },
       },
     ],
   },
