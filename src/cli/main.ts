@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
 import { CliError } from "./client.js";
-import { createProgram } from "./program.js";
 
 // The `m2m-auth` bin. Exit codes scripts can rely on: 0 ok, 1 refused / not found / unreachable /
 // failed, 2 usage (commander's own errors included). `serve` and `store check` set their own.
 
 try {
-  await createProgram().parseAsync(process.argv);
+  // A bare `serve` (what npm start runs) loads the service alone: the command tree's modules
+  // (commander, the API clients) would add their load time to every restart for nothing.
+  if (process.argv.length === 3 && process.argv[2] === "serve") await import("../main.js");
+  else await (await import("./program.js")).createProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     // commander has printed the message (or the help); only --help and --version end well.
