@@ -9,7 +9,15 @@ try {
   // A bare `serve` (what npm start runs) loads the service alone: the command tree's modules
   // (commander, the API clients) would add their load time to every restart for nothing.
   if (process.argv.length === 3 && process.argv[2] === "serve") await import("../main.js");
-  else await (await import("./program.js")).createProgram().parseAsync(process.argv);
+  else {
+    // A reader that stops early (`m2m-auth clients list | head`) closes the pipe: that ends the
+    // output, quietly, not the process with an unhandled EPIPE and a stack trace.
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+      process.exit();
+    });
+    await (await import("./program.js")).createProgram().parseAsync(process.argv);
+  }
 } catch (err) {
   if (err instanceof CommanderError) {
     // commander has printed the message (or the help); only --help and --version end well.

@@ -1,7 +1,9 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgram } from "../../src/cli/program.js";
@@ -98,6 +100,16 @@ describe("exit codes and help", () => {
       expect(result.stdout.startsWith("Usage") || result.stderr !== "").toBe(true);
     }
   }, 60_000);
+
+  it("ends quietly when its reader has gone (m2m-auth --help | head)", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "--help"], { cwd: fileURLToPath(new URL("../..", import.meta.url)) });
+    // Closed before the process has written anything: its first write meets a closed pipe.
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => child.once("close", resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  });
 
   it("says which service it cannot reach (exit 1)", async () => {
     const port = await closedPort();
