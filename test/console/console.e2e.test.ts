@@ -300,6 +300,24 @@ describe("admin console", { timeout: 60_000 }, () => {
     expect(((await res.json()) as { code: string }).code).toBe("permission_denied");
   });
 
+  it("signs out by itself when the token expires, without a call to find out", async () => {
+    // The page's own clock, faked: the timer set from the token's exp fires once time passes it.
+    const timed = await browser.newPage();
+    try {
+      await timed.clock.install();
+      await timed.goto(`${t.url}/console/`);
+      await signIn(timed, t.admin.clientId, t.admin.clientSecret);
+      await timed.clock.fastForward(60_000);
+      expect(await timed.getByRole("button", { name: "Sign out" }).count()).toBe(1);
+      await timed.clock.fastForward(3 * 3600_000);
+      await timed.getByText("Your session expired: sign in again.").waitFor();
+      expect(await timed.getByRole("button", { name: "Sign out" }).count()).toBe(0);
+      await timed.getByRole("button", { name: "Sign in" }).waitFor();
+    } finally {
+      await timed.close();
+    }
+  });
+
   it("signs out when the service refuses the token", async () => {
     // The server's clock jumps past the token's expiry: the next call is refused as unauthenticated.
     skewMs = 3 * 3600_000;
