@@ -124,10 +124,8 @@ export function tlsFiles(env: Env): Readonly<TlsFiles> | undefined {
  */
 export function metricsPort(env: Env, servicePort: number): number | undefined {
   const name = "METRICS_PORT";
-  const raw = read(env, name);
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < 1 || value > 65535) throw new ConfigError(name, `must be 1..65535, got "${raw}"`);
+  if (read(env, name) === undefined) return undefined;
+  const value = wholeNumber(env, name, 0, 1, 65535);
   if (value === servicePort) throw new ConfigError(name, `must differ from PORT (${servicePort}); unset it to serve /metrics on the service port`);
   return value;
 }

@@ -125,10 +125,7 @@ const logLevels: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug
 const logFormats: readonly LogFormat[] = ["json", "pretty"];
 
 function port(env: Env): number {
-  const raw = read(env, "PORT") ?? "8080";
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value > 65535) throw new ConfigError("PORT", `must be 0..65535, got "${raw}"`);
-  return value;
+  return wholeNumber(env, "PORT", 8080, 0, 65535);
 }
 
 function issuer(env: Env, listenPort: number, secure: boolean): string {

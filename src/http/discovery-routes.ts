@@ -52,6 +52,9 @@ const authMethods = ["client_secret_basic", "client_secret_post", "private_key_j
 /** probePaths are the health probes' paths: polled every few seconds, so their answers are logged at `debug`. */
 export const probePaths: readonly string[] = ["/healthz", "/readyz", "/livez"];
 
+/** metricsPath is where the Prometheus text is served (src/telemetry); scraped as often as the probes. */
+export const metricsPath = "/metrics";
+
 /** createDiscoveryRoutes returns the JWKS, metadata and health routes. */
 export function createDiscoveryRoutes(options: DiscoveryOptions): DiscoveryRoutes {
   const { keyRing, ping, readiness, revocations } = options;

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ConsoleRoutes } from "./console-routes.js";
 import type { Cors } from "./cors.js";
-import { probePaths, type DiscoveryRoutes } from "./discovery-routes.js";
+import { metricsPath, probePaths, type DiscoveryRoutes } from "./discovery-routes.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./exchange.js";
 import type { ManagementRoutes } from "./management-routes.js";
 import type { RequestOrigin } from "../rpc/request-origin.js";
@@ -77,7 +77,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       const line = { method: req.method, path, status: res.statusCode, ms: Math.round(elapsed) };
       if (res.statusCode >= 500) logger.error({ ...line, err: slot.cause }, "http");
       // Probes and scrapes come every few seconds from every balancer and Prometheus: at info they would bury the log.
-      else if (probePaths.includes(path) || path === "/metrics") logger.debug(line, "http");
+      else if (probePaths.includes(path) || path === metricsPath) logger.debug(line, "http");
       else logger.info(line, "http");
     });
     withFaultSlot(slot, async () => {

@@ -1,5 +1,5 @@
 import { context } from "@opentelemetry/api";
-import { jwksPaths, metadataPaths } from "../http/discovery-routes.js";
+import { jwksPaths, metadataPaths, metricsPath, probePaths } from "../http/discovery-routes.js";
 import type { HttpRequest, HttpResponse } from "../http/exchange.js";
 import { sendMethodNotAllowed } from "../http/http-errors.js";
 import type { OAuthRoute } from "../http/http-handler.js";
@@ -12,9 +12,6 @@ import { endSpan, nodeHeaders, startServerSpan } from "./tracing.js";
 // The HTTP side of telemetry: a request's route as a bounded pattern, the OAuth endpoints' spans
 // and durations, the other routes' durations, and GET /metrics itself.
 
-/** metricsPath is where the Prometheus text is served. */
-export const metricsPath = "/metrics";
-
 const fixedRoutes = new Set([
   "/oauth/token",
   "/oauth/introspect",
@@ -22,9 +19,7 @@ const fixedRoutes = new Set([
   revocationListPath,
   ...jwksPaths,
   ...metadataPaths,
-  "/healthz",
-  "/readyz",
-  "/livez",
+  ...probePaths,
   metricsPath,
 ]);
 

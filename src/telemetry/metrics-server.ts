@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { metricsPath } from "../http/discovery-routes.js";
 import { PortUnavailableError } from "../http/reserved-port.js";
 
 // METRICS_PORT: GET /metrics on a port of its own, so the service port need not expose it (a
@@ -25,7 +26,7 @@ export interface MetricsServerOptions {
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path !== "/metrics") {
+    if (path !== metricsPath) {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found: this port serves only GET /metrics\n");
       return;
     }
