@@ -336,13 +336,19 @@ describe("listener shutdown", () => {
     const listener = createListener({ handler: echo(), host: "127.0.0.1", port: 0 });
     const { url } = await listener.listen();
     const agent = new http.Agent({ keepAlive: true });
+    // The answer read whole before the close: the connection is idle then, not in flight (a busy
+    // machine once took longer than a fixed 20 ms, and an in-flight request is answered with
+    // `connection: close` at once).
+    let answered!: () => void;
+    const idle = new Promise<void>((resolve) => (answered = resolve));
     const socketClosed = new Promise((resolve) => {
       http.get(`${url}/idle`, { agent }, (res) => {
         res.socket.once("close", () => resolve(Date.now()));
+        res.once("end", () => setImmediate(answered));
         res.resume();
       });
     });
-    await sleep(20);
+    await idle;
     const session = http2.connect(url);
     await new Promise((resolve) => session.once("remoteSettings", resolve));
     const sessionClosed = new Promise((resolve) => session.once("close", () => resolve(Date.now())));
