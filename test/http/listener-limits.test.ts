@@ -84,6 +84,14 @@ function h2Request(url: string, path: string, body: string[] = [], every = 0, en
     stream.on("response", (headers) => (status = Number(headers[":status"])));
     stream.on("data", (chunk: string) => (text += chunk));
     stream.on("error", () => {});
+    // Once the response is in and the server has closed the stream (a 408 then RST_STREAM
+    // NO_ERROR, RFC 9113 §8.1), the client is done with it. Node keeps such a stream open, without
+    // 'close', while a write of the client's own is still pending: release it as a client would.
+    stream.on("end", function settle() {
+      if (stream.destroyed) return;
+      if (stream.closed) stream.destroy();
+      else setTimeout(settle, 10);
+    });
     stream.on("close", () => {
       session.close();
       resolve({ status, body: text, rstCode: stream.rstCode, ms: Date.now() - started });
