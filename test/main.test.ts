@@ -53,7 +53,9 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
 });
 
-describe("main", () => {
+// Each test starts the service as a child process, some twice: 8–14 s on a loaded 2-core CI run,
+// too near the 20 s default.
+describe("main", { timeout: 60_000 }, () => {
   it("bootstraps admin credentials once, keeps them and the keys across a restart, and stops on SIGTERM", async () => {
     const env = { REDIS_URL: testRedisUrl(), M2M_KEY_PREFIX: uniquePrefix(), LOG_LEVEL: "info" };
     const first = await start(env);
