@@ -1,7 +1,8 @@
 // The m2m-auth server entry (`import … from "m2m-auth"`): compose and run the token service in
 // your own process. Importing it starts nothing; src/main.ts is the `npm start` process. The
 // resource-server library, which needs neither Redis nor pino, is "m2m-auth/interceptor".
-export { createM2MServer, publicProcedures, type M2MServer, type M2MServerOptions } from "./server.js";
+export { createM2MServer, type M2MServer, type M2MServerOptions } from "./server.js";
+export { publicProcedures } from "./server-routes.js";
 export { ConfigError, loadConfig, type Config, type LogLevel } from "./config.js";
 export { createLogger, type LoggerOptions } from "./logger.js";
 export { KeyEncryptionError } from "./keys/key-encryption.js";
