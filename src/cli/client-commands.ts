@@ -10,7 +10,7 @@ import {
   UpdateOrganizationClientResponseSchema,
   type M2MClient,
 } from "../../gen/m2mauth/v1/clients_pb.js";
-import { claim, collect, confirm, example, integer, withApi } from "./command-kit.js";
+import { claim, collect, confirm, example, integer, oneOf, withApi } from "./command-kit.js";
 import { clientDetail, clientRows, secretRows, shownOnce } from "./output.js";
 
 // `clients create|list|get|update|delete` and `secrets add|delete`: OrganizationClientService,
@@ -27,6 +27,10 @@ interface ClientFields {
   claim?: { key: string; value: string }[];
   expiry?: number;
 }
+
+// The fields `clients update --clear` empties: the lists and the description. A name and an
+// expiry have no empty value (the API refuses an empty name; expiry 0 means the default).
+const clearable: Record<string, string> = { description: "--description", scopes: "--scope", audience: "--audience", custom_claims: "--claim" };
 
 // The flags given, as the API's fields and its update mask (snake_case paths, clients.proto).
 function clientOf(flags: ClientFields) {
@@ -117,13 +121,19 @@ export function addClientCommands(program: Command): void {
       .description("change the fields given as flags (a repeatable flag replaces the whole list)")
       .argument("<client-id>")
       .requiredOption("--org <id>", "organization id")
-      .option("--name <name>", "a name people recognize"),
+      .option("--name <name>", "a name people recognize")
+      .option("--clear <field>", `empty a field: ${Object.keys(clearable).join(", ")} (repeatable)`, oneOf(Object.keys(clearable))),
   );
   example(updateCmd, `m2m-auth clients update m2morg_… --org ${org} --scope deploy:applications --scope read:deployments`);
-  updateCmd.action((clientId: string, opts: ClientFields & { org: string }, command: Command) => {
+  updateCmd.action((clientId: string, opts: ClientFields & { org: string; clear?: string[] }, command: Command) => {
     const { client, mask } = clientOf(opts);
+    // A cleared field is in the mask with its empty value; a value for it too is a contradiction.
+    const cleared = [...new Set(opts.clear ?? [])];
+    const both = cleared.find((field) => mask.includes(field));
+    if (both !== undefined) command.error(`--clear ${both} contradicts ${clearable[both]}: give one or the other`, { exitCode: 2 });
+    mask.push(...cleared);
     // An empty mask would mean "every non-default field" (AIP-134), here none: a usage error, before any call.
-    if (mask.length === 0) command.error("give at least one field to change (--name, --description, --scope, …)", { exitCode: 2 });
+    if (mask.length === 0) command.error("give at least one field to change (--name, --description, --scope, --clear, …)", { exitCode: 2 });
     return withApi(command, async (api, { out }) => {
       const updated = await api.clients.updateOrganizationClient({
         organizationId: opts.org,

@@ -47,6 +47,14 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** oneOf returns a parser of a repeatable option whose values must be among `choices`, or fail as usage (exit 2). */
+export function oneOf(choices: readonly string[]): (value: string, previous?: string[]) => string[] {
+  return (value, previous = []) => {
+    if (!choices.includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(", ")}.`);
+    return [...previous, value];
+  };
+}
+
 /** integer parses a whole number option, or fails as usage (exit 2). */
 export function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("not a whole number.");

@@ -97,6 +97,9 @@ describe("m2m-auth clients", () => {
       scopes: ["deploy:apps", "read:deployments"],
       audience: ["api.example"],
     });
+    // --clear empties a list, which a repeatable flag cannot (it sets one item at least).
+    const cleared = await runCli(["clients", "update", id, ...org, "--clear", "scopes", "--json"], env);
+    expect(json<{ client: ClientJson }>(cleared.stdout).client).toMatchObject({ name: "Deployer", scopes: [], audience: ["api.example"] });
 
     // Without a terminal a delete needs --yes: refused as usage, nothing deleted.
     const unconfirmed = await runCli(["clients", "delete", id, ...org], env);

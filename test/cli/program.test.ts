@@ -93,6 +93,8 @@ describe("exit codes and help", () => {
       ["clients", "list"],
       ["clients", "list", "--org", "o", "--page-size", "ten"],
       ["clients", "update", "c", "--org", "o"],
+      ["clients", "update", "c", "--org", "o", "--clear", "name"],
+      ["clients", "update", "c", "--org", "o", "--clear", "scopes", "--scope", "read:a"],
       [],
     ]) {
       const result = await runCli(args, { M2M_URL: "http://127.0.0.1:9" });
