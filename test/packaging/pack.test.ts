@@ -178,7 +178,14 @@ describe("listener entry", () => {
     await visit("listener.js");
     await visit("listener.d.ts");
     expect(external).toEqual([]);
-    expect([...seen].filter((f) => f.endsWith(".js")).sort()).toEqual(["http/limits.js", "http/listener.js", "http/sniff-protocol.js", "listener.js"]);
+    expect([...seen].filter((f) => f.endsWith(".js")).sort()).toEqual([
+      "http/connections.js",
+      "http/limits.js",
+      "http/listener.js",
+      "http/protocol-servers.js",
+      "http/sniff-protocol.js",
+      "listener.js",
+    ]);
   });
 });
 
