@@ -40,7 +40,7 @@ import { createSigningKeyRpc } from "./rpc/signing-key-rpc.js";
 import { createTokenRpc } from "./rpc/token-rpc.js";
 import type { M2MServerOptions } from "./server-options.js";
 import type { Store } from "./store/client-store.js";
-import { createMetricsRoute, observeHttp, observeOAuthRoute } from "./telemetry/http-telemetry.js";
+import { createMetricsRoute, observeHttp, observeOAuthRoute, traceRestRoutes } from "./telemetry/http-telemetry.js";
 import type { Metrics } from "./telemetry/metrics.js";
 import { createTelemetryInterceptor } from "./telemetry/rpc-telemetry.js";
 import { countTokenEndpoint, countTokenIssue } from "./telemetry/token-telemetry.js";
@@ -179,7 +179,7 @@ export function createServerRoutes(parts: ServerParts): ServerRoutes {
       createRevocationEndpoint({ authenticator, introspector, log: oauthEndpointLog(logger, "/oauth/revoke"), adminClientId: options.admin?.clientId }),
       metrics,
     ),
-    management: anyOf(metricsRoute, createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)),
+    management: anyOf(metricsRoute, traceRestRoutes(anyOf(createManagementRoutes(inProcess), createResourceServerRoutes(inProcess)))),
     discovery: createDiscoveryRoutes({ issuer, keyRing, ping, readiness, revocations: store.revocations }),
     console: options.console === false ? undefined : createConsoleRoutes(options.consoleDir === undefined ? {} : { dir: options.consoleDir }),
     cors: options.corsOrigins === undefined ? undefined : createCors({ origins: options.corsOrigins }),

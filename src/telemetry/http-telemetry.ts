@@ -1,9 +1,9 @@
-import { context } from "@opentelemetry/api";
+import { context, type Span } from "@opentelemetry/api";
 import { jwksPaths, metadataPaths, metricsPath, probePaths } from "../http/discovery-routes.js";
 import type { HttpRequest, HttpResponse } from "../http/exchange.js";
 import { sendMethodNotAllowed } from "../http/http-errors.js";
 import type { OAuthRoute } from "../http/http-handler.js";
-import { clientsPath } from "../http/management-routes.js";
+import { clientsPath, type ManagementRoutes } from "../http/management-routes.js";
 import { resourceServersPath } from "../http/resource-server-routes.js";
 import { revocationListPath } from "../http/revocation-list.js";
 import type { Metrics } from "./metrics.js";
@@ -52,6 +52,12 @@ export function observeHttp(metrics: Metrics): (req: HttpRequest, res: HttpRespo
   };
 }
 
+/** endHttpSpan ends a request's server span with its status code: a 5xx is the server's error, a 4xx the client's (OTel's HTTP convention). */
+function endHttpSpan(span: Span, status: number): void {
+  span.setAttribute("http.response.status_code", status);
+  endSpan(span, status >= 500 ? new Error("server error") : undefined, status >= 500 ? String(status) : undefined);
+}
+
 /**
  * observeOAuthRoute returns `route` (an OAuth endpoint at `path`) timed into the HTTP duration
  * histogram and run inside its server span, named `POST /oauth/token` (OTel's HTTP convention:
@@ -67,9 +73,29 @@ export function observeOAuthRoute(path: string, route: OAuthRoute, metrics: Metr
       // No closure per request: the route and its arguments are handed to the context manager.
       await (active === undefined ? route(req, res, origin) : context.with(active, route, undefined, req, res, origin));
     } finally {
-      span.setAttribute("http.response.status_code", res.statusCode);
-      endSpan(span, res.statusCode >= 500 ? new Error("server error") : undefined, res.statusCode >= 500 ? String(res.statusCode) : undefined);
+      endHttpSpan(span, res.statusCode);
       metrics.httpRequest(path, method, res.statusCode, (performance.now() - start) / 1000);
+    }
+  };
+}
+
+/**
+ * traceRestRoutes returns `routes` (the REST API's) with each request they take run inside a
+ * server span named by method and route pattern (`PATCH /api/v1/resource-servers/{id}`),
+ * continuing the caller's trace, so the in-process RPC's store calls are its children. A REST
+ * call is an RPC inside, but over the in-process transport, which has no telemetry interceptor.
+ */
+export function traceRestRoutes(routes: ManagementRoutes): ManagementRoutes {
+  return async (req, res, url) => {
+    const route = routeOf(url.pathname);
+    // Only the API's own paths: a span for every scanner's guess would be noise, and unbounded.
+    if (!route.startsWith("/api/")) return routes(req, res, url);
+    const method = req.method ?? "GET";
+    const { span, context: active } = startServerSpan(`${method} ${route}`, { "http.route": route }, req.headers, nodeHeaders);
+    try {
+      return await (active === undefined ? routes(req, res, url) : context.with(active, routes, undefined, req, res, url));
+    } finally {
+      endHttpSpan(span, res.statusCode);
     }
   };
 }

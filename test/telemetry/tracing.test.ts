@@ -20,7 +20,7 @@ import {
 } from "@opentelemetry/api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { TokenService } from "../../gen/m2mauth/v1/tokens_pb.js";
-import { startTestServer, type TestServer } from "../support/server.js";
+import { getToken, startTestServer, type TestServer } from "../support/server.js";
 
 // What a host gets once it registers an SDK. Only @opentelemetry/api is a dependency, so this file
 // registers the least an SDK does, written against the API's interfaces: a recording tracer, an
@@ -164,6 +164,35 @@ describe("traces", () => {
       status: { code: SpanStatusCode.UNSET },
     });
     expect(childrenOf(rpc!).map((c) => c.name)).toEqual(expect.arrayContaining(["store clients.get", "sign"]));
+  });
+
+  it("opens a span per REST call, named by method and route pattern, with the store calls as children", async () => {
+    const token = await getToken(t.url, t.admin.clientId, t.admin.clientSecret);
+    const path = "/api/v1/organizations/{organization_id}/clients";
+    const res = await fetch(`${t.url}/api/v1/organizations/org_traced/clients`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json", traceparent },
+      body: JSON.stringify({ name: "traced", audience: ["api.example"] }),
+    });
+    expect(res.status).toBe(201);
+    const rest = recorded.find((r) => r.name === `POST ${path}`);
+    expect(rest).toMatchObject({
+      traceId: callerTrace,
+      parentSpanId: callerSpan,
+      ended: true,
+      attributes: { "http.route": path, "http.response.status_code": 201 },
+    });
+    expect(childrenOf(rest!).map((c) => c.name)).toContain("store clients.create");
+    // Refused for want of a token: the client's error (4xx), so the span's status stays unset.
+    expect((await fetch(`${t.url}/api/v1/organizations/org_traced/clients`)).status).toBe(401);
+    expect(recorded.find((r) => r.name === `GET ${path}`)).toMatchObject({
+      ended: true,
+      attributes: { "http.response.status_code": 401 },
+      status: { code: SpanStatusCode.UNSET },
+    });
+    // A path outside the API's routes gets no span: its name would be whatever a scanner sent.
+    await fetch(`${t.url}/api/v2/anything`);
+    expect(recorded.filter((r) => r.name.includes("/api/v2") || r.name.endsWith(" other"))).toEqual([]);
   });
 
   it("marks a refused RPC's span as an error with its Connect code, and no secret in any span", async () => {
