@@ -6,60 +6,17 @@ import {
   CreateOrganizationClientSecretResponseSchema,
   GetOrganizationClientResponseSchema,
   ListOrganizationClientsResponseSchema,
-  OrganizationClientSchema,
   UpdateOrganizationClientResponseSchema,
   type M2MClient,
 } from "../../gen/m2mauth/v1/clients_pb.js";
-import { claim, collect, confirm, example, integer, oneOf, withApi } from "./command-kit.js";
+import { clearable, clientOf, fieldOptions, type ClientFields } from "./client-fields.js";
+import { confirm, example, integer, oneOf, withApi } from "./command-kit.js";
 import { clientDetail, clientRows, secretRows, shownOnce } from "./output.js";
 
 // `clients create|list|get|update|delete` and `secrets add|delete`: OrganizationClientService,
 // one flag per field of the API (clients.proto), validated by the API, whose message is printed.
 
 const org = "org_59615193906282635";
-
-/** ClientFields are the flags that set an OrganizationClient's fields. */
-interface ClientFields {
-  name?: string;
-  description?: string;
-  scope?: string[];
-  audience?: string[];
-  claim?: { key: string; value: string }[];
-  expiry?: number;
-}
-
-// The fields `clients update --clear` empties: the lists and the description. A name and an
-// expiry have no empty value (the API refuses an empty name; expiry 0 means the default).
-const clearable: Record<string, string> = { description: "--description", scopes: "--scope", audience: "--audience", custom_claims: "--claim" };
-
-// The flags given, as the API's fields and its update mask (snake_case paths, clients.proto).
-function clientOf(flags: ClientFields) {
-  const mask: string[] = [];
-  if (flags.name !== undefined) mask.push("name");
-  if (flags.description !== undefined) mask.push("description");
-  if (flags.scope !== undefined) mask.push("scopes");
-  if (flags.audience !== undefined) mask.push("audience");
-  if (flags.claim !== undefined) mask.push("custom_claims");
-  if (flags.expiry !== undefined) mask.push("expiry");
-  const client = create(OrganizationClientSchema, {
-    name: flags.name ?? "",
-    description: flags.description ?? "",
-    scopes: flags.scope ?? [],
-    audience: flags.audience ?? [],
-    customClaims: flags.claim ?? [],
-    expiry: flags.expiry ?? 0,
-  });
-  return { client, mask };
-}
-
-function fieldOptions(command: Command): Command {
-  return command
-    .option("--description <text>", "what the client is for")
-    .option("--scope <scope>", "a scope its tokens carry (repeatable)", collect)
-    .option("--audience <aud>", "an `aud` value of its tokens (repeatable)", collect)
-    .option("--claim <key=value>", "a custom claim of its tokens (repeatable)", claim)
-    .option("--expiry <seconds>", "token lifetime, 60 to 86400 (default 3600)", integer);
-}
 
 /** addClientCommands adds `clients …` and `secrets …` to the program. */
 export function addClientCommands(program: Command): void {

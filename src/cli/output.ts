@@ -90,6 +90,9 @@ export function clientDetail(c: M2MClient | undefined): string[] {
   ];
   if (c.jwksUri !== "") fields.push(["jwks_uri", c.jwksUri]);
   if (c.jwks !== undefined && c.jwks.keys.length > 0) fields.push(["jwks", c.jwks.keys.map((k) => k.kid).join(" ")]);
+  for (const identity of c.federatedIdentities) {
+    fields.push(["federated", [identity.issuer, identity.subject, identity.audience].filter((part) => part !== "").join(" ")]);
+  }
   const width = Math.max(...fields.map(([k]) => k.length));
   return [...fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`), "", ...secretRows(c.secrets)];
 }

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getToken, startTestServer, type TestServer } from "../support/server.js";
 import { runCli } from "./run-cli.js";
@@ -156,5 +160,83 @@ describe("m2m-auth clients", () => {
     const other = await runCli(["clients", "list", "--org", "org_cli"], orgAdmin);
     expect(other).toMatchObject({ code: 1, stdout: "" });
     expect(other.stderr).toMatch(/^m2m-auth: PermissionDenied: /);
+  }, 60_000);
+});
+
+describe("m2m-auth clients: the keys and identities a client authenticates with", () => {
+  const github = "https://token.actions.githubusercontent.com";
+  let keyed: TestServer;
+  let keyedEnv: Record<string, string>;
+  beforeAll(async () => {
+    keyed = await startTestServer({ federated: { federatedIssuers: [github] }, clientJwks: { clientJwksOrigins: ["https://keys.example"] } });
+    keyedEnv = { M2M_URL: keyed.url, M2M_ADMIN_CLIENT_ID: keyed.admin.clientId, M2M_ADMIN_CLIENT_SECRET: keyed.admin.clientSecret };
+  });
+  afterAll(() => keyed.close());
+
+  it("registers a JWK Set file and a federated identity, refuses a private key, and swaps them for a jwks_uri", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "m2m-cli-"));
+    const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+    writeFileSync(join(dir, "public.json"), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "deploy-1", alg: "ES256" }] }));
+    writeFileSync(join(dir, "private.json"), JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: "deploy-1" }] }));
+    const org = ["--org", "org_cli3"];
+    const subject = "repo:acme/deploy:ref:refs/heads/main";
+
+    const made = await runCli(
+      [
+        "clients",
+        "create",
+        ...org,
+        "--name",
+        "keyed",
+        "--audience",
+        "api.example",
+        "--jwks-file",
+        join(dir, "public.json"),
+        "--federated",
+        `issuer=${github},subject=${subject}`,
+        "--json",
+      ],
+      keyedEnv,
+    );
+    const client = json<{ client: ClientJson & { jwks: { keys: { kid: string; kty: string }[] }; federated_identities: unknown[] } }>(made.stdout).client;
+    expect(client.jwks.keys).toEqual([expect.objectContaining({ kid: "deploy-1", kty: "EC" })]);
+    // The API fills in the audience: this service's issuer URL (clients.proto).
+    expect(client.federated_identities).toEqual([{ issuer: github, subject, audience: keyed.issuer }]);
+    const shown = await runCli(["clients", "get", client.client_id, ...org], keyedEnv);
+    expect(shown.stdout).toMatch(/^jwks\s+deploy-1$/m);
+    expect(shown.stdout).toContain(`federated      ${github} ${subject} ${keyed.issuer}`);
+
+    // A file holding `d` is a private key: refused before any call, and the message says why.
+    const leaked = await runCli(["clients", "create", ...org, "--name", "leaky", "--jwks-file", join(dir, "private.json")], keyedEnv);
+    expect(leaked.code).toBe(2);
+    expect(leaked.stderr).toContain("not a JWK Set of public keys");
+    for (const bad of ["issuer=" + github, `subject=${subject}`, `issuer=${github},subject=a,subject=b`, `issuer=${github},subjct=a`]) {
+      expect((await runCli(["clients", "create", ...org, "--name", "x", "--federated", bad], keyedEnv)).code).toBe(2);
+    }
+
+    // A client has jwks or jwks_uri, never both: one update clears the one and sets the other.
+    const swapped = await runCli(
+      [
+        "clients",
+        "update",
+        client.client_id,
+        ...org,
+        "--clear",
+        "jwks",
+        "--clear",
+        "federated_identities",
+        "--jwks-uri",
+        "https://keys.example/deploy.json",
+        "--json",
+      ],
+      keyedEnv,
+    );
+    const after = json<{ client: Record<string, unknown> }>(swapped.stdout).client;
+    expect(after).toMatchObject({ jwks_uri: "https://keys.example/deploy.json", federated_identities: [] });
+    expect(after.jwks).toBeUndefined();
+    // The API's own refusal (an origin not allowed) is printed as it said it, exit 1.
+    const refused = await runCli(["clients", "update", client.client_id, ...org, "--jwks-uri", "https://elsewhere.example/k.json"], keyedEnv);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("M2M_CLIENT_JWKS_ORIGINS");
   }, 60_000);
 });
