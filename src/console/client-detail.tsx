@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { ClientSecretStatus, type ClientSecret, type M2MClient } from "../../gen/m2mauth/v1/clients_pb.js";
 import { problemOf, type Api } from "./api.js";
 import { ClientForm } from "./client-form.js";
@@ -26,7 +26,7 @@ export function ClientDetail(props: {
   const [message, setMessage] = useState<string>();
   const heading = useRef<HTMLHeadingElement>(null);
   // Focus lands on the page's heading, unless a new secret is shown: then on the secret (SecretPanel).
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (props.revealed?.clientId !== clientId) heading.current?.focus();
   }, []);
 

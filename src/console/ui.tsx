@@ -1,14 +1,18 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 
 // The small pieces every view shares: focus on arrival, times, and the error line.
 
-/** useFocusOnMount focuses the element once it is shown, so keyboard and screen-reader users land on it. */
+/**
+ * useFocusOnMount focuses the element once it is shown, so keyboard and screen-reader users land
+ * on it. A layout effect, run in the task that inserts it: an effect would run after a paint, in
+ * which the element is on screen while focus is still where it was (a keypress there goes astray).
+ */
 export function useFocusOnMount<T extends HTMLElement>() {
   const ref = useRef<T>(null);
-  useEffect(() => ref.current?.focus(), []);
+  useLayoutEffect(() => ref.current?.focus(), []);
   return ref;
 }
 
