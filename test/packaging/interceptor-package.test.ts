@@ -67,4 +67,47 @@ describe("@m2m-auth/interceptor", () => {
     expect(result.sub).toBe(server.admin.clientId);
     expect(result.altered).not.toBe("accepted");
   });
+  it("guards a Connect service end to end: the installed client interceptor gets the token, the installed auth interceptor checks it and the method's scopes", async () => {
+    // A service of the consumer's own (built from a descriptor, as buf's generated code is), served
+    // in process by @connectrpc/connect's router transport: only the installed packages are used.
+    const script = `
+      import { create, createFileRegistry } from "@bufbuild/protobuf";
+      import { FileDescriptorProtoSchema, file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+      import { ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+      import { createAuthInterceptor, createClientCredentialsInterceptor, getAuthClaims } from "@m2m-auth/interceptor";
+      const empty = ".google.protobuf.Empty";
+      const file = create(FileDescriptorProtoSchema, {
+        name: "demo/v1/demo.proto", package: "demo.v1", syntax: "proto3", dependency: ["google/protobuf/empty.proto"],
+        service: [{ name: "Demo", method: [{ name: "Ping", inputType: empty, outputType: empty }, { name: "Deploy", inputType: empty, outputType: empty }] }],
+      });
+      const Demo = createFileRegistry(file, () => file_google_protobuf_empty).getService("demo.v1.Demo");
+      const env = process.env;
+      const callers = [];
+      const routes = (router) => router.service(Demo, { ping: (_, ctx) => (callers.push(getAuthClaims(ctx).client_id), {}), deploy: () => ({}) });
+      const auth = createAuthInterceptor({ issuer: env.ISSUER, audience: env.ISSUER, jwksUri: env.JWKS, requiredScopes: { "/demo.v1.Demo/Deploy": ["deploy:write"] } });
+      const credentials = createClientCredentialsInterceptor({ tokenUrl: env.TOKEN_URL, clientId: env.CLIENT_ID, clientSecret: env.CLIENT_SECRET });
+      const outcome = (call) => call.then(() => "ok", (e) => ConnectError.from(e).code);
+      const withToken = createClient(Demo, createRouterTransport(routes, { router: { interceptors: [auth] }, transport: { interceptors: [credentials] } }));
+      const without = createClient(Demo, createRouterTransport(routes, { router: { interceptors: [auth] } }));
+      console.log(JSON.stringify({
+        ping: await outcome(withToken.ping({})),
+        deploy: await outcome(withToken.deploy({})),
+        anonymous: await outcome(without.ping({})),
+        callers,
+      }));`;
+    const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: project,
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        ISSUER: server.issuer,
+        JWKS: `${server.url}/keys`,
+        TOKEN_URL: `${server.url}/oauth/token`,
+        CLIENT_ID: server.admin.clientId,
+        CLIENT_SECRET: server.admin.clientSecret,
+      },
+      timeout: 15_000,
+    });
+    // Connect's codes: 7 PermissionDenied (the token lacks deploy:write), 16 Unauthenticated (no token).
+    expect(JSON.parse(stdout)).toEqual({ ping: "ok", deploy: 7, anonymous: 16, callers: [server.admin.clientId] });
+  });
 });
