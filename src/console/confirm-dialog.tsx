@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useEffect, useId, useRef } from "preact/hooks";
+import { useId, useLayoutEffect, useRef } from "preact/hooks";
 
 /**
  * ConfirmDialog asks before a change that cannot be undone: a modal <dialog> (the browser keeps
@@ -9,7 +9,9 @@ export function ConfirmDialog(props: { title: string; confirmLabel: string; onCo
   const ref = useRef<HTMLDialogElement>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const titleId = useId();
-  useEffect(() => {
+  // A layout effect, as useFocusOnMount's (ui.tsx): the dialog is modal and focused in the task
+  // that inserts it, never shown for a frame with focus still behind it.
+  useLayoutEffect(() => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     ref.current?.showModal();
     cancelRef.current?.focus();
