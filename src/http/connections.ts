@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { limitDefaults } from "./limits.js";
-import { createProtocolServers, type ProtocolServerOptions } from "./protocol-servers.js";
+import type { ProtocolServerOptions, ProtocolServers } from "./protocol-servers.js";
 import { sniffProtocol } from "./sniff-protocol.js";
 
 // http2.createServer alone answers HTTP/1.1 clients with garbage, and http.createServer cannot
@@ -34,18 +34,10 @@ export interface Connections {
   readonly server: net.Server;
   /** scheme is the URL scheme of the port: `https` with TLS, else `http`. */
   readonly scheme: "http" | "https";
-  /** report hands `err` to onError, once per error object; a throwing onError is ignored. */
-  report(err: unknown): void;
-  /** started starts the HTTP/1.1 server's request tracking; call it when the port is being bound. */
-  started(): void;
-  /** drain asks every connection, open or later, to leave while serving on; once, and not after beginClose. */
-  drain(): void;
-  /** beginClose destroys every later connection and asks every later request and session to leave. */
+  /** beginClose destroys every later connection. */
   beginClose(): void;
-  /** askToLeave makes unsent HTTP/1.1 responses say `connection: close` and sends every HTTP/2 session GOAWAY. */
-  askToLeave(): void;
-  /** closeIdle destroys the connections not yet sniffed (or handshaken) and closes the idle HTTP/1.1 ones. */
-  closeIdle(): void;
+  /** destroyUnsniffed destroys the connections that have not shown their protocol (or finished their TLS handshake). */
+  destroyUnsniffed(): void;
   /** destroyAll destroys every open connection. */
   destroyAll(): void;
   /** setTlsCredentials makes later handshakes use `credentials`; it throws when they are unusable or there is no TLS. */
@@ -57,13 +49,12 @@ const minTlsVersion = "TLSv1.2";
 
 const defaultSniffTimeoutMs = 10_000;
 
-/** createConnections returns the Connections serving `options.handler`; its server is not bound. */
-export function createConnections(options: ConnectionOptions): Connections {
+/** createConnections returns the Connections that hand each connection to `servers`; its server is not bound. */
+export function createConnections(options: ConnectionOptions, servers: ProtocolServers): Connections {
   const sniffTimeoutMs = options.sniffTimeoutMs ?? defaultSniffTimeoutMs;
   const sockets = new Set<net.Socket>();
   const sniffing = new Set<net.Socket>();
   let closing = false;
-  const servers = createProtocolServers(options);
   const report = (err: unknown): void => servers.report(err);
 
   function track(socket: net.Socket): void {
@@ -130,17 +121,11 @@ export function createConnections(options: ConnectionOptions): Connections {
   return {
     server,
     scheme: secure === undefined ? "http" : "https",
-    report,
-    started: () => servers.started(),
-    drain: () => servers.drain(),
     beginClose() {
       closing = true;
-      servers.beginClose();
     },
-    askToLeave: () => servers.askToLeave(),
-    closeIdle() {
+    destroyUnsniffed() {
       for (const socket of sniffing) socket.destroy();
-      servers.closeIdle();
     },
     destroyAll() {
       for (const socket of sockets) socket.destroy();

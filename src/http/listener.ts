@@ -1,6 +1,7 @@
 import * as net from "node:net";
 import type { ReservedPort } from "./reserved-port.js";
 import { createConnections, type ConnectionOptions, type TlsCredentials } from "./connections.js";
+import { createProtocolServers } from "./protocol-servers.js";
 
 // The listener's lifecycle: bind the port (or take over a reserved one), drain, and close with a
 // grace for idle connections and a timeout for busy ones. Accepting a connection and telling its
@@ -63,7 +64,8 @@ const defaultIdleGraceMs = 500;
 export function createListener(options: ListenerOptions): Listener {
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
   const idleGraceMs = Math.min(options.idleGraceMs ?? defaultIdleGraceMs, shutdownTimeoutMs);
-  const connections = createConnections(options);
+  const servers = createProtocolServers(options);
+  const connections = createConnections(options, servers);
   const { server } = connections;
   let bound: ListenerAddress | undefined;
   let listening: Promise<ListenerAddress> | undefined;
@@ -72,10 +74,10 @@ export function createListener(options: ListenerOptions): Listener {
   function listen(): Promise<ListenerAddress> {
     if (closed !== undefined) return Promise.reject(new Error("the listener is closed"));
     listening ??= new Promise((resolve, reject) => {
-      connections.started();
+      servers.started();
       const listening = () => {
         server.off("error", reject);
-        server.on("error", (err) => connections.report(err));
+        server.on("error", (err) => servers.report(err));
         const { address, port } = server.address() as net.AddressInfo;
         const host = net.isIPv6(address) ? `[${address}]` : address;
         bound = { host: address, port, url: `${connections.scheme}://${host}:${port}` };
@@ -90,12 +92,13 @@ export function createListener(options: ListenerOptions): Listener {
 
   async function shutdown(): Promise<void> {
     connections.beginClose();
+    servers.beginClose();
     await listening?.catch(() => undefined);
     const drained = new Promise<void>((resolve) => server.close(() => resolve()));
     // Busy HTTP/1.1 connections end after their response (see protocol-servers.ts). HTTP/2 can tell
     // its client: GOAWAY lets open streams finish, and a stream opened after it was never processed,
     // which the client knows it may retry.
-    connections.askToLeave();
+    servers.askToLeave();
     // HTTP/1.1 cannot: a request may be on its way over a connection that looks idle, or over one
     // accepted but not yet sniffed. Closing those at once would reset a request the client sent
     // (and must not resend: it may not be idempotent), so they are closed only after a grace in
@@ -104,7 +107,8 @@ export function createListener(options: ListenerOptions): Listener {
     const closeIdle = () => {
       if (idleClosed) return;
       idleClosed = true;
-      connections.closeIdle();
+      connections.destroyUnsniffed();
+      servers.closeIdle();
     };
     const grace = setTimeout(closeIdle, idleGraceMs);
     const timer = setTimeout(() => connections.destroyAll(), shutdownTimeoutMs);
@@ -120,7 +124,7 @@ export function createListener(options: ListenerOptions): Listener {
       return bound;
     },
     drain() {
-      connections.drain();
+      servers.drain();
     },
     setTlsCredentials(credentials) {
       connections.setTlsCredentials(credentials);
